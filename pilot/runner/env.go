@@ -1,0 +1,93 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// environ builds the task's environment: the base, OMP_NUM_THREADS, the
+// task's own env (which may override OMP_NUM_THREADS), then the PILOT_
+// variables, which the task cannot override. os/exec keeps the last value
+// of a duplicated name.
+func environ(r *Request) []string {
+	base := r.Env
+	if base == nil {
+		base = os.Environ()
+	}
+	cores := strconv.Itoa(max(r.Spec.Cores, 1))
+	env := append([]string{}, base...)
+	env = append(env, "OMP_NUM_THREADS="+cores)
+	keys := make([]string, 0, len(r.Spec.Env))
+	for k := range r.Spec.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+r.Spec.Env[k])
+	}
+	return append(env,
+		"PILOT_TASK_ID="+r.Spec.ID,
+		"PILOT_ATTEMPT="+strconv.Itoa(r.Attempt),
+		"PILOT_WORKDIR="+r.Workdir,
+		"PILOT_CORES="+cores,
+	)
+}
+
+// errNotFound marks an executable that is missing or not executable: the
+// task's fault, not the node's.
+var errNotFound = errors.New("executable not found")
+
+// lookPath resolves argv[0] like a shell would, but with the task's PATH:
+// a name with a slash is taken as it is (relative to the working
+// directory), a bare name is searched in PATH.
+func lookPath(name, workdir string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(workdir, p)
+		}
+		if err := executable(p); err != nil {
+			return "", fmt.Errorf("%w: %s: %v", errNotFound, name, err)
+		}
+		return p, nil
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(workdir, p)
+		}
+		if executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %q is not in the task's PATH (%s)", errNotFound, name, path)
+}
+
+func executable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("is a directory")
+	}
+	if st.Mode()&0o111 == 0 {
+		return fs.ErrPermission
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Run runs one attempt and blocks until the task's process is gone. It
+// never panics on a task's behaviour and always returns a classified
+// Outcome. Ending ctx ends the attempt: SIGTERM to the task's process group,
+// Request.Grace, then SIGKILL; the Outcome is then InfraFailed/cancelled.
+// Run is safe to call from many goroutines at once, one per task.
+func Run(ctx context.Context, r Request) Outcome {
+	o := Outcome{ExitCode: -1, CPUs: r.CPUs}
+	fail := func(c Class, why Reason, format string, a ...any) Outcome {
+		o.Class, o.Reason = c, why
+		o.Err = fmt.Errorf("task %s attempt %d: %s", r.Spec.ID, r.Attempt, fmt.Sprintf(format, a...))
+		return o
+	}
+	if err := r.check(); err != nil {
+		return fail(TaskFailed, ReasonExec, "%v", err)
+	}
+	if err := os.MkdirAll(r.Workdir, 0o755); err != nil {
+		return fail(InfraFailed, ReasonSetup, "working directory: %v", err)
+	}
+	if err := os.Remove(filepath.Join(r.Workdir, ResultFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fail(InfraFailed, ReasonSetup, "removing an earlier attempt's %s: %v", ResultFile, err)
+	}
+	stdout, stderr, err := logFiles(&r)
+	if err != nil {
+		return fail(InfraFailed, ReasonSetup, "log files: %v", err)
+	}
+	o.StdoutPath, o.StderrPath = stdout.Name(), stderr.Name()
+	defer stdout.Close()
+	defer stderr.Close()
+	env := environ(&r)
+	path, err := lookPath(r.Spec.Cmd[0], r.Workdir, env)
+	if err != nil {
+		return fail(TaskFailed, ReasonExec, "%v", err)
+	}
+	cmd := &exec.Cmd{
+		Path:   path,
+		Args:   r.Spec.Cmd,
+		Env:    env,
+		Dir:    r.Workdir,
+		Stdout: stdout,
+		Stderr: stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid:   true,
+			Pdeathsig: syscall.SIGKILL,
+		},
+		WaitDelay: r.grace(),
+	}
+	if r.Spec.Input != "" {
+		cmd.Stdin = strings.NewReader(r.Spec.Input)
+	}
+
+	started, exited := startPinned(cmd, r.CPUs)
+	if err := <-started; err != nil {
+		var se *setupError
+		switch {
+		case errors.As(err, &se):
+			return fail(InfraFailed, ReasonSetup, "%v", err)
+		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC), errors.Is(err, syscall.E2BIG):
+			return fail(TaskFailed, ReasonExec, "cannot execute %s: %v", r.Spec.Cmd[0], err)
+		default:
+			return fail(InfraFailed, ReasonStart, "starting %s: %v", r.Spec.Cmd[0], err)
+		}
+	}
+	o.PID = cmd.Process.Pid
+	o.Started = time.Now()
+	if r.OnStart != nil {
+		r.OnStart(o.PID)
+	}
+
+	var timeout <-chan time.Time
+	if d := r.timeout(); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var ended Reason
+	select {
+	case <-exited:
+	case <-ctx.Done():
+		ended = ReasonCancelled
+		stopGroup(o.PID, exited, r.grace())
+	case <-timeout:
+		ended = ReasonTimeout
+		stopGroup(o.PID, exited, r.grace())
+	}
+	// The main process is a zombie now, so its pid (the group id) cannot be
+	// reused: sweep whatever it left running in its group, then reap it.
+	_ = syscall.Kill(-o.PID, syscall.SIGKILL)
+	waitErr := cmd.Wait()
+	o.Ended = time.Now()
+	o.Wall = o.Ended.Sub(o.Started)
+	o.StdoutTail = tail(o.StdoutPath, r.tailBytes())
+	o.StderrTail = tail(o.StderrPath, r.tailBytes())
+	ps := cmd.ProcessState
+	if ps == nil {
+		return fail(InfraFailed, ReasonStart, "waiting for pid %d: %v", o.PID, waitErr)
+	}
+	o.ExitCode = ps.ExitCode()
+	o.CPUTime = ps.UserTime() + ps.SystemTime()
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		o.MaxRSSKB = ru.Maxrss
+	}
+	ws, _ := ps.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		o.Signal = ws.Signal()
+	}
+
+	switch {
+	case ended == ReasonCancelled:
+		return fail(InfraFailed, ReasonCancelled, "cancelled after %s (drain or cancel); it will be retried without spending an attempt", o.Wall.Round(time.Millisecond))
+	case ended == ReasonTimeout:
+		return fail(TaskFailed, ReasonTimeout, "ran past its timeout_s of %gs and was stopped (SIGTERM, then SIGKILL after %s)", r.Spec.TimeoutS, r.grace())
+	case ws.Signaled():
+		core := ""
+		if ws.CoreDump() {
+			core = " (core dumped)"
+		}
+		return fail(TaskFailed, ReasonSignal, "crashed: killed by signal %d (%v)%s", int(o.Signal), o.Signal, core)
+	case o.ExitCode != 0:
+		return fail(TaskFailed, ReasonExit, "exited with status %d; its output is in %s and %s", o.ExitCode, o.StdoutPath, o.StderrPath)
+	}
+	v, err := readValue(r.Workdir)
+	if err != nil {
+		return fail(TaskFailed, ReasonResult, "%v", err)
+	}
+	o.Value = v
+	o.Class, o.Reason = OK, ReasonNone
+	return o
+}
+
+// stopGroup ends a process group: SIGTERM, up to grace for the main
+// process to exit, then SIGKILL. It returns once the main process exited.
+func stopGroup(pgid int, exited <-chan struct{}, grace time.Duration) {
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-exited:
+	case <-t.C:
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-exited
+	}
+}
