@@ -1,0 +1,130 @@
+package sched
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Place plans which pending tasks start on which nodes now. It is a pure
+// function: the same arguments give the same Plan, whatever the order of
+// v.Nodes. It neither blocks nor keeps anything, and reads v.Learned
+// without changing it.
+func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
+	ix := newIndex(v.Nodes, now)
+	order := visitOrder(v, pending, now, cfg)
+	fit := newFitCheck(v, now)
+	plan := Plan{Waiting: map[Reason]int{}}
+	maxReserve := reserveCap(len(v.Nodes)-len(ix.draining), cfg.ReserveShare)
+	failed := map[shapeNeed]Reason{}
+
+	for _, it := range order {
+		t := &pending[it.i]
+		key := shapeNeed{t.Cores, t.MemMB, it.need}
+		reason, known := failed[key]
+		if !known {
+			if r, ok := ix.find(t.Cores, t.MemMB, it.need, !it.estimated); ok {
+				ix.take(r, t.Cores, t.MemMB)
+				plan.Placements = append(plan.Placements, Placement{Task: t.ID, Node: ix.nodes[r].ID})
+				continue
+			}
+			if limit, detail, ok := fit.check(t.Cores, t.MemMB, it.need); !ok {
+				reason = ReasonFitsNoNode
+				fit.memo(key, limit, detail)
+			} else {
+				reason = ix.diagnose(t.Cores, t.MemMB, it.need)
+			}
+			failed[key] = reason
+		}
+		if reason == ReasonFitsNoNode {
+			limit, detail := fit.memoed(key)
+			plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Task: t.ID, Limit: limit, Detail: detail})
+			continue
+		}
+		if it.starved && len(plan.Reservations) < maxReserve {
+			if r, ok := ix.findReserve(t.Cores, t.MemMB, it.need); ok {
+				ix.reserve(r)
+				plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[r].ID})
+			}
+		}
+		plan.Waiting[reason]++
+	}
+	return plan
+}
+
+// shapeNeed is what decides whether a task fits: once one fails, every
+// later task of the same shapeNeed fails too, since Place only ever takes
+// capacity away.
+type shapeNeed struct {
+	cores int
+	mem   int64
+	need  time.Duration
+}
+
+// item is one pending task with what its visiting order depends on.
+type item struct {
+	i         int
+	need      time.Duration // est*(1+Slack)+Margin; Margin alone with no estimate
+	since     time.Time
+	seq       uint64
+	cores     int
+	estimated bool
+	starved   bool
+}
+
+// visitOrder is the order Place tries tasks in: starved tasks (oldest
+// wait first), then tasks with no estimate at all (while pilots have the
+// most time left), then the longest need first and the widest first, then
+// submission order.
+func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
+	order := make([]item, len(pending))
+	for i := range pending {
+		t := &pending[i]
+		est, ok := t.Est, t.Est > 0
+		if !ok {
+			est, ok = v.Learned.Estimate(t.Key)
+		}
+		it := item{i: i, since: t.Since, seq: t.Seq, cores: t.Cores, estimated: ok, need: cfg.Margin}
+		if ok {
+			it.need += time.Duration(float64(est) * (1 + cfg.Slack))
+		}
+		it.starved = cfg.StarveAfter > 0 && now.Sub(t.Since) >= cfg.StarveAfter
+		order[i] = it
+	}
+	slices.SortFunc(order, func(a, b item) int {
+		if a.starved != b.starved {
+			return boolFirst(a.starved)
+		}
+		if a.starved {
+			if c := a.since.Compare(b.since); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.seq, b.seq)
+		}
+		if a.estimated != b.estimated {
+			return boolFirst(!a.estimated)
+		}
+		if c := cmp.Compare(b.need, a.need); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.cores, a.cores); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	return order
+}
+
+func boolFirst(aFirst bool) int {
+	if aFirst {
+		return -1
+	}
+	return 1
+}
+
+func reserveCap(nodes int, share float64) int {
+	if share <= 0 || nodes == 0 {
+		return 0
+	}
+	return max(1, int(share*float64(nodes)))
+}

@@ -1,0 +1,170 @@
+package sched
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func node(id string, cores, free int, end time.Duration) Node {
+	return Node{ID: id, TotalCores: cores, FreeCores: free, TotalMemMB: 1 << 20, FreeMemMB: 1 << 20, PilotEnd: t0.Add(end)}
+}
+
+func pend(id string, cores int, est time.Duration) Task {
+	return Task{ID: id, Cores: cores, Est: est, Key: "f/1", Since: t0}
+}
+
+func TestPlace(t *testing.T) {
+	cfg := Config{Slack: 0.5, Margin: time.Minute}
+	learned := DefaultEstimator()
+	for range 5 {
+		learned.Observe("slow/1", 10*time.Hour)
+	}
+	cases := []struct {
+		name    string
+		view    View
+		pending []Task
+		want    []Placement
+		waiting map[Reason]int
+		unsched []Reason
+	}{
+		{
+			name:    "best fit: the node the task fills best",
+			view:    View{Nodes: []Node{node("a", 8, 8, 24*time.Hour), node("b", 8, 3, 24*time.Hour), node("c", 8, 2, 24*time.Hour)}},
+			pending: []Task{pend("t", 3, time.Hour)},
+			want:    []Placement{{"t", "b"}},
+		},
+		{
+			name:    "ties go to the pilot that ends soonest, then the lowest id",
+			view:    View{Nodes: []Node{node("z", 8, 4, 24*time.Hour), node("y", 8, 4, 5*time.Hour), node("x", 8, 4, 5*time.Hour)}},
+			pending: []Task{pend("t", 4, time.Hour)},
+			want:    []Placement{{"t", "x"}},
+		},
+		{
+			name:    "walltime: est*(1+slack)+margin must end before the pilot",
+			view:    View{Nodes: []Node{node("a", 8, 8, 91*time.Minute+time.Second)}},
+			pending: []Task{pend("fits", 1, time.Hour), pend("long", 1, time.Hour+time.Second)},
+			want:    []Placement{{"fits", "a"}},
+			waiting: map[Reason]int{ReasonWalltime: 1},
+		},
+		{
+			name:    "long tasks first, short ones fill the tail",
+			view:    View{Nodes: []Node{node("short", 4, 4, 2*time.Hour), node("long", 4, 4, 20*time.Hour)}},
+			pending: []Task{pend("s", 4, 30*time.Minute), pend("l", 4, 5*time.Hour)},
+			want:    []Placement{{"l", "long"}, {"s", "short"}},
+		},
+		{
+			name: "draining nodes take nothing",
+			view: View{Nodes: []Node{
+				{ID: "d", TotalCores: 8, FreeCores: 8, TotalMemMB: 100, FreeMemMB: 100, PilotEnd: t0.Add(time.Hour * 24), Draining: true},
+			}},
+			pending: []Task{pend("t", 1, time.Minute)},
+			waiting: map[Reason]int{ReasonDraining: 1},
+		},
+		{
+			name: "memory",
+			view: View{Nodes: []Node{
+				{ID: "a", TotalCores: 8, FreeCores: 8, TotalMemMB: 1000, FreeMemMB: 100, PilotEnd: t0.Add(time.Hour * 24)},
+			}},
+			pending: []Task{{ID: "t", Cores: 1, MemMB: 500, Est: time.Minute}},
+			waiting: map[Reason]int{ReasonMemory: 1},
+		},
+		{
+			name:    "cores: full nodes",
+			view:    View{Nodes: []Node{node("a", 8, 1, 24*time.Hour)}},
+			pending: []Task{pend("a1", 1, time.Minute), pend("a2", 1, time.Minute), pend("b", 2, time.Minute)},
+			want:    []Placement{{"a1", "a"}},
+			waiting: map[Reason]int{ReasonCores: 2},
+		},
+		{
+			name:    "fits no node: too many cores, and too long for every configured pilot",
+			view:    View{Nodes: []Node{node("a", 8, 8, time.Hour)}, Shapes: []Shape{{Cores: 8, MemMB: 1 << 20, Walltime: 24 * time.Hour}}},
+			pending: []Task{pend("wide", 9, time.Minute), pend("long", 1, 20*time.Hour)},
+			unsched: []Reason{ReasonWalltime, ReasonCores},
+		},
+		{
+			name:    "a learned estimate applies to a task with none",
+			view:    View{Nodes: []Node{node("a", 8, 8, 2*time.Hour)}, Learned: learned},
+			pending: []Task{{ID: "t", Cores: 1, Key: "slow/1"}},
+			waiting: map[Reason]int{ReasonWalltime: 1},
+		},
+		{
+			name:    "no estimate, no history: it may start, on the pilot that ends last",
+			view:    View{Nodes: []Node{node("a", 8, 8, 2*time.Hour), node("b", 8, 8, 9*time.Hour)}, Learned: learned},
+			pending: []Task{{ID: "t", Cores: 1, Key: "new/1"}},
+			want:    []Placement{{"t", "b"}},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Place(c.view, c.pending, t0, cfg)
+			if !slices.Equal(p.Placements, c.want) {
+				t.Errorf("placements %v, want %v", p.Placements, c.want)
+			}
+			if c.waiting == nil {
+				c.waiting = map[Reason]int{}
+			}
+			if fmt.Sprint(p.Waiting) != fmt.Sprint(c.waiting) {
+				t.Errorf("waiting %v, want %v", p.Waiting, c.waiting)
+			}
+			var limits []Reason
+			for _, u := range p.Unschedulable {
+				limits = append(limits, u.Limit)
+				if u.Detail == "" {
+					t.Errorf("unschedulable %s has no detail", u.Task)
+				}
+			}
+			if !slices.Equal(limits, c.unsched) {
+				t.Errorf("unschedulable %v, want %v", p.Unschedulable, c.unsched)
+			}
+		})
+	}
+}
+
+// A wide task that has waited past StarveAfter holds a node; narrow tasks
+// go elsewhere, and once the node frees up the wide task gets it.
+func TestStarvedWideTaskReservesANode(t *testing.T) {
+	cfg := Config{Slack: 0.5, Margin: time.Minute, StarveAfter: time.Hour, ReserveShare: 0.5}
+	now := t0.Add(2 * time.Hour)
+	wide := Task{ID: "wide", Cores: 8, Est: time.Hour, Since: t0}
+	narrow := func(id string) Task { return Task{ID: id, Cores: 1, Est: time.Hour, Since: now, Seq: 1} }
+	view := View{Nodes: []Node{node("a", 8, 6, 24*time.Hour), node("b", 8, 2, 24*time.Hour)}}
+
+	p := Place(view, []Task{narrow("n1"), wide, narrow("n2"), narrow("n3")}, now, cfg)
+	if want := []Reservation{{"wide", "a"}}; !slices.Equal(p.Reservations, want) {
+		t.Fatalf("reservations %v, want %v", p.Reservations, want)
+	}
+	for _, pl := range p.Placements {
+		if pl.Node == "a" {
+			t.Fatalf("%s was placed on the reserved node a: %v", pl.Task, p.Placements)
+		}
+	}
+	if p.Waiting[ReasonReserved] != 1 || p.Waiting[ReasonCores] != 1 {
+		t.Fatalf("waiting %v, want 1 reserved (n3) and 1 cores (wide)", p.Waiting)
+	}
+
+	view.Nodes[0].FreeCores = 8
+	p = Place(view, []Task{narrow("n3"), wide}, now, cfg)
+	if p.Placements[0] != (Placement{"wide", "a"}) {
+		t.Fatalf("placements %v, want wide on a first", p.Placements)
+	}
+	cfg.StarveAfter = 0
+	p = Place(View{Nodes: []Node{node("a", 8, 6, 24*time.Hour)}}, []Task{wide, narrow("n1")}, now, cfg)
+	if len(p.Reservations) != 0 || len(p.Placements) != 1 {
+		t.Fatalf("with starvation off: %+v", p)
+	}
+}
+
+func TestPlaceIgnoresNodeOrder(t *testing.T) {
+	view := View{Nodes: []Node{node("c", 8, 4, 5*time.Hour), node("a", 8, 4, 5*time.Hour), node("b", 8, 8, 9*time.Hour)}}
+	pending := []Task{pend("1", 4, time.Hour), pend("2", 4, time.Hour), pend("3", 2, time.Hour)}
+	want := Place(view, pending, t0, DefaultConfig())
+	slices.Reverse(view.Nodes)
+	got := Place(view, pending, t0, DefaultConfig())
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("node order changed the plan:\n%v\n%v", got, want)
+	}
+}

@@ -1,0 +1,176 @@
+package sched
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// genView draws a small cluster: a few pilots with their own end times,
+// nodes partly busy, some draining, and a learned estimate or two.
+func genView(t *rapid.T) View {
+	var v View
+	pilots := rapid.IntRange(1, 4).Draw(t, "pilots")
+	for p := range pilots {
+		end := time.Duration(rapid.IntRange(0, 48*60).Draw(t, "end_min")) * time.Minute
+		cores := rapid.IntRange(1, 70).Draw(t, "cores")
+		mem := int64(rapid.IntRange(0, 4096).Draw(t, "mem"))
+		for i := range rapid.IntRange(1, 6).Draw(t, "nodes") {
+			v.Nodes = append(v.Nodes, Node{
+				ID:         fmt.Sprintf("p%d-n%d", p, i),
+				TotalCores: cores,
+				FreeCores:  rapid.IntRange(0, cores).Draw(t, "free"),
+				TotalMemMB: mem,
+				FreeMemMB:  int64(rapid.IntRange(0, int(mem)).Draw(t, "freemem")),
+				PilotEnd:   t0.Add(end),
+				Draining:   rapid.IntRange(0, 9).Draw(t, "draining") == 0,
+			})
+		}
+	}
+	if rapid.Bool().Draw(t, "shapes") {
+		v.Shapes = []Shape{{Cores: 64, MemMB: 4096, Walltime: 24 * time.Hour}}
+	}
+	v.Learned = DefaultEstimator()
+	for range rapid.IntRange(0, 12).Draw(t, "observations") {
+		v.Learned.Observe(fmt.Sprintf("f/%d", rapid.IntRange(0, 2).Draw(t, "fn")), time.Duration(rapid.IntRange(1, 600).Draw(t, "obs_min"))*time.Minute)
+	}
+	return v
+}
+
+func genPending(t *rapid.T) []Task {
+	n := rapid.IntRange(0, 60).Draw(t, "tasks")
+	out := make([]Task, n)
+	for i := range out {
+		est := time.Duration(rapid.IntRange(0, 30*60).Draw(t, "est_min")) * time.Minute
+		if rapid.IntRange(0, 3).Draw(t, "noest") == 0 {
+			est = 0
+		}
+		out[i] = Task{
+			ID:    fmt.Sprintf("t%d", i),
+			Cores: rapid.IntRange(1, 72).Draw(t, "cores"),
+			MemMB: int64(rapid.IntRange(0, 2048).Draw(t, "mem")),
+			Est:   est,
+			Key:   fmt.Sprintf("f/%d", rapid.IntRange(0, 3).Draw(t, "fn")),
+			Since: t0.Add(-time.Duration(rapid.IntRange(0, 120).Draw(t, "waited_min")) * time.Minute),
+			Seq:   uint64(i),
+		}
+	}
+	return out
+}
+
+func genConfig(t *rapid.T) Config {
+	return Config{
+		Slack:        float64(rapid.IntRange(0, 100).Draw(t, "slack_pct")) / 100,
+		Margin:       time.Duration(rapid.IntRange(0, 30).Draw(t, "margin_min")) * time.Minute,
+		StarveAfter:  time.Duration(rapid.IntRange(0, 90).Draw(t, "starve_min")) * time.Minute,
+		ReserveShare: float64(rapid.IntRange(0, 50).Draw(t, "reserve_pct")) / 100,
+	}
+}
+
+// need is the walltime rule written out independently of Place.
+func need(v View, tk Task, cfg Config) (time.Duration, bool) {
+	est, ok := tk.Est, tk.Est > 0
+	if !ok {
+		est, ok = v.Learned.Estimate(tk.Key)
+	}
+	if !ok {
+		return cfg.Margin, false
+	}
+	return time.Duration(float64(est)*(1+cfg.Slack)) + cfg.Margin, true
+}
+
+// TestPlaceProperties: no oversubscription of cores or memory, the
+// walltime rule, no draining or reserved node used, each task decided at
+// most once, work conservation (no waiting task fits the capacity left on
+// an unreserved node), unschedulable tasks really fit nowhere, and the
+// same input gives the same plan whatever the node order.
+func TestPlaceProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		v, pending, cfg := genView(t), genPending(t), genConfig(t)
+		plan := Place(v, pending, t0, cfg)
+
+		nodes := map[string]Node{}
+		for _, n := range v.Nodes {
+			nodes[n.ID] = n
+		}
+		tasks := map[string]Task{}
+		for _, tk := range pending {
+			tasks[tk.ID] = tk
+		}
+		reserved := map[string]bool{}
+		for _, r := range plan.Reservations {
+			if reserved[r.Node] {
+				t.Fatalf("node %s reserved twice", r.Node)
+			}
+			reserved[r.Node] = true
+		}
+		decided := map[string]bool{}
+		for _, p := range plan.Placements {
+			tk, n := tasks[p.Task], nodes[p.Node]
+			if decided[p.Task] {
+				t.Fatalf("task %s placed twice", p.Task)
+			}
+			decided[p.Task] = true
+			if n.Draining {
+				t.Fatalf("task %s placed on draining node %+v", p.Task, n)
+			}
+			// Starved tasks go first, so only they may have taken a
+			// node before another starved task reserved it.
+			if starved := cfg.StarveAfter > 0 && t0.Sub(tk.Since) >= cfg.StarveAfter; reserved[p.Node] && !starved {
+				t.Fatalf("task %s placed on reserved node %+v", p.Task, n)
+			}
+			if d, _ := need(v, tk, cfg); !t0.Add(d).Before(n.PilotEnd) {
+				t.Fatalf("walltime rule broken: task %+v needs %s, node %s ends at +%s", tk, d, n.ID, n.PilotEnd.Sub(t0))
+			}
+			n.FreeCores -= tk.Cores
+			n.FreeMemMB -= tk.MemMB
+			if n.FreeCores < 0 || n.FreeMemMB < 0 {
+				t.Fatalf("node %s oversubscribed by task %+v: %+v", n.ID, tk, n)
+			}
+			nodes[p.Node] = n
+		}
+		for _, u := range plan.Unschedulable {
+			tk := tasks[u.Task]
+			if decided[u.Task] {
+				t.Fatalf("task %s both placed and unschedulable", u.Task)
+			}
+			decided[u.Task] = true
+			d, _ := need(v, tk, cfg)
+			for _, n := range v.Nodes {
+				if n.TotalCores >= tk.Cores && n.TotalMemMB >= tk.MemMB && (len(v.Shapes) == 0 || t0.Add(d).Before(n.PilotEnd)) {
+					t.Fatalf("task %+v unschedulable (%s) but fits node %+v", tk, u.Detail, n)
+				}
+			}
+		}
+		waiting := 0
+		for _, c := range plan.Waiting {
+			waiting += c
+		}
+		if waiting+len(decided) != len(pending) {
+			t.Fatalf("%d waiting + %d decided != %d pending", waiting, len(decided), len(pending))
+		}
+		for _, tk := range pending {
+			if decided[tk.ID] {
+				continue
+			}
+			d, _ := need(v, tk, cfg)
+			for _, n := range nodes {
+				if !n.Draining && !reserved[n.ID] && n.FreeCores >= tk.Cores && n.FreeMemMB >= tk.MemMB && t0.Add(d).Before(n.PilotEnd) {
+					t.Fatalf("task %+v waits but fits the room left on node %+v", tk, n)
+				}
+			}
+		}
+
+		again := Place(v, pending, t0, cfg)
+		shuffled := slices.Clone(v.Nodes)
+		perm := rapid.Permutation(shuffled).Draw(t, "node_order")
+		v.Nodes = perm
+		third := Place(v, pending, t0, cfg)
+		if fmt.Sprint(again) != fmt.Sprint(plan) || fmt.Sprint(third) != fmt.Sprint(plan) {
+			t.Fatalf("same input, different plans:\n%v\n%v\n%v", plan, again, third)
+		}
+	})
+}

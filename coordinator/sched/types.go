@@ -1,0 +1,133 @@
+package sched
+
+import "time"
+
+// Node is one agent's node as the leader sees it when it plans.
+type Node struct {
+	ID         string
+	TotalCores int
+	FreeCores  int
+	TotalMemMB int64
+	FreeMemMB  int64
+	// PilotEnd is when the node's pilot (its Slurm allocation) ends.
+	PilotEnd time.Time
+	// Draining nodes take no new task.
+	Draining bool
+}
+
+// Shape is a pilot that the site config may still start (its nodes'
+// resources and its walltime). A task fitting no live node and no Shape is
+// unschedulable.
+type Shape struct {
+	Cores    int
+	MemMB    int64
+	Walltime time.Duration
+}
+
+// View is the read-only state Place plans against.
+type View struct {
+	// Nodes is every live node; their order does not matter.
+	Nodes []Node
+	// Shapes are the pilots the site config may still start.
+	Shapes []Shape
+	// Learned holds runtimes learned from completed tasks; nil means none.
+	// Place only reads it.
+	Learned *Estimator
+}
+
+// Task is one pending (queued) task of the ledger.
+type Task struct {
+	ID    string
+	Cores int
+	MemMB int64
+	// Est is the task's own runtime estimate; 0 means none given, and
+	// Place looks Key up in View.Learned.
+	Est time.Duration
+	// Key names the task's function and shape for learned estimates (see
+	// ShapeKey).
+	Key string
+	// Since is when the task started waiting in the ledger.
+	Since time.Time
+	// Seq is the task's submission order; it breaks every other tie.
+	Seq uint64
+}
+
+// Config tunes Place. DefaultConfig gives working values.
+type Config struct {
+	// Slack scales estimates for the walltime rule: a task needs
+	// est*(1+Slack)+Margin before its node's pilot ends.
+	Slack float64
+	// Margin is the fixed part of the walltime rule (startup, staging).
+	Margin time.Duration
+	// StarveAfter is how long a task may wait before it is served first
+	// and may hold a reservation; 0 turns starvation handling off.
+	StarveAfter time.Duration
+	// ReserveShare caps reservations at this share of the nodes (at least
+	// one node when positive); 0 turns reservations off.
+	ReserveShare float64
+}
+
+// DefaultConfig is the scheduler's configuration when a site gives none.
+func DefaultConfig() Config {
+	return Config{
+		Slack:        0.5,
+		Margin:       2 * time.Minute,
+		StarveAfter:  30 * time.Minute,
+		ReserveShare: 0.1,
+	}
+}
+
+// Reason says why a task was not placed. The values are stable: status
+// output, logs and scripts carry them.
+type Reason string
+
+// Reason codes.
+const (
+	// ReasonCores: no node has enough free cores now.
+	ReasonCores Reason = "cores"
+	// ReasonMemory: nodes have the cores but not the free memory.
+	ReasonMemory Reason = "memory"
+	// ReasonWalltime: nodes have room, but the task would not finish
+	// before their pilots end.
+	ReasonWalltime Reason = "walltime"
+	// ReasonDraining: only draining nodes have room.
+	ReasonDraining Reason = "draining"
+	// ReasonReserved: only nodes held for a starved task have room.
+	ReasonReserved Reason = "reserved"
+	// ReasonFitsNoNode: the task fits no node of any live or configured
+	// pilot, even an empty one; it is unschedulable.
+	ReasonFitsNoNode Reason = "fits-no-node"
+)
+
+// Placement starts a task on a node.
+type Placement struct {
+	Task string
+	Node string
+}
+
+// Reservation holds a node for a starved task: nothing is placed on it
+// after the reservation in this plan (only starved tasks, which go first,
+// may have taken part of it before).
+type Reservation struct {
+	Task string
+	Node string
+}
+
+// Unschedulable is a task that fits no node of any live or configured
+// pilot. Limit names what is too big (cores, memory or walltime); Detail
+// says it in words for the task's failed result.
+type Unschedulable struct {
+	Task   string
+	Limit  Reason
+	Detail string
+}
+
+// Plan is what Place decides. The leader re-checks it against the newest
+// ledger state before committing it.
+type Plan struct {
+	Placements    []Placement
+	Reservations  []Reservation
+	Unschedulable []Unschedulable
+	// Waiting counts the tasks left waiting, by reason.
+	Waiting map[Reason]int
+}
