@@ -1,0 +1,119 @@
+package batch
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// LaunchPolicy is how a site keeps a campaign supplied with pilots.
+type LaunchPolicy struct {
+	// Keep is how many pilots should be alive (queued or running) while
+	// work remains.
+	Keep int
+	// Overlap is how long before a running pilot's end its successor is
+	// queued. It must exceed the site's usual queue wait, so the successor
+	// runs before the old pilot ends and the campaign never has zero agents.
+	Overlap time.Duration
+	// MaxQueued caps the pilots waiting in the queue at once; 0 means Keep.
+	MaxQueued int
+	// PilotCoreS is what one pilot can deliver (nodes x cores x walltime,
+	// in core-seconds); 0 means unknown, and then Keep pilots are wanted
+	// whatever the work.
+	PilotCoreS float64
+}
+
+// Work is what remains of a campaign upstream.
+type Work struct {
+	// Tasks counts tasks not final yet: pending, leased or running.
+	Tasks int
+	// CoreS estimates their core-seconds; 0 means unknown.
+	CoreS float64
+}
+
+// LaunchPlan is PlanLaunch's answer.
+type LaunchPlan struct {
+	// Submit is how many pilots to submit now.
+	Submit int
+	// Want is how many pilots should be alive; Covering how many are
+	// (queued, or running with more than Overlap left).
+	Want, Covering int
+	// Expiring are running pilots within Overlap of their end, whose
+	// successors count in Submit.
+	Expiring []string
+	// Stuck are queued pilots whose reason says they cannot start as
+	// submitted (a limit or a bad account); someone must look at them.
+	Stuck []string
+	// Why says in one line how the numbers came about.
+	Why string
+}
+
+// PlanLaunch decides how many pilots to submit now. It is pure: the caller
+// polls the batch system (Tracker) and upstream, and submits. A pilot that
+// is queued counts as covering, so a slow queue never makes it submit more
+// than MaxQueued; a running pilot stops covering Overlap before its end, so
+// its successor is queued in time.
+func PlanLaunch(now time.Time, pilots []JobStatus, work Work, p LaunchPolicy) LaunchPlan {
+	var plan LaunchPlan
+	queued := 0
+	sorted := append([]JobStatus(nil), pilots...)
+	sort.Slice(sorted, func(i, k int) bool { return sorted[i].ID < sorted[k].ID })
+	for _, j := range sorted {
+		switch {
+		case j.State.Terminal():
+		case j.State.Queued():
+			queued++
+			plan.Covering++
+			if stuckReason(j.Reason) {
+				plan.Stuck = append(plan.Stuck, j.ID)
+			}
+		case j.End.IsZero() || j.End.Sub(now) > p.Overlap:
+			plan.Covering++
+		default:
+			plan.Expiring = append(plan.Expiring, j.ID)
+		}
+	}
+	if work.Tasks <= 0 {
+		plan.Why = "no work remains upstream"
+		return plan
+	}
+	plan.Want = max(p.Keep, 1)
+	why := fmt.Sprintf("keep %d", plan.Want)
+	if p.PilotCoreS > 0 && work.CoreS > 0 {
+		need := int(math.Ceil(work.CoreS / p.PilotCoreS))
+		if need < plan.Want {
+			plan.Want = max(need, 1)
+			why = fmt.Sprintf("%.0f core-s of work fill %d pilot(s)", work.CoreS, plan.Want)
+		}
+	}
+	plan.Submit = max(plan.Want-plan.Covering, 0)
+	maxQueued := p.MaxQueued
+	if maxQueued <= 0 {
+		maxQueued = plan.Want
+	}
+	if room := max(maxQueued-queued, 0); plan.Submit > room {
+		plan.Submit = room
+		why += fmt.Sprintf(", at most %d queued", maxQueued)
+	}
+	plan.Why = fmt.Sprintf("%d task(s) remain; %s; %d covering (%d queued), %d expiring within %s: submit %d",
+		work.Tasks, why, plan.Covering, queued, len(plan.Expiring), p.Overlap, plan.Submit)
+	if len(plan.Stuck) > 0 {
+		plan.Why += fmt.Sprintf("; pilot(s) %s cannot start as submitted", strings.Join(plan.Stuck, ","))
+	}
+	return plan
+}
+
+// stuckReason reports a pending reason that will not clear by waiting:
+// the job asks for more than a limit allows, or names a bad account or QOS.
+func stuckReason(reason string) bool {
+	for _, r := range []string{"PartitionNodeLimit", "PartitionTimeLimit", "InvalidAccount", "InvalidQOS",
+		"QOSMaxWallDurationPerJobLimit", "QOSMaxNodePerJobLimit", "AssocMaxWallDurationPerJobLimit",
+		"AssocMaxNodesPerJob", "BadConstraints", "PartitionConfig"} {
+		if strings.HasPrefix(reason, r) {
+			return true
+		}
+	}
+	return false
+}
