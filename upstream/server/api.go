@@ -1,0 +1,215 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/pilot-hpc/pilot/task"
+	"github.com/pilot-hpc/pilot/upstream"
+	"github.com/pilot-hpc/pilot/upstream/server/wire"
+)
+
+// MaxResultsWait caps how long a results request may be held open.
+const MaxResultsWait = 60 * time.Second
+
+// submit takes a JSONL body: every line is parsed strictly; valid lines are
+// stored in one transaction; invalid ones are reported by line and nothing
+// of them is stored.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	var out wire.SubmitResponse
+	var items []item
+	var lines []int // item -> line
+	for n := 1; len(body) > 0; n++ {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		spec, err := task.Parse(line)
+		if err != nil {
+			out.Rejected = append(out.Rejected, wire.Rejection{Line: n, ID: peekID(line), Reason: err.Error()})
+			continue
+		}
+		items = append(items, item{spec: spec, line: line})
+		lines = append(lines, n)
+	}
+	accepted, conflicts, err := s.store.store(r.Context(), items)
+	if err != nil {
+		return err
+	}
+	out.Accepted = accepted
+	for _, c := range conflicts {
+		out.Rejected = append(out.Rejected, wire.Rejection{Line: lines[c.Index], ID: c.ID, Reason: c.Reason})
+	}
+	s.log.Debug("submit", "accepted", accepted, "rejected", len(out.Rejected))
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// peekID reads the id of a line that failed validation, if it has one, so
+// the report can name it.
+func peekID(line []byte) string {
+	var v struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(line, &v) != nil || len(v.ID) > task.MaxIDLength {
+		return ""
+	}
+	return v.ID
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	st, err := s.store.Status(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (s *Server) results(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var from, max int64
+	var wait float64
+	for k, v := range q {
+		var err error
+		switch k {
+		case "from":
+			from, err = strconv.ParseInt(v[0], 10, 64)
+			if from < 0 {
+				err = fmt.Errorf("negative")
+			}
+		case "max":
+			max, err = strconv.ParseInt(v[0], 10, 64)
+			if max < 0 {
+				err = fmt.Errorf("negative")
+			}
+		case "wait_s":
+			wait, err = strconv.ParseFloat(v[0], 64)
+			if wait < 0 || wait > MaxResultsWait.Seconds() {
+				err = fmt.Errorf("must be 0 to %g", MaxResultsWait.Seconds())
+			}
+		default:
+			return refuse(http.StatusBadRequest, wire.CodeBadRequest, "unknown parameter %q; results takes from, max and wait_s", k)
+		}
+		if err != nil {
+			return refuse(http.StatusBadRequest, wire.CodeBadRequest, "parameter %s=%q: %v", k, v[0], err)
+		}
+	}
+	raw, next, err := s.store.ResultsRaw(r.Context(), upstream.Cursor(from), int(max), time.Duration(wait*float64(time.Second)))
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		raw = []json.RawMessage{}
+	}
+	writeJSON(w, http.StatusOK, wire.ResultsResponse{Results: raw, Next: int64(next)})
+	return nil
+}
+
+func (s *Server) flush(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	rep, err := s.store.Flush(r.Context())
+	if err != nil {
+		return err
+	}
+	s.log.Info("queue flushed", "pending", rep.Pending, "leased", rep.Leased, "archive", rep.Archive)
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Server) lease(w http.ResponseWriter, r *http.Request) error {
+	var in wire.LeaseRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	req := upstream.LeaseRequest{Cluster: in.Cluster, MaxTasks: in.MaxTasks, MaxCores: in.MaxCores, TTL: seconds(in.TTLS)}
+	if err := checkLease(req); err != nil {
+		return err
+	}
+	out := wire.LeaseResponse{Leases: []wire.Leased{}}
+	err := s.store.leaseRaw(r.Context(), req, func(lease string, line []byte) error {
+		out.Leases = append(out.Leases, wire.Leased{Lease: lease, Task: append(json.RawMessage(nil), line...)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
+	var in wire.RenewRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	lost, err := s.store.Renew(r.Context(), in.Cluster, in.IDs, seconds(in.TTLS))
+	if err != nil {
+		return err
+	}
+	if lost == nil {
+		lost = []string{}
+	}
+	writeJSON(w, http.StatusOK, wire.RenewResponse{Lost: lost})
+	return nil
+}
+
+func (s *Server) complete(w http.ResponseWriter, r *http.Request) error {
+	var in wire.CompleteRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	rep, err := s.store.Complete(r.Context(), in.Cluster, in.Results)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.CompleteResponse{Accepted: rep.Accepted, Duplicates: rep.Duplicates, Refused: rep.Refused})
+	return nil
+}
+
+func (s *Server) release(w http.ResponseWriter, r *http.Request) error {
+	var in wire.ReleaseRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	n, err := s.store.release(r.Context(), in.Cluster, in.IDs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wire.ReleaseResponse{Released: n})
+	return nil
+}
+
+func noQuery(r *http.Request) error {
+	if r.URL.RawQuery != "" {
+		return refuse(http.StatusBadRequest, wire.CodeBadRequest, "%s takes no parameters, got %q", r.URL.Path, r.URL.RawQuery)
+	}
+	return nil
+}
+
+func seconds(s float64) time.Duration {
+	if s > MaxLeaseTTL.Seconds()*2 {
+		return MaxLeaseTTL * 2 // refused by checkTTL; avoids overflow
+	}
+	return time.Duration(s * float64(time.Second))
+}
