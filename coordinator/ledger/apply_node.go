@@ -1,0 +1,75 @@
+package ledger
+
+import (
+	"fmt"
+	"strings"
+)
+
+func (x *txn) applyAgentJoined(c AgentJoined) {
+	in := c.Node
+	switch {
+	case in.ID == "" || strings.IndexByte(in.ID, 0) >= 0:
+		x.out.refuse(CmdAgentJoined, "", in.ID, CodeInvalid, "a node id must be non-empty and contain no NUL byte")
+		return
+	case in.Cores < 1:
+		x.out.refuse(CmdAgentJoined, "", in.ID, CodeInvalid, "cores must be at least 1, got %d", in.Cores)
+		return
+	case in.MemMB < 0:
+		x.out.refuse(CmdAgentJoined, "", in.ID, CodeInvalid, "mem_mb must not be negative, got %d", in.MemMB)
+		return
+	}
+	n := Node{JoinedAt: c.At}
+	if old, ok := x.node(in.ID); ok {
+		if in.Cores < old.UsedCores || (in.MemMB > 0 && in.MemMB < old.UsedMemMB) {
+			x.out.refuse(CmdAgentJoined, "", in.ID, CodeOversubscribed, "the node rejoined with %d cores and %d MB, its tasks use %d cores and %d MB", in.Cores, in.MemMB, old.UsedCores, old.UsedMemMB)
+			return
+		}
+		n = *old
+	}
+	n.ID, n.Cores, n.MemMB, n.Pilot, n.PilotEnd, n.Addr = in.ID, in.Cores, in.MemMB, in.Pilot, in.PilotEnd, in.Addr
+	x.nodes.Insert([]byte(n.ID), &n)
+	x.out.Applied++
+}
+
+func (x *txn) applyAgentLost(c AgentLost) {
+	if _, ok := x.node(c.Node); !ok {
+		x.out.refuse(CmdAgentLost, "", c.Node, CodeUnknownNode, "no such node in the ledger")
+		return
+	}
+	limit := c.CrashLimit
+	if limit <= 0 {
+		limit = DefaultCrashLimit
+	}
+	for _, t := range x.onNode(c.Node) {
+		nt := *t
+		nt.Crashes++
+		nt.InfraFailures++
+		if nt.Crashes >= limit {
+			x.finalFail(t, &nt, ReasonCrashedNodes, fmt.Sprintf("the task was on %d nodes that died, the last %s; it may be what kills them", nt.Crashes, c.Node), nil)
+			continue
+		}
+		x.requeue(t, nt)
+	}
+	x.nodes.Delete([]byte(c.Node))
+	x.out.Applied++
+}
+
+func (x *txn) applyPilotDraining(c PilotDraining) {
+	var hit []*Node
+	x.nodes.Root().Walk(func(_ []byte, v interface{}) bool {
+		if n := v.(*Node); n.Pilot == c.Pilot {
+			hit = append(hit, n)
+		}
+		return false
+	})
+	if len(hit) == 0 {
+		x.out.refuse(CmdPilotDraining, "", "", CodeUnknownNode, "no node of pilot %q in the ledger", c.Pilot)
+		return
+	}
+	for _, n := range hit {
+		nn := *n
+		nn.Draining = true
+		x.nodes.Insert([]byte(nn.ID), &nn)
+	}
+	x.out.Applied++
+}

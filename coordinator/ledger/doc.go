@@ -1,0 +1,44 @@
+// Package ledger is the replicated state of the tasks a cluster holds: a
+// deterministic state machine fed by typed commands from the Raft log. It
+// imports neither raft nor memberlist, so the scheduler, the simulator and
+// the tests drive it with no network; package coordinator wraps it in a
+// raft.FSM.
+//
+// A task moves through one transition table (Transition); every applyX
+// method checks it:
+//
+//	          Ingest                Assign               Started
+//	upstream ───────▶ queued ───────────────▶ assigned ──────────▶ running
+//	                   ▲  │                   │   │                 │  │
+//	                   │  │ Fail(fatal)       │   │ Complete        │  │ Complete
+//	                   │  ▼                   │   ▼                 │  ▼
+//	                   │ failed ◀─────────────┼── done ◀────────────┘ done
+//	                   │                      │
+//	                   └── Requeue, Fail(infra), Fail(task) with attempts
+//	                       left, AgentLost (below the crash limit)
+//
+//	done, failed ── Acked ──▶ removed (the result is upstream: promise 6)
+//	queued, assigned (and running, if asked) ── Flush ──▶ removed
+//
+// Data valid in one state lives only in that state: the queue position in
+// queued; the node and assignment time in assigned and running; the start
+// time in running; the result in done and failed. Attempt numbers fence
+// stale reports (promise 2): Assign carries the next attempt, Started,
+// Complete and Fail must carry the current one. The first result wins; a
+// later Complete is counted as a duplicate and never recorded. Assign
+// refuses to oversubscribe a node's cores or memory (promise 3).
+//
+// Commands are one CmdType byte (explicit values, append-only) followed by
+// the msgpack body of one struct encoded as a map; one log entry may carry a
+// Batch. Apply never reads a clock, draws a random number or ranges over a
+// map: the leader writes the time into every command. A body that does not
+// decode panics (the log is corrupt); a broken rule is a Refusal in the
+// Outcome, the same on every replica.
+//
+// The state is a set of immutable radix trees (hashicorp/go-immutable-radix):
+// each Apply builds new roots inside one transaction and publishes them
+// atomically, so queries run concurrently with Apply without locks and a
+// Snapshot is O(1). Persist writes nodes and tasks sorted by id, so every
+// replica in the same state writes the same bytes, and Hash is a digest of
+// those bytes.
+package ledger
