@@ -26,9 +26,9 @@ func TestPlanLaunch(t *testing.T) {
 	}{
 		{"start", nil, Work{Tasks: 100}, policy, 2, "submit 2"},
 		{"no work", []JobStatus{run("1", time.Minute)}, Work{}, policy, 0, "no work remains"},
-		{"steady", []JobStatus{run("1", 2 * time.Hour), run("2", time.Hour)}, Work{Tasks: 5}, policy, 0, "submit 0"},
-		{"one expiring", []JobStatus{run("1", 2 * time.Hour), run("2", 20 * time.Minute)}, Work{Tasks: 5}, policy, 1, "1 expiring"},
-		{"successor already queued", []JobStatus{run("1", 2 * time.Hour), run("2", 20 * time.Minute), {ID: "3", State: Pending}},
+		{"steady", []JobStatus{run("1", 2*time.Hour), run("2", time.Hour)}, Work{Tasks: 5}, policy, 0, "submit 0"},
+		{"one expiring", []JobStatus{run("1", 2*time.Hour), run("2", 20*time.Minute)}, Work{Tasks: 5}, policy, 1, "1 expiring"},
+		{"successor already queued", []JobStatus{run("1", 2*time.Hour), run("2", 20*time.Minute), {ID: "3", State: Pending}},
 			Work{Tasks: 5}, policy, 0, "submit 0"},
 		{"ended ones do not count", []JobStatus{{ID: "1", State: Timeout}, {ID: "2", State: Gone}}, Work{Tasks: 5}, policy, 2, "submit 2"},
 		{"no limit covers", []JobStatus{{ID: "1", State: Running}}, Work{Tasks: 5}, LaunchPolicy{Keep: 1, Overlap: time.Hour}, 0, "submit 0"},
