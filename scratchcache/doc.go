@@ -1,0 +1,32 @@
+// Package scratchcache keeps one directory per task on the shared scratch
+// filesystem, keyed by the task's content digest (task.Spec.Digest), so a
+// retry resumes from the task's own checkpoints and a finished task is
+// never computed twice (promise 7, cache safety).
+//
+// An entry lives at entries/ab/cd/<digest>/ (sharded so no directory holds
+// 100k entries). The agent calls Cache.Open(task, digest, attempt): a
+// sealed entry that verifies is a hit, reported without running the task;
+// otherwise Open returns the entry's Lease for that attempt. The task runs
+// with $PILOT_WORKDIR = Lease.WorkDir (kept across attempts) and writes its
+// output files to $PILOT_OUTDIR = Lease.OutDir; Lease.Keep renews the lease
+// while it runs; Lease.Seal stages big outputs to the results store
+// (package stage), writes a manifest (files, sizes, sha256, task, attempt,
+// times) into a temporary directory and makes it visible with one rename;
+// Lease.Release gives the entry up after a failure, keeping work/.
+//
+// Ownership needs no flock: each attempt has a lease record lease/<attempt>
+// created with link(2) (atomic, fails if it exists) and renewed by rename.
+// A newer attempt takes over only a lease not renewed for LeaseTTL; an
+// attempt that finds a newer attempt's record, or lost its own, is fenced
+// (ErrFenced) at every Renew and right before the sealing rename, and
+// rename(2) onto an existing sealed directory fails, so one seal wins.
+//
+// A hit costs a handful of filesystem calls, not a walk: one open of the
+// manifest, one open per output file kept in the entry (each re-hashed),
+// and one Chtimes that records the use for LRU eviction. A sealed entry
+// that fails verification is moved to quarantine/ and recomputed. GC evicts
+// sealed entries least recently used first to fit a quota, never one a
+// live attempt holds. Every filesystem or store failure wraps ErrInfra (and
+// ErrNoSpace when a disk is full), which the agent reports as an infra
+// failure of the task.
+package scratchcache

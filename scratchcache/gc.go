@@ -1,0 +1,145 @@
+package scratchcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// GCOptions say how much the cache may hold.
+type GCOptions struct {
+	// Quota in bytes for all entries of the site. Sealed entries are
+	// evicted least recently used first until the cache fits. Zero or
+	// less evicts nothing for the quota.
+	Quota int64
+	// IdleAge: unsealed entries no attempt has held for this long (their
+	// task was given up) are removed. Zero keeps them.
+	IdleAge time.Duration
+}
+
+// GCReport is what one GC did.
+type GCReport struct {
+	Before  int64       `json:"bytes_before"`
+	After   int64       `json:"bytes_after"`
+	Evicted []EntryInfo `json:"evicted"`
+}
+
+// GC evicts sealed entries, least recently used first, until the cache fits
+// opt.Quota, and removes idle entries older than opt.IdleAge. It never
+// touches an entry a live attempt holds. Results staged to the results
+// store are the campaign's outputs and are not deleted.
+func (c *Cache) GC(ctx context.Context, opt GCOptions) (GCReport, error) {
+	var rep GCReport
+	infos, err := c.List(ctx)
+	if err != nil {
+		return rep, err
+	}
+	for _, in := range infos {
+		rep.Before += in.Bytes
+	}
+	rep.After = rep.Before
+	now := c.cfg.Now()
+	var sealed []EntryInfo
+	for _, in := range infos {
+		switch {
+		case in.Live:
+		case in.State == StateSealed:
+			sealed = append(sealed, in)
+		case opt.IdleAge > 0 && now.Sub(in.LastUsed) > opt.IdleAge:
+			if err := c.evict(in); err != nil {
+				return rep, err
+			}
+			rep.After -= in.Bytes
+			rep.Evicted = append(rep.Evicted, in)
+		}
+	}
+	sort.Slice(sealed, func(i, j int) bool { return sealed[i].LastUsed.Before(sealed[j].LastUsed) })
+	for _, in := range sealed {
+		if opt.Quota <= 0 || rep.After <= opt.Quota {
+			break
+		}
+		if err := c.evict(in); err != nil {
+			if errors.Is(err, ErrHeld) {
+				continue
+			}
+			return rep, err
+		}
+		rep.After -= in.Bytes
+		rep.Evicted = append(rep.Evicted, in)
+	}
+	return rep, nil
+}
+
+// evict moves an entry to trash/ with one rename (a reader that already
+// opened its files keeps them) after checking again that no live attempt
+// holds it, then deletes it.
+func (c *Cache) evict(in EntryInfo) error {
+	recs, err := c.readLeases(in.Dir)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if c.live(r) {
+			return &HeldError{Digest: in.Digest, Task: r.Task, Attempt: r.Attempt, Owner: r.Owner, StaleAt: r.Renewed.Add(c.cfg.LeaseTTL)}
+		}
+	}
+	trash := filepath.Join(c.root, trashDir)
+	if err := c.fs.MkdirAll(trash, 0o755); err != nil {
+		return infraErr("create", trash, err)
+	}
+	dst := filepath.Join(trash, in.Digest+"-"+token())
+	if err := c.fs.Rename(in.Dir, dst); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return infraErr("evict", in.Dir, err)
+	}
+	if err := c.fs.RemoveAll(dst); err != nil {
+		return infraErr("remove", dst, err)
+	}
+	c.log.Info("scratch cache: evicted", "digest", in.Digest, "task", in.Task, "state", in.State, "bytes", in.Bytes, "last_used", in.LastUsed)
+	return nil
+}
+
+// Problem is one sealed entry that failed Verify.
+type Problem struct {
+	Digest     string `json:"digest"`
+	Error      string `json:"error"`
+	Quarantine string `json:"quarantine,omitempty"`
+}
+
+// Verify re-hashes every sealed entry's local files and manifest. With
+// quarantine set, damaged entries are moved to quarantine/ so their tasks
+// are recomputed. It returns the problems found and how many it checked.
+func (c *Cache) Verify(ctx context.Context, quarantine bool) ([]Problem, int, error) {
+	var problems []Problem
+	checked := 0
+	err := c.eachEntry(ctx, func(dir, digest string) error {
+		_, err := c.lookup(dir, digest, false)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		checked++
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrCorrupt) {
+			return err
+		}
+		p := Problem{Digest: digest, Error: err.Error()}
+		if quarantine {
+			q, qerr := c.quarantine(dir, digest)
+			if qerr != nil {
+				return fmt.Errorf("%w (and quarantining it failed: %w)", err, qerr)
+			}
+			p.Quarantine = q
+		}
+		problems = append(problems, p)
+		return nil
+	})
+	return problems, checked, err
+}

@@ -1,0 +1,112 @@
+package scratchcache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+)
+
+// Sealed is a sealed entry: its manifest and the directory holding the
+// output files that were not staged.
+type Sealed struct {
+	Manifest
+	Dir string
+}
+
+// Path is where the sealed output file name (as in Files) lies.
+func (s *Sealed) Path(name string) string { return filepath.Join(s.Dir, filepath.FromSlash(name)) }
+
+// maxManifestBytes bounds what a hit reads: the inline value plus the
+// file list of a large output directory.
+const maxManifestBytes = 16 << 20
+
+// lookup reads and verifies the sealed entry of dir. It costs one open of
+// the manifest, one open per output file kept locally (each is hashed),
+// and, when touch is set, one Chtimes that records the use for LRU
+// eviction. fs.ErrNotExist means no sealed entry; ErrCorrupt a damaged one.
+func (c *Cache) lookup(dir, digest string, touch bool) (*Sealed, error) {
+	sealed := filepath.Join(dir, sealedName)
+	mpath := filepath.Join(sealed, manifestName)
+	f, err := c.fs.Open(mpath)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, infraErr("open", mpath, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxManifestBytes+1))
+	f.Close()
+	if err != nil {
+		return nil, infraErr("read", mpath, err)
+	}
+	if len(b) > maxManifestBytes {
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrCorrupt, mpath, maxManifestBytes)
+	}
+	m, err := decodeManifest(b, digest)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", mpath, err)
+	}
+	s := &Sealed{Manifest: *m, Dir: sealed}
+	for _, file := range m.Files {
+		if file.URI != "" {
+			continue
+		}
+		if err := c.verifyFile(s.Path(file.Name), file); err != nil {
+			return nil, err
+		}
+	}
+	if touch {
+		now := c.cfg.Now()
+		if err := c.fs.Chtimes(mpath, now, now); err != nil {
+			c.log.Warn("scratch cache: cannot record a use for LRU eviction", "digest", digest, "path", mpath, "err", err)
+		}
+	}
+	return s, nil
+}
+
+// verifyFile hashes a sealed file and compares size and sha256.
+func (c *Cache) verifyFile(path string, want File) error {
+	f, err := c.fs.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s is missing", ErrCorrupt, path)
+		}
+		return infraErr("open", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return infraErr("read", path, err)
+	}
+	if n != want.Bytes {
+		return fmt.Errorf("%w: %s has %d bytes, the manifest says %d", ErrCorrupt, path, n, want.Bytes)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 {
+		return fmt.Errorf("%w: %s has sha256 %s, the manifest says %s", ErrCorrupt, path, got, want.SHA256)
+	}
+	return nil
+}
+
+// quarantine moves a sealed directory that failed verification out of the
+// way (one rename), so the entry can be recomputed and the damage looked at.
+func (c *Cache) quarantine(dir, digest string) (string, error) {
+	qdir := filepath.Join(c.root, quarantineDir)
+	if err := c.fs.MkdirAll(qdir, 0o755); err != nil {
+		return "", infraErr("create", qdir, err)
+	}
+	dst := filepath.Join(qdir, digest+"-"+strconv.FormatInt(c.cfg.Now().UnixNano(), 10))
+	src := filepath.Join(dir, sealedName)
+	if err := c.fs.Rename(src, dst); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil // another node quarantined it first
+		}
+		return "", infraErr("quarantine", src, err)
+	}
+	return dst, nil
+}

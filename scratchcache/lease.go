@@ -1,0 +1,295 @@
+package scratchcache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// leaseRecord is the file lease/<attempt> of an entry. It is created once
+// with link(2) (which fails if the name exists, also on NFS and Lustre) and
+// renewed by writing a temporary file and renaming it over the record, so
+// a reader never sees half a record. No flock is used.
+type leaseRecord struct {
+	Task     string    `json:"task"`
+	Attempt  int       `json:"attempt"`
+	Owner    string    `json:"owner"` // host:pid:token of the holder
+	Acquired time.Time `json:"acquired"`
+	Renewed  time.Time `json:"renewed"`
+}
+
+func leaseFile(dir string, attempt int) string {
+	return filepath.Join(dir, leaseName, fmt.Sprintf("%010d", attempt))
+}
+
+// readLeases reads every lease record of an entry, sorted by attempt. A
+// record that vanished between the listing and the read is skipped; one
+// that does not parse is returned as stale so it can be taken over.
+func (c *Cache) readLeases(dir string) ([]leaseRecord, error) {
+	ldir := filepath.Join(dir, leaseName)
+	ents, err := c.fs.ReadDir(ldir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, infraErr("list", ldir, err)
+	}
+	var recs []leaseRecord
+	for _, e := range ents {
+		attempt, err := strconv.Atoi(e.Name())
+		if err != nil || strings.HasPrefix(e.Name(), ".") {
+			continue // a temporary file of a renewal
+		}
+		path := filepath.Join(ldir, e.Name())
+		rec, err := c.readLease(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			c.log.Warn("scratch cache: unreadable lease record, treating it as stale", "path", path, "err", err)
+			rec = leaseRecord{Attempt: attempt}
+		}
+		rec.Attempt = attempt
+		recs = append(recs, rec)
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Attempt < recs[j].Attempt })
+	return recs, nil
+}
+
+func (c *Cache) readLease(path string) (leaseRecord, error) {
+	var rec leaseRecord
+	f, err := c.fs.Open(path)
+	if err != nil {
+		return rec, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return rec, err
+	}
+	return rec, json.Unmarshal(b, &rec)
+}
+
+func (c *Cache) live(rec leaseRecord) bool {
+	return c.cfg.Now().Before(rec.Renewed.Add(c.cfg.LeaseTTL))
+}
+
+// writeLeaseTemp writes rec to a new temporary file in the lease directory.
+func (c *Cache) writeLeaseTemp(dir string, rec leaseRecord) (string, error) {
+	tmp := filepath.Join(dir, leaseName, ".tmp-"+token())
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return "", err
+	}
+	f, err := c.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", infraErr("create", tmp, err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = c.fs.Remove(tmp)
+		return "", infraErr("write", tmp, err)
+	}
+	return tmp, nil
+}
+
+// Lease is one attempt's hold on an unsealed entry. Its methods are safe
+// for concurrent use (Keep runs beside the task while the agent waits).
+type Lease struct {
+	c        *Cache
+	dir      string
+	digest   string
+	task     string
+	attempt  int
+	owner    string
+	acquired time.Time
+
+	// Quarantined is set when Open found a sealed entry that failed
+	// verification and moved it there; the agent logs it as a warning
+	// with the recomputation.
+	Quarantined string
+
+	mu   sync.Mutex
+	done bool // released or sealed
+}
+
+// acquire takes the lease of dir for attempt. A record of a newer attempt
+// fences it; a live record of another attempt holds it (ErrHeld); stale
+// records of older attempts are taken over (removed).
+func (c *Cache) acquire(dir, taskID, digest string, attempt int) (*Lease, error) {
+	ldir := filepath.Join(dir, leaseName)
+	if err := c.fs.MkdirAll(ldir, 0o755); err != nil {
+		return nil, infraErr("create", ldir, err)
+	}
+	recs, err := c.readLeases(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		switch {
+		case r.Attempt > attempt:
+			return nil, fmt.Errorf("%w: entry %s: attempt %d of task %s is newer than attempt %d", ErrFenced, digest, r.Attempt, r.Task, attempt)
+		case c.live(r):
+			return nil, &HeldError{Digest: digest, Task: r.Task, Attempt: r.Attempt, Owner: r.Owner, StaleAt: r.Renewed.Add(c.cfg.LeaseTTL)}
+		default:
+			path := leaseFile(dir, r.Attempt)
+			if err := c.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, infraErr("take over stale lease", path, err)
+			}
+			c.log.Info("scratch cache: took over a stale lease", "digest", digest, "task", taskID,
+				"attempt", attempt, "stale_attempt", r.Attempt, "stale_owner", r.Owner, "renewed", r.Renewed)
+		}
+	}
+	now := c.cfg.Now().UTC()
+	l := &Lease{c: c, dir: dir, digest: digest, task: taskID, attempt: attempt, owner: c.owner + ":" + token(), acquired: now}
+	rec := leaseRecord{Task: taskID, Attempt: attempt, Owner: l.owner, Acquired: now, Renewed: now}
+	tmp, err := c.writeLeaseTemp(dir, rec)
+	if err != nil {
+		return nil, err
+	}
+	path := leaseFile(dir, attempt)
+	err = c.fs.Link(tmp, path)
+	_ = c.fs.Remove(tmp)
+	if errors.Is(err, fs.ErrExist) {
+		held, rerr := c.readLease(path)
+		if rerr != nil {
+			held = leaseRecord{Task: "?", Owner: "?", Renewed: now}
+		}
+		return nil, &HeldError{Digest: digest, Task: held.Task, Attempt: attempt, Owner: held.Owner, StaleAt: held.Renewed.Add(c.cfg.LeaseTTL)}
+	}
+	if err != nil {
+		return nil, infraErr("create lease", path, err)
+	}
+	// A newer attempt may have linked its record while this one did.
+	if err := l.check(); err != nil {
+		_ = c.fs.Remove(path)
+		return nil, err
+	}
+	return l, nil
+}
+
+// check fails with ErrFenced unless this attempt still owns the entry: its
+// record is there, is its own, and no newer attempt has one.
+func (l *Lease) check() error {
+	recs, err := l.c.readLeases(l.dir)
+	if err != nil {
+		return err
+	}
+	own := false
+	for _, r := range recs {
+		if r.Attempt > l.attempt {
+			return fmt.Errorf("%w: entry %s: attempt %d of task %s took over from attempt %d", ErrFenced, l.digest, r.Attempt, r.Task, l.attempt)
+		}
+		if r.Attempt == l.attempt && r.Owner == l.owner {
+			own = true
+		}
+	}
+	if !own {
+		return fmt.Errorf("%w: entry %s: the lease of attempt %d was taken over after it went stale", ErrFenced, l.digest, l.attempt)
+	}
+	return nil
+}
+
+// WorkDir is the entry's work directory, kept across attempts: the task
+// reads and writes its checkpoints there ($PILOT_WORKDIR).
+func (l *Lease) WorkDir() string { return filepath.Join(l.dir, workName) }
+
+// OutDir is where the task writes its output files ($PILOT_OUTDIR); Seal
+// takes them from there.
+func (l *Lease) OutDir() string { return filepath.Join(l.dir, outName) }
+
+// Attempt is the attempt number the lease was taken for.
+func (l *Lease) Attempt() int { return l.attempt }
+
+// Renew records that the attempt is alive. It fails with ErrFenced when a
+// newer attempt took over; the agent must then stop the task.
+func (l *Lease) Renew() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return fmt.Errorf("%w: entry %s: attempt %d already released or sealed", ErrFenced, l.digest, l.attempt)
+	}
+	if err := l.check(); err != nil {
+		return err
+	}
+	rec := leaseRecord{Task: l.task, Attempt: l.attempt, Owner: l.owner, Acquired: l.acquired, Renewed: l.c.cfg.Now().UTC()}
+	tmp, err := l.c.writeLeaseTemp(l.dir, rec)
+	if err != nil {
+		return err
+	}
+	path := leaseFile(l.dir, l.attempt)
+	if err := l.c.fs.Rename(tmp, path); err != nil {
+		_ = l.c.fs.Remove(tmp)
+		return infraErr("renew lease", path, err)
+	}
+	return nil
+}
+
+// Keep renews the lease every LeaseTTL/3 until ctx ends (it then returns
+// nil) or the lease is lost: fenced by a newer attempt (ErrFenced), or not
+// renewed for a whole LeaseTTL because the filesystem failed. Run it in a
+// goroutine beside the task and stop the task when it returns an error.
+func (l *Lease) Keep(ctx context.Context) error {
+	ttl := l.c.cfg.LeaseTTL
+	tick := time.NewTicker(ttl / 3)
+	defer tick.Stop()
+	lastOK := l.c.cfg.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		err := l.Renew()
+		switch {
+		case err == nil:
+			lastOK = l.c.cfg.Now()
+		case errors.Is(err, ErrFenced):
+			return err
+		default:
+			l.c.log.Warn("scratch cache: lease renewal failed", "digest", l.digest, "task", l.task, "attempt", l.attempt, "err", err)
+			if l.c.cfg.Now().Sub(lastOK) >= ttl {
+				return fmt.Errorf("lease of entry %s not renewed for %s: %w", l.digest, ttl, err)
+			}
+		}
+	}
+}
+
+// Release gives the lease up without sealing (the task failed or the pilot
+// drains). The work directory stays for the next attempt. Releasing twice,
+// or after Seal, does nothing.
+func (l *Lease) Release() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return nil
+	}
+	l.done = true
+	return l.removeRecord()
+}
+
+// removeRecord deletes this attempt's record if it is still its own.
+func (l *Lease) removeRecord() error {
+	path := leaseFile(l.dir, l.attempt)
+	rec, err := l.c.readLease(path)
+	if err != nil || rec.Owner != l.owner {
+		return nil // gone, or taken over: nothing of ours to remove
+	}
+	if err := l.c.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return infraErr("release lease", path, err)
+	}
+	return nil
+}

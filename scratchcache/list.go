@@ -1,0 +1,148 @@
+package scratchcache
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"time"
+)
+
+// Entry states as List reports them.
+const (
+	StateSealed  = "sealed"  // a sealed output (may also hold a stray lease)
+	StateRunning = "running" // unsealed, a live attempt holds it
+	StateIdle    = "idle"    // unsealed and unheld: kept for a retry
+)
+
+// EntryInfo describes one entry for `pilot cache ls` and eviction.
+type EntryInfo struct {
+	Digest   string    `json:"digest"`
+	State    string    `json:"state"`
+	Task     string    `json:"task,omitempty"`
+	Attempt  int       `json:"attempt,omitempty"`
+	Bytes    int64     `json:"bytes"`     // on the scratch filesystem, all of the entry
+	LastUsed time.Time `json:"last_used"` // sealed: last hit or seal; else the newest lease renewal or the directory's time
+	Live     bool      `json:"live"`      // a live attempt holds a lease
+	Dir      string    `json:"dir"`
+}
+
+// List walks every entry (three levels of directories, then each entry).
+// It is an administrator's tool: it costs a directory walk, unlike a hit.
+func (c *Cache) List(ctx context.Context) ([]EntryInfo, error) {
+	var out []EntryInfo
+	err := c.eachEntry(ctx, func(dir, digest string) error {
+		info, err := c.entryInfo(dir, digest)
+		if err != nil {
+			return err
+		}
+		out = append(out, info)
+		return nil
+	})
+	return out, err
+}
+
+// eachEntry calls fn for every entries/ab/cd/<digest> directory in order.
+func (c *Cache) eachEntry(ctx context.Context, fn func(dir, digest string) error) error {
+	top := filepath.Join(c.root, entriesDir)
+	level := func(dir string) ([]fs.DirEntry, error) {
+		ents, err := c.fs.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, infraErr("list", dir, err)
+		}
+		return ents, nil
+	}
+	a, err := level(top)
+	if err != nil {
+		return err
+	}
+	for _, ea := range a {
+		b, err := level(filepath.Join(top, ea.Name()))
+		if err != nil {
+			return err
+		}
+		for _, eb := range b {
+			shard := filepath.Join(top, ea.Name(), eb.Name())
+			ents, err := level(shard)
+			if err != nil {
+				return err
+			}
+			for _, e := range ents {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if checkDigest(e.Name()) != nil || !e.IsDir() {
+					continue
+				}
+				if err := fn(filepath.Join(shard, e.Name()), e.Name()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Cache) entryInfo(dir, digest string) (EntryInfo, error) {
+	info := EntryInfo{Digest: digest, Dir: dir, State: StateIdle}
+	size, err := c.du(dir)
+	if err != nil {
+		return info, err
+	}
+	info.Bytes = size
+	recs, err := c.readLeases(dir)
+	if err != nil {
+		return info, err
+	}
+	for _, r := range recs {
+		if c.live(r) {
+			info.Live = true
+		}
+		info.Task, info.Attempt = r.Task, r.Attempt
+		if r.Renewed.After(info.LastUsed) {
+			info.LastUsed = r.Renewed
+		}
+	}
+	if info.Live {
+		info.State = StateRunning
+	}
+	mpath := filepath.Join(dir, sealedName, manifestName)
+	if st, err := c.fs.Stat(mpath); err == nil {
+		info.State = StateSealed
+		info.LastUsed = st.ModTime()
+		if s, err := c.lookup(dir, digest, false); err == nil {
+			info.Task, info.Attempt = s.TaskID, s.Attempt
+		}
+	} else if info.LastUsed.IsZero() {
+		if st, err := c.fs.Stat(dir); err == nil {
+			info.LastUsed = st.ModTime()
+		}
+	}
+	return info, nil
+}
+
+// du sums the sizes of the regular files under dir.
+func (c *Cache) du(dir string) (int64, error) {
+	ents, err := c.fs.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, infraErr("list", dir, err)
+	}
+	var n int64
+	for _, e := range ents {
+		if e.IsDir() {
+			sub, err := c.du(filepath.Join(dir, e.Name()))
+			if err != nil {
+				return 0, err
+			}
+			n += sub
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,96 @@
+package scratchcache
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/pilot-hpc/pilot/task"
+)
+
+// Open looks up the entry of a task's content digest for one attempt.
+//
+// When a sealed entry exists and verifies it is a hit: Open returns it and
+// the task is not run. Otherwise it returns the entry's lease for attempt:
+// run the task in Lease.WorkDir, keep the lease with Keep, then Seal or
+// Release. A sealed entry that fails verification is quarantined (with a
+// warning) and its lease returned, so the task is recomputed.
+//
+// Errors: ErrFenced (a newer attempt holds the entry: drop this one),
+// ErrHeld with a *HeldError (a live attempt holds it: retry after its
+// StaleAt), ErrInfra (the filesystem failed), ErrInvalid.
+func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error) {
+	if err := task.ValidateID(taskID); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := checkDigest(digest); err != nil {
+		return nil, nil, err
+	}
+	if attempt < 1 {
+		return nil, nil, fmt.Errorf("%w: attempt %d: attempts count from 1", ErrInvalid, attempt)
+	}
+	dir := c.entryDir(digest)
+	s, quarantined, err := c.hitOrQuarantine(dir, digest, taskID)
+	if s != nil || err != nil {
+		return s, nil, err
+	}
+	l, err := c.acquire(dir, taskID, digest, attempt)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.Quarantined = quarantined
+	// Prepare the entry; another attempt may have sealed it between the
+	// lookup and the lease, and a crashed seal may have left its
+	// temporary directory.
+	ents, err := c.fs.ReadDir(dir)
+	if err != nil {
+		_ = l.Release()
+		return nil, nil, infraErr("list", dir, err)
+	}
+	for _, e := range ents {
+		switch {
+		case e.Name() == sealedName:
+			_ = l.Release()
+			s, _, err := c.hitOrQuarantine(dir, digest, taskID)
+			if s != nil || err != nil {
+				return s, nil, err
+			}
+			return c.Open(taskID, digest, attempt) // it was corrupt and is quarantined now
+		case strings.HasPrefix(e.Name(), sealPrefix):
+			path := filepath.Join(dir, e.Name())
+			if err := c.fs.RemoveAll(path); err != nil {
+				c.log.Warn("scratch cache: cannot remove an abandoned seal", "digest", digest, "path", path, "err", err)
+			}
+		}
+	}
+	for _, d := range []string{l.WorkDir(), l.OutDir()} {
+		if err := c.fs.MkdirAll(d, 0o755); err != nil {
+			_ = l.Release()
+			return nil, nil, infraErr("create", d, err)
+		}
+	}
+	return nil, l, nil
+}
+
+// hitOrQuarantine returns the verified sealed entry of dir, or nothing and
+// where a damaged one was quarantined.
+func (c *Cache) hitOrQuarantine(dir, digest, taskID string) (*Sealed, string, error) {
+	s, err := c.lookup(dir, digest, true)
+	switch {
+	case err == nil:
+		return s, "", nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, "", nil
+	case !errors.Is(err, ErrCorrupt):
+		return nil, "", err
+	}
+	q, qerr := c.quarantine(dir, digest)
+	if qerr != nil {
+		return nil, "", fmt.Errorf("%w (and quarantining it failed: %w)", err, qerr)
+	}
+	c.log.Warn("scratch cache: sealed entry failed verification; quarantined, the task is recomputed",
+		"digest", digest, "task", taskID, "quarantine", q, "err", err)
+	return nil, q, nil
+}

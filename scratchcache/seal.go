@@ -1,0 +1,264 @@
+package scratchcache
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"github.com/pilot-hpc/pilot/task"
+)
+
+// Seal makes the attempt's result the entry's sealed, immutable output.
+//
+// value is the task's result value (valid JSON is kept as is, anything else
+// becomes a JSON string); above InlineMax bytes it goes to the results
+// store. The files the task left in OutDir are hashed; those above
+// StageThreshold go to the results store, the others into the sealed
+// directory (hard links, no copy). The manifest is written last and the
+// whole directory becomes visible with one rename, so no reader ever sees
+// half an entry. Then work/ and out/ are removed and the lease released.
+//
+// A fenced attempt gets ErrFenced and seals nothing. A full disk or store
+// gives ErrInfra and ErrNoSpace, leaves no trace and keeps work/ (call
+// Release). If another attempt sealed first, its entry is returned.
+func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return nil, fmt.Errorf("%w: entry %s: attempt %d already released or sealed", ErrFenced, l.digest, l.attempt)
+	}
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	c := l.c
+	stageDir := filepath.Join(l.dir, fmt.Sprintf("%s%d-%s", sealPrefix, l.attempt, token()))
+	if err := c.fs.Mkdir(stageDir, 0o755); err != nil {
+		return nil, infraErr("create", stageDir, err)
+	}
+	m, err := l.buildSeal(ctx, stageDir, value)
+	if err == nil {
+		err = l.publish(stageDir, m)
+	}
+	if err != nil {
+		if rerr := c.fs.RemoveAll(stageDir); rerr != nil {
+			c.log.Warn("scratch cache: cannot remove a failed seal; the next attempt will", "path", stageDir, "err", rerr)
+		}
+		var exists *sealedFirst
+		if errors.As(err, &exists) {
+			return l.finish(exists.s)
+		}
+		return nil, err
+	}
+	return l.finish(&Sealed{Manifest: *m, Dir: filepath.Join(l.dir, sealedName)})
+}
+
+// sealedFirst reports that another attempt's seal won the rename.
+type sealedFirst struct{ s *Sealed }
+
+func (e *sealedFirst) Error() string { return "entry sealed by attempt " + fmt.Sprint(e.s.Attempt) }
+
+// buildSeal fills stageDir and returns the manifest it wrote there.
+func (l *Lease) buildSeal(ctx context.Context, stageDir string, value []byte) (*Manifest, error) {
+	c := l.c
+	m := &Manifest{Version: manifestVersion, TaskID: l.task, Digest: l.digest, Attempt: l.attempt, Started: l.acquired, Files: []File{}}
+	var staged []task.Output
+	if int64(len(value)) > c.cfg.InlineMax {
+		out, err := l.put(ctx, "value", bytes.NewReader(value), int64(len(value)), sumBytes(value))
+		if err != nil {
+			return nil, err
+		}
+		staged = append(staged, out)
+	} else {
+		v, err := inlineValue(value)
+		if err != nil {
+			return nil, fmt.Errorf("%w: result value: %v", ErrInvalid, err)
+		}
+		m.Value = v
+	}
+	names, err := l.outputNames()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		f, err := l.stageFile(ctx, stageDir, name)
+		if err != nil {
+			return nil, err
+		}
+		if f.URI != "" {
+			staged = append(staged, task.Output{URI: f.URI, Bytes: f.Bytes, SHA256: f.SHA256})
+		}
+		m.Files = append(m.Files, f)
+	}
+	switch {
+	case len(staged) == 1:
+		m.Output = &staged[0]
+	case len(staged) > 1:
+		index, err := json.Marshal(m.Files)
+		if err != nil {
+			return nil, err
+		}
+		out, err := l.put(ctx, "outputs.json", bytes.NewReader(index), int64(len(index)), sumBytes(index))
+		if err != nil {
+			return nil, err
+		}
+		m.Output = &out
+	}
+	m.Sealed = c.cfg.Now().UTC()
+	b, err := m.encode()
+	if err != nil {
+		return nil, err
+	}
+	mpath := filepath.Join(stageDir, manifestName)
+	f, err := c.fs.OpenFile(mpath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return nil, infraErr("create", mpath, err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, infraErr("write", mpath, err)
+	}
+	return m, nil
+}
+
+// outputNames lists the regular files under OutDir as sorted slash paths.
+// Anything else (a symlink, a device) is refused: a sealed output must be
+// content the entry owns.
+func (l *Lease) outputNames() ([]string, error) {
+	var names []string
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		dir := filepath.Join(l.OutDir(), filepath.FromSlash(rel))
+		ents, err := l.c.fs.ReadDir(dir)
+		if err != nil {
+			if rel == "" && errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return infraErr("list", dir, err)
+		}
+		for _, e := range ents {
+			name := path.Join(rel, e.Name())
+			switch {
+			case e.IsDir():
+				if err := walk(name); err != nil {
+					return err
+				}
+			case e.Type().IsRegular():
+				names = append(names, name)
+			default:
+				return fmt.Errorf("%w: output %s is a %s; outputs must be regular files", ErrInvalid, filepath.Join(l.OutDir(), name), e.Type())
+			}
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// stageFile hashes one output file and either uploads it to the results
+// store (above StageThreshold) or links it into the seal.
+func (l *Lease) stageFile(ctx context.Context, stageDir, name string) (File, error) {
+	c := l.c
+	src := filepath.Join(l.OutDir(), filepath.FromSlash(name))
+	f, err := c.fs.Open(src)
+	if err != nil {
+		return File{}, infraErr("open", src, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return File{}, infraErr("read", src, err)
+	}
+	file := File{Name: name, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if n > c.cfg.StageThreshold {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return File{}, infraErr("read", src, err)
+		}
+		out, err := l.put(ctx, name, f, n, file.SHA256)
+		if err != nil {
+			return File{}, err
+		}
+		file.URI = out.URI
+		return file, nil
+	}
+	dst := filepath.Join(stageDir, filepath.FromSlash(name))
+	if dir := filepath.Dir(dst); dir != stageDir {
+		if err := c.fs.MkdirAll(dir, 0o755); err != nil {
+			return File{}, infraErr("create", dir, err)
+		}
+	}
+	if err := c.fs.Link(src, dst); err != nil {
+		return File{}, infraErr("link", src, err)
+	}
+	return file, nil
+}
+
+// put uploads one object of this attempt to the results store.
+func (l *Lease) put(ctx context.Context, name string, r io.Reader, size int64, sum string) (task.Output, error) {
+	key := storeKey(l.digest, l.attempt, name)
+	out, err := l.c.store.Put(ctx, key, r, size, sum)
+	if err != nil {
+		return task.Output{}, infraErr("stage to "+l.c.store.URI(), key, err)
+	}
+	return out, nil
+}
+
+// publish makes the seal visible: one rename, after a last fence check.
+func (l *Lease) publish(stageDir string, m *Manifest) error {
+	c := l.c
+	if h := c.cfg.hooks.beforePublish; h != nil {
+		h()
+	}
+	if err := l.check(); err != nil {
+		return err
+	}
+	sealed := filepath.Join(l.dir, sealedName)
+	err := c.fs.Rename(stageDir, sealed)
+	if err == nil {
+		return nil
+	}
+	// rename(2) onto a non-empty directory fails: someone sealed first.
+	if s, lerr := c.lookup(l.dir, l.digest, false); lerr == nil {
+		return &sealedFirst{s: s}
+	}
+	return infraErr("publish", sealed, err)
+}
+
+// finish removes what the sealed entry no longer needs and releases the lease.
+func (l *Lease) finish(s *Sealed) (*Sealed, error) {
+	c := l.c
+	for _, d := range []string{l.WorkDir(), l.OutDir()} {
+		if err := c.fs.RemoveAll(d); err != nil {
+			c.log.Warn("scratch cache: cannot remove a sealed entry's scratch", "digest", l.digest, "path", d, "err", err)
+		}
+	}
+	l.done = true
+	if err := l.removeRecord(); err != nil {
+		c.log.Warn("scratch cache: cannot remove the lease of a sealed entry", "digest", l.digest, "err", err)
+	}
+	return s, nil
+}
+
+func sumBytes(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
