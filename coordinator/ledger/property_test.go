@@ -1,0 +1,224 @@
+package ledger
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/pilot-hpc/pilot/task"
+	"pgregory.net/rapid"
+)
+
+var (
+	propTasks = []string{"t0", "t1", "t2", "t3", "t4", "t5", "t6"}
+	propNodes = []string{"n0", "n1", "n2"}
+	propPilot = []string{"p0", "p1"}
+)
+
+// genCommand draws one command. Attempts and states are drawn near the
+// task's current ones so that most commands are legal and the sequences
+// go deep; the rest try every kind of stale and illegal report.
+func genCommand(t *rapid.T, v View, at int64) Command {
+	id := rapid.SampledFrom(propTasks).Draw(t, "task")
+	node := rapid.SampledFrom(propNodes).Draw(t, "node")
+	cur := 0
+	if tk, ok := v.Task(id); ok {
+		cur = tk.Attempt
+	}
+	att := rapid.SampledFrom([]int{cur, cur, cur, cur - 1, cur + 1}).Draw(t, "attempt")
+	switch rapid.IntRange(0, 12).Draw(t, "kind") {
+	case 0, 1:
+		s := task.Spec{ID: id, Cmd: []string{"run"}, Cores: rapid.IntRange(1, 3).Draw(t, "cores"),
+			MemMB: rapid.Int64Range(0, 600).Draw(t, "mem"), MaxAttempts: rapid.IntRange(1, 3).Draw(t, "max"),
+			Env: map[string]string{"B": "2", "A": id}}
+		return Ingest{At: at, Tasks: []Leased{{Spec: s, Lease: "l-" + id}}}
+	case 2, 3:
+		return Assign{At: at, Items: []Assignment{{Task: id, Node: node, Attempt: att + 1}}}
+	case 4:
+		return Started{At: at, Items: []AttemptRef{{Task: id, Attempt: att}}}
+	case 5:
+		exit := rapid.SampledFrom([]int{0, 0, 1}).Draw(t, "exit")
+		return Complete{At: at, Items: []Completion{{Task: id, Attempt: att, Result: task.Result{ExitCode: exit, Value: []byte(`1`)}}}}
+	case 6:
+		class := rapid.SampledFrom([]FailClass{FailTask, FailInfra, FailFatal, "bogus"}).Draw(t, "class")
+		return Fail{At: at, Items: []Failure{{Task: id, Attempt: att, Class: class, Error: "e"}}}
+	case 7:
+		return Requeue{At: at, Items: []AttemptRef{{Task: id, Attempt: att}}}
+	case 8:
+		return AgentJoined{At: at, Node: NodeInfo{ID: node, Cores: rapid.IntRange(1, 6).Draw(t, "ncores"),
+			MemMB: rapid.SampledFrom([]int64{0, 1000}).Draw(t, "nmem"), Pilot: rapid.SampledFrom(propPilot).Draw(t, "pilot")}}
+	case 9:
+		return AgentLost{At: at, Node: node, CrashLimit: rapid.IntRange(0, 3).Draw(t, "limit")}
+	case 10:
+		return PilotDraining{At: at, Pilot: rapid.SampledFrom(propPilot).Draw(t, "pilot")}
+	case 11:
+		return Acked{At: at, Tasks: []string{id}}
+	default:
+		if rapid.IntRange(0, 3).Draw(t, "flush?") == 0 {
+			return Flush{At: at, Running: rapid.Bool().Draw(t, "running")}
+		}
+		return Acked{At: at, Tasks: []string{id}}
+	}
+}
+
+// genEntry draws one log entry: a command, or a batch of a few.
+func genEntry(t *rapid.T, v View, at int64) Command {
+	if rapid.IntRange(0, 4).Draw(t, "batch?") > 0 {
+		return genCommand(t, v, at)
+	}
+	n := rapid.IntRange(1, 4).Draw(t, "batch size")
+	b := Batch{}
+	for i := 0; i < n; i++ {
+		b.Cmds = append(b.Cmds, genCommand(t, v, at))
+	}
+	return b
+}
+
+// TestPropertyInvariants: random command sequences keep every invariant;
+// nothing is lost (a task leaves only by Acked or Flush, reported in the
+// outcome); a recorded result never changes.
+func TestPropertyInvariants(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		l := New()
+		alive := map[string]bool{}
+		results := map[string]*task.Result{}
+		steps := rapid.IntRange(1, 80).Draw(t, "steps")
+		for i := 1; i <= steps; i++ {
+			before := l.View()
+			cmd := genEntry(t, before, int64(i))
+			data, err := Encode(cmd)
+			if err != nil {
+				t.Fatalf("encode: %v", err)
+			}
+			out := l.Apply(uint64(i), data)
+			if err := l.CheckInvariants(); err != nil {
+				t.Fatalf("step %d (%s): %v", i, cmd.Type(), err)
+			}
+			v := l.View()
+			gone := map[string]bool{}
+			for _, id := range out.Dropped {
+				gone[id] = true
+			}
+			for _, c := range flatten(cmd) {
+				if a, ok := c.(Acked); ok {
+					for _, id := range a.Tasks {
+						if tk, ok := before.Task(id); ok && tk.State.Final() {
+							gone[id] = true
+						}
+					}
+				}
+			}
+			for _, id := range propTasks {
+				tk, ok := v.Task(id)
+				switch {
+				case alive[id] && !ok && !gone[id]:
+					t.Fatalf("step %d: task %s vanished", i, id)
+				case !ok:
+					delete(alive, id)
+					delete(results, id)
+					continue
+				}
+				alive[id] = true
+				if r, had := results[id]; had && (tk.Result == nil || !reflect.DeepEqual(*r, *tk.Result)) {
+					t.Fatalf("step %d: the result of %s changed from %+v to %+v", i, id, r, tk.Result)
+				}
+				if tk.Result != nil {
+					results[id] = tk.Result
+				}
+			}
+		}
+	})
+}
+
+func flatten(c Command) []Command {
+	if b, ok := c.(Batch); ok {
+		return b.Cmds
+	}
+	return []Command{c}
+}
+
+// TestPropertySnapshotRoundTrip: snapshot → restore → snapshot gives
+// identical bytes, and the restored ledger goes on exactly like the source.
+func TestPropertySnapshotRoundTrip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		src := New()
+		var log [][]byte
+		steps := rapid.IntRange(0, 60).Draw(t, "steps")
+		cut := rapid.IntRange(0, steps).Draw(t, "cut")
+		var restored *Ledger
+		for i := 1; i <= steps; i++ {
+			data, err := Encode(genEntry(t, src.View(), int64(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			log = append(log, data)
+			src.Apply(uint64(i), data)
+			if i == cut {
+				restored = roundTrip(t, src)
+			}
+		}
+		if restored == nil {
+			restored = roundTrip(t, src)
+		}
+		for i := cut + 1; i <= steps && cut > 0; i++ {
+			restored.Apply(uint64(i), log[i-1])
+		}
+		if a, b := persist(t, src), persist(t, restored); !bytes.Equal(a, b) {
+			t.Fatalf("a ledger restored at %d and fed the rest differs from its source", cut)
+		}
+	})
+}
+
+func persist(t interface{ Fatalf(string, ...any) }, l *Ledger) []byte {
+	var buf bytes.Buffer
+	if err := l.Snapshot().Persist(&buf); err != nil {
+		t.Fatalf("persist: %v", err)
+	}
+	return buf.Bytes()
+}
+
+func roundTrip(t *rapid.T, l *Ledger) *Ledger {
+	first := persist(t, l)
+	r := New()
+	r.ApplyCommand(1, Ingest{At: 1, Tasks: []Leased{{Spec: task.Spec{ID: "junk", Cmd: []string{"x"}}}}})
+	if err := r.Restore(bytes.NewReader(first)); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if second := persist(t, r); !bytes.Equal(first, second) {
+		t.Fatalf("snapshot → restore → snapshot differs (%d vs %d bytes)", len(first), len(second))
+	}
+	if err := r.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestPropertyReplicasAgree: two ledgers fed the same log end identical,
+// outcome for outcome.
+func TestPropertyReplicasAgree(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		a, b := New(), New()
+		steps := rapid.IntRange(1, 60).Draw(t, "steps")
+		for i := 1; i <= steps; i++ {
+			data, err := Encode(genEntry(t, a.View(), int64(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			oa, ob := a.Apply(uint64(i), data), b.Apply(uint64(i), bytes.Clone(data))
+			if !reflect.DeepEqual(oa, ob) {
+				t.Fatalf("step %d: outcomes differ:\n%+v\n%+v", i, oa, ob)
+			}
+		}
+		if a.Hash() != b.Hash() {
+			t.Fatal("two replicas fed one log differ")
+		}
+	})
+}
+
+func ExampleEncode() {
+	data, _ := Encode(Assign{At: 1, Items: []Assignment{{Task: "mol-1", Node: "nid001", Attempt: 1}}})
+	cmd, _ := Decode(data)
+	fmt.Println(data[0] == byte(CmdAssign), cmd.(Assign).Items[0].Node)
+	// Output: true nid001
+}
