@@ -70,7 +70,7 @@ func (m *Manifest) encode() ([]byte, error) {
 	}
 	sum := sha256.Sum256(body)
 	m.Checksum = hex.EncodeToString(sum[:])
-	b, err := json.MarshalIndent(m, "", "  ")
+	b, err := json.Marshal(m) // not indented: that would re-indent Value too
 	if err != nil {
 		return nil, err
 	}
