@@ -37,7 +37,14 @@ sim: build ## simulate 100k tasks under both policies on both workloads
 demo: build ## the main job on its embedded default: a local 3-agent cluster works examples/shifts.jsonl
 	@scripts/demo.sh
 
+slurm-up: ## bring up a real N-node Slurm in network namespaces (root; SLURM_TEST_NODES=4)
+	@scripts/ci/install-slurm.sh
+	@scripts/slurm/cluster-up.sh
+
+slurm-down: ## tear the test Slurm cluster down, leaving nothing behind
+	@scripts/slurm/cluster-down.sh
+
 clean: ## remove build outputs
 	rm -rf bin
 
-.PHONY: help build test race lint fuzz bench sim demo clean
+.PHONY: help build test race lint fuzz bench sim demo clean slurm-up slurm-down
