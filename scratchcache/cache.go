@@ -118,7 +118,7 @@ func (c *Cache) Root() string { return c.root }
 //	entries/ab/cd/<digest>/          one entry, sharded by the digest's first 4 hex digits
 //	    lease/<attempt>              lease records, one per live attempt (10 digits)
 //	    work/                        $PILOT_WORKDIR: checkpoints, kept across attempts
-//	    out/                         $PILOT_OUTDIR: output files of the attempt
+//	    out.<attempt>/               $PILOT_OUTDIR: output files of one attempt
 //	    .seal-<attempt>-<token>/     a seal being built (never read)
 //	    sealed/manifest.json + files the sealed output, made visible by one rename
 //	quarantine/<digest>-<time>/      sealed entries that failed verification
@@ -132,7 +132,7 @@ const (
 	manifestName  = "manifest.json"
 	leaseName     = "lease"
 	workName      = "work"
-	outName       = "out"
+	outPrefix     = "out."
 	sealPrefix    = ".seal-"
 )
 

@@ -208,8 +208,9 @@ func (l *Lease) check() error {
 func (l *Lease) WorkDir() string { return filepath.Join(l.dir, workName) }
 
 // OutDir is where the task writes its output files ($PILOT_OUTDIR); Seal
-// takes them from there.
-func (l *Lease) OutDir() string { return filepath.Join(l.dir, outName) }
+// takes them from there. Each attempt has its own, so a fenced attempt that
+// still runs cannot slip files into a newer attempt's seal.
+func (l *Lease) OutDir() string { return filepath.Join(l.dir, outPrefix+strconv.Itoa(l.attempt)) }
 
 // Attempt is the attempt number the lease was taken for.
 func (l *Lease) Attempt() int { return l.attempt }

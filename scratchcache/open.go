@@ -42,8 +42,8 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 	}
 	l.Quarantined = quarantined
 	// Prepare the entry; another attempt may have sealed it between the
-	// lookup and the lease, and a crashed seal may have left its
-	// temporary directory.
+	// lookup and the lease, and older attempts may have left a crashed
+	// seal's temporary directory and their output directories.
 	ents, err := c.fs.ReadDir(dir)
 	if err != nil {
 		_ = l.Release()
@@ -58,10 +58,10 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 				return s, nil, err
 			}
 			return c.Open(taskID, digest, attempt) // it was corrupt and is quarantined now
-		case strings.HasPrefix(e.Name(), sealPrefix):
+		case strings.HasPrefix(e.Name(), sealPrefix), strings.HasPrefix(e.Name(), outPrefix):
 			path := filepath.Join(dir, e.Name())
 			if err := c.fs.RemoveAll(path); err != nil {
-				c.log.Warn("scratch cache: cannot remove an abandoned seal", "digest", digest, "path", path, "err", err)
+				c.log.Warn("scratch cache: cannot remove what an older attempt left", "digest", digest, "path", path, "err", err)
 			}
 		}
 	}

@@ -173,7 +173,7 @@ func TestHitCostsAHandfulOfCalls(t *testing.T) {
 		localFiles int
 		want       int
 	}{
-		{"value only", 0, 2},        // open manifest, chtimes
+		{"value only", 0, 2}, // open manifest, chtimes
 		{"value and big staged file", 0, 2},
 		{"value and 3 small files", 3, 5}, // + one open per local file, re-hashed
 	} {

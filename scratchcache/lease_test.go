@@ -1,0 +1,228 @@
+package scratchcache
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Two attempts of one task at once: exactly one writes, the other is fenced.
+func TestTwoAttemptsOneWritesOtherFenced(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	clk := newClock()
+	nodeA := newTestCache(t, root, clk, nil)
+	nodeB := newTestCache(t, root, clk, nil)
+	d := specDigest("mol-7")
+
+	l1 := mustOpenLease(t, nodeA, "mol-7", d, 1)
+	writeFile(t, filepath.Join(l1.WorkDir(), "ckpt"), []byte("step 1 by attempt 1"))
+
+	// Attempt 2 while attempt 1 is live: held, with when it goes stale.
+	_, _, err := nodeB.Open("mol-7", d, 2)
+	var held *HeldError
+	if !errors.As(err, &held) || held.Attempt != 1 || !held.StaleAt.Equal(clk.Now().Add(time.Minute)) {
+		t.Fatalf("want HeldError by attempt 1, got %v", err)
+	}
+
+	// Attempt 1 renews, time passes but not a TTL: still held.
+	clk.Advance(50 * time.Second)
+	if err := l1.Renew(); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(50 * time.Second)
+	if _, _, err := nodeB.Open("mol-7", d, 2); !errors.Is(err, ErrHeld) {
+		t.Fatalf("a renewed lease was taken over: %v", err)
+	}
+
+	// Attempt 1's node goes silent past the TTL: attempt 2 takes over and
+	// finds attempt 1's checkpoint.
+	clk.Advance(time.Minute)
+	l2 := mustOpenLease(t, nodeB, "mol-7", d, 2)
+	if b, err := os.ReadFile(filepath.Join(l2.WorkDir(), "ckpt")); err != nil || string(b) != "step 1 by attempt 1" {
+		t.Fatalf("attempt 2 does not see the checkpoint: %q %v", b, err)
+	}
+
+	// The stale attempt wakes up: it can neither renew, nor seal, nor
+	// come back in.
+	if err := l1.Renew(); !errors.Is(err, ErrFenced) {
+		t.Fatalf("stale Renew: want ErrFenced, got %v", err)
+	}
+	writeFile(t, filepath.Join(l1.OutDir(), "from-attempt-1"), []byte("stale"))
+	if _, err := l1.Seal(ctx, []byte(`"stale"`)); !errors.Is(err, ErrFenced) {
+		t.Fatalf("stale Seal: want ErrFenced, got %v", err)
+	}
+	if _, _, err := nodeA.Open("mol-7", d, 1); !errors.Is(err, ErrFenced) {
+		t.Fatalf("stale Open: want ErrFenced, got %v", err)
+	}
+	if err := l1.Release(); err != nil {
+		t.Fatalf("a stale Release must not touch the new lease: %v", err)
+	}
+
+	s, err := l2.Seal(ctx, []byte(`"fresh"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Attempt != 2 || string(s.Value) != `"fresh"` {
+		t.Fatalf("sealed %+v", s.Manifest)
+	}
+	if len(s.Files) != 0 {
+		t.Fatalf("the fenced attempt's output leaked into the seal: %+v", s.Files)
+	}
+	hit := mustHit(t, nodeA, "mol-7", d, 3)
+	if hit.Attempt != 2 {
+		t.Fatalf("hit sealed by attempt %d", hit.Attempt)
+	}
+}
+
+// Many racers for one entry (duplicated assignments of one attempt, and
+// several attempts): never two holders, and exactly one seal.
+func TestRacingAttemptsNeverTwoHolders(t *testing.T) {
+	root := t.TempDir()
+	clk := newClock()
+	d := specDigest("race")
+	const racers = 8
+	var wg sync.WaitGroup
+	leases := make(chan *Lease, racers)
+	for i := 0; i < racers; i++ {
+		c := newTestCache(t, root, clk, nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, l, err := c.Open("race", d, 1)
+			switch {
+			case err == nil:
+				leases <- l
+			case errors.Is(err, ErrHeld):
+			default:
+				t.Errorf("racer: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(leases)
+	var got []*Lease
+	for l := range leases {
+		got = append(got, l)
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d racers hold attempt 1, want exactly 1", len(got))
+	}
+
+	// Now attempts 2..9 race after attempt 1 went stale: the newest one
+	// present when each checks wins; every loser is held or fenced, and
+	// exactly one of the winners seals.
+	clk.Advance(2 * time.Minute)
+	leases = make(chan *Lease, racers)
+	for i := 0; i < racers; i++ {
+		c := newTestCache(t, root, clk, nil)
+		wg.Add(1)
+		go func(attempt int) {
+			defer wg.Done()
+			_, l, err := c.Open("race", d, attempt)
+			switch {
+			case err == nil:
+				leases <- l
+			case errors.Is(err, ErrHeld), errors.Is(err, ErrFenced):
+			default:
+				t.Errorf("attempt %d: %v", attempt, err)
+			}
+		}(i + 2)
+	}
+	wg.Wait()
+	close(leases)
+	// A loser is fenced, or (once the winner sealed and left) finds the
+	// winner's entry and gets it back: it never publishes its own.
+	published := 0
+	for l := range leases {
+		s, err := l.Seal(context.Background(), []byte(`1`))
+		switch {
+		case err == nil && s.Attempt == l.Attempt():
+			published++
+		case err == nil:
+		case !errors.Is(err, ErrFenced):
+			t.Fatalf("seal by attempt %d: %v", l.Attempt(), err)
+		}
+	}
+	if published != 1 {
+		t.Fatalf("%d attempts published a seal, want exactly 1", published)
+	}
+	if err := got[0].Renew(); !errors.Is(err, ErrFenced) {
+		t.Fatalf("attempt 1 after the takeover: want ErrFenced, got %v", err)
+	}
+}
+
+func TestReleaseKeepsWorkForTheRetry(t *testing.T) {
+	clk := newClock()
+	c := newTestCache(t, t.TempDir(), clk, nil)
+	d := specDigest("rel")
+	l := mustOpenLease(t, c, "rel", d, 1)
+	writeFile(t, filepath.Join(l.WorkDir(), "ckpt"), []byte("3"))
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	// No waiting for a TTL after a release.
+	l2 := mustOpenLease(t, c, "rel", d, 2)
+	if b, _ := os.ReadFile(filepath.Join(l2.WorkDir(), "ckpt")); string(b) != "3" {
+		t.Fatalf("checkpoint lost on release: %q", b)
+	}
+	if _, err := l.Seal(context.Background(), nil); !errors.Is(err, ErrFenced) {
+		t.Fatalf("Seal after Release: want ErrFenced, got %v", err)
+	}
+}
+
+// Keep renews while the task runs (in fake time), so no other attempt can
+// take over; once the holder stops renewing, a newer attempt takes over and
+// Keep of the old one reports the fence.
+func TestKeepRenewsUntilFenced(t *testing.T) {
+	root := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{Root: root, Logger: quietLogger(), LeaseTTL: time.Minute}
+		nodeA, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodeB, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := specDigest("keep")
+		_, l1, err := nodeA.Open("keep", d, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, stop := context.WithCancel(t.Context())
+		kept := make(chan error, 1)
+		go func() { kept <- l1.Keep(ctx) }()
+
+		time.Sleep(10 * time.Minute) // fake time: Keep renews every 20s
+		if _, _, err := nodeB.Open("keep", d, 2); !errors.Is(err, ErrHeld) {
+			t.Fatalf("a kept lease was taken over after 10 minutes: %v", err)
+		}
+		stop()
+		if err := <-kept; err != nil {
+			t.Fatalf("Keep after cancel: %v", err)
+		}
+
+		// The holder stops renewing (say its node froze) and later resumes.
+		ctx2, stop2 := context.WithCancel(t.Context())
+		defer stop2()
+		time.Sleep(2 * time.Minute)
+		_, l2, err := nodeB.Open("keep", d, 2)
+		if err != nil {
+			t.Fatalf("a stale lease was not taken over: %v", err)
+		}
+		go func() { kept <- l1.Keep(ctx2) }()
+		if err := <-kept; !errors.Is(err, ErrFenced) {
+			t.Fatalf("Keep of the fenced attempt: want ErrFenced, got %v", err)
+		}
+		if err := l2.Release(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
