@@ -1,0 +1,158 @@
+package upstream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/pilot-hpc/pilot/task"
+)
+
+// ErrRewritten means the queue file was truncated or rewritten below what
+// the campaign has already read. Its lines are never silently re-read or
+// skipped; the error names the file and the first line that changed.
+var ErrRewritten = errors.New("queue file was truncated or rewritten under the campaign")
+
+// qline is what the index keeps of one queue line: where it is and what it
+// is, not its content (promise 6: 100k lines of 10 kB do not sit in RAM).
+type qline struct {
+	off   int64
+	n     int32 // bytes without the newline
+	no    int32 // 1-based line number
+	crc   uint32
+	cores int32
+	// id is the task's id, or "line:N" for a line that is not a task.
+	id string
+	// bad says why the line is not a task; "" for a task.
+	bad string
+}
+
+// badLineID names the failed result of a line that is not a task. The colon
+// keeps it apart from every task id.
+func badLineID(no int) string { return fmt.Sprintf("line:%d", no) }
+
+// index lists the complete lines of the queue file in file order, and finds
+// a line by its id.
+type index struct {
+	lines []qline
+	byID  map[string]int // id → position in lines
+	end   int64          // offset after the last complete line scanned
+	endNo int            // lines before end, blank ones included
+}
+
+func newIndex() *index { return &index{byID: map[string]int{}} }
+
+// refresh verifies the last line already indexed and indexes the complete
+// lines appended since. A file shorter than what was indexed, or whose last
+// indexed line changed, is reported as ErrRewritten.
+func (x *index) refresh(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("queue %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("queue %s: %w", path, err)
+	}
+	if st.Size() < x.end {
+		return fmt.Errorf("%w: %s is %d bytes, but %d bytes (%d lines) were already read; restore the file, or start a new campaign with another state directory", ErrRewritten, path, st.Size(), x.end, x.endNo)
+	}
+	if n := len(x.lines); n > 0 {
+		if err := x.verify(f, path, n-1); err != nil {
+			return err
+		}
+	}
+	x.end, x.endNo, err = scanLines(f, x.end, x.endNo, st.Size(), task.MaxLineBytes, x.add)
+	if err != nil {
+		return fmt.Errorf("queue %s: read: %w", path, err)
+	}
+	return nil
+}
+
+// add classifies one line: a task (first line of its id), or a line that
+// is not one (malformed, too long, a repeated id). Blank lines are skipped.
+func (x *index) add(l rawLine) bool {
+	q := qline{off: l.Off, n: int32(l.N), no: int32(l.No), crc: l.CRC}
+	switch {
+	case l.Data == nil:
+		q.bad = fmt.Sprintf("the line is %d bytes, the limit is %d", l.N, task.MaxLineBytes)
+	case len(bytes.TrimSpace(l.Data)) == 0:
+		return true
+	default:
+		s, err := task.Parse(bytes.TrimSpace(l.Data))
+		if err != nil {
+			q.bad = strings.TrimPrefix(err.Error(), task.ErrInvalid.Error()+": ")
+		} else if first, dup := x.byID[s.ID]; dup {
+			q.bad = fmt.Sprintf("duplicate id %q: line %d already has it and the first one wins; give this task a new id", s.ID, x.lines[first].no)
+		} else {
+			q.id, q.cores = s.ID, int32(s.Cores)
+		}
+	}
+	if q.bad != "" {
+		q.id = badLineID(l.No)
+	}
+	x.byID[q.id] = len(x.lines)
+	x.lines = append(x.lines, q)
+	return true
+}
+
+// verify checks that line p still holds what was indexed.
+func (x *index) verify(f io.ReaderAt, path string, p int) error {
+	_, err := x.read(f, path, p)
+	return err
+}
+
+// read returns the bytes of line p after checking them against the index.
+func (x *index) read(f io.ReaderAt, path string, p int) ([]byte, error) {
+	l := x.lines[p]
+	buf := make([]byte, int(l.n)+1)
+	if _, err := f.ReadAt(buf, l.off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: %s:%d: the line at byte %d is gone; restore the file", ErrRewritten, path, l.no, l.off)
+		}
+		return nil, fmt.Errorf("queue %s: read line %d: %w", path, l.no, err)
+	}
+	if buf[l.n] != '\n' || crc32.ChecksumIEEE(buf[:l.n]) != l.crc {
+		return nil, fmt.Errorf("%w: %s:%d changed after it was read; restore the file, and append new tasks instead of editing", ErrRewritten, path, l.no)
+	}
+	return buf[:l.n], nil
+}
+
+// spec reads and parses the task at line p.
+func (x *index) spec(f io.ReaderAt, path string, p int) (task.Spec, error) {
+	b, err := x.read(f, path, p)
+	if err != nil {
+		return task.Spec{}, err
+	}
+	s, err := task.Parse(bytes.TrimSpace(b))
+	if err != nil || s.ID != x.lines[p].id {
+		return task.Spec{}, fmt.Errorf("%w: %s:%d no longer parses as task %q", ErrRewritten, path, x.lines[p].no, x.lines[p].id)
+	}
+	return s, nil
+}
+
+// find returns the position of the line that ends at off, for the read
+// cursor; off 0 is position 0.
+func (x *index) find(off int64) (int, bool) {
+	if off == 0 {
+		return 0, true
+	}
+	lo, hi := 0, len(x.lines)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if x.lines[m].off+int64(x.lines[m].n)+1 < off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(x.lines) && x.lines[lo].off+int64(x.lines[lo].n)+1 == off {
+		return lo + 1, true
+	}
+	return 0, false
+}

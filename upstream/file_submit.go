@@ -1,0 +1,102 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/pilot-hpc/pilot/task"
+)
+
+// Submit validates specs and appends the valid ones to the queue file with
+// one write (O_APPEND), fsynced before it returns: all of them, or on error
+// none. A task whose id the campaign already has, or that repeats an id of
+// the batch, is rejected with the line that has it. Submit needs no claim:
+// like a user's own append, it does not touch the state directory. Two
+// processes that submit one id at the same moment both append it; the
+// later line then becomes a failed result when it is read.
+func (q *FileQueue) Submit(ctx context.Context, specs []task.Spec) (SubmitReport, error) {
+	var rep SubmitReport
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.open(); err != nil {
+		return rep, err
+	}
+	if err := q.idx.refresh(q.path); err != nil {
+		return rep, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	batch := map[string]int{}
+	for i := range specs {
+		s := specs[i]
+		reject := func(format string, a ...any) {
+			rep.Rejected = append(rep.Rejected, Rejection{Index: i, ID: s.ID, Reason: fmt.Sprintf(format, a...)})
+		}
+		if err := s.Validate(); err != nil {
+			reject("%v", err)
+			continue
+		}
+		if p, dup := q.idx.byID[s.ID]; dup {
+			reject("duplicate id %q: line %d of %s already has it; ids are unique in a campaign", s.ID, q.idx.lines[p].no, q.path)
+			continue
+		}
+		if first, dup := batch[s.ID]; dup {
+			reject("duplicate id %q: task %d of this submission already has it", s.ID, first+1)
+			continue
+		}
+		mark := buf.Len()
+		if err := enc.Encode(&s); err != nil {
+			reject("cannot encode: %v", err)
+			continue
+		}
+		if n := buf.Len() - mark - 1; n > task.MaxLineBytes {
+			buf.Truncate(mark)
+			reject("the task is %d bytes as one line, the limit is %d", n, task.MaxLineBytes)
+			continue
+		}
+		batch[s.ID] = i
+		rep.Accepted++
+	}
+	if rep.Accepted == 0 {
+		return rep, nil
+	}
+	data := buf.Bytes()
+	if partial, err := q.endsMidLine(); err != nil {
+		return SubmitReport{}, err
+	} else if partial {
+		// Someone's append without a newline (still being written, or cut
+		// short): start our lines on a line of their own. That line is
+		// then read as it stands, and fails if it is not a whole task.
+		q.log.Warn("queue ends in a line without a newline; starting the submitted tasks on a new line")
+		data = append([]byte{'\n'}, data...)
+	}
+	if err := appendSync(q.path, data); err != nil {
+		return SubmitReport{}, err
+	}
+	return rep, nil
+}
+
+// endsMidLine reports whether the queue file's last byte is not a newline.
+func (q *FileQueue) endsMidLine() (bool, error) {
+	f, err := os.Open(q.path)
+	if err != nil {
+		return false, fmt.Errorf("queue %s: %w", q.path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return false, err
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], st.Size()-1); err != nil {
+		return false, fmt.Errorf("queue %s: %w", q.path, err)
+	}
+	return last[0] != '\n', nil
+}
