@@ -133,6 +133,11 @@ func (l *Lease) buildSeal(ctx context.Context, stageDir string, value []byte) (*
 	if err != nil {
 		return nil, infraErr("write", mpath, err)
 	}
+	// The manifest's time is the entry's last use for LRU eviction; set it
+	// from the cache's clock, as hits do.
+	if err := c.fs.Chtimes(mpath, m.Sealed, m.Sealed); err != nil {
+		return nil, infraErr("set the time of", mpath, err)
+	}
 	return m, nil
 }
 

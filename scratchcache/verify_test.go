@@ -1,0 +1,187 @@
+package scratchcache
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// A sealed file damaged on disk: the next Open detects it, quarantines the
+// entry and hands out a lease so the task is recomputed.
+func TestCorruptSealedFileQuarantinedAndRecomputed(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	c := newTestCache(t, root, newClock(), nil)
+	d := specDigest("mol-9")
+	l := mustOpenLease(t, c, "mol-9", d, 1)
+	writeFile(t, filepath.Join(l.OutDir(), "shifts.out"), []byte("C1 128.4\n"))
+	s, err := l.Seal(ctx, []byte(`1`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems, checked, err := c.Verify(ctx, false); err != nil || checked != 1 || len(problems) != 0 {
+		t.Fatalf("verify of a good cache: %v checked %d, %v", problems, checked, err)
+	}
+
+	// One flipped byte, same size.
+	path := s.Path("shifts.out")
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, []byte("C1 128.5\n"))
+
+	problems, checked, err := c.Verify(ctx, false)
+	if err != nil || checked != 1 || len(problems) != 1 || problems[0].Digest != d || problems[0].Quarantine != "" {
+		t.Fatalf("verify: %+v checked %d, %v", problems, checked, err)
+	}
+
+	_, l2, err := c.Open("mol-9", d, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2 == nil || l2.Quarantined == "" {
+		t.Fatalf("want a lease to recompute, with where the damaged entry went; got %+v", l2)
+	}
+	if b, err := os.ReadFile(filepath.Join(l2.Quarantined, "shifts.out")); err != nil || string(b) != "C1 128.5\n" {
+		t.Fatalf("quarantined file: %q %v", b, err)
+	}
+	writeFile(t, filepath.Join(l2.OutDir(), "shifts.out"), []byte("C1 128.4\n"))
+	if _, err := l2.Seal(ctx, []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if hit := mustHit(t, c, "mol-9", d, 3); hit.Attempt != 2 {
+		t.Fatalf("hit by attempt %d", hit.Attempt)
+	}
+}
+
+// A damaged manifest (edited, truncated, or for another digest) is as bad
+// as a damaged file.
+func TestCorruptManifestDetected(t *testing.T) {
+	ctx := context.Background()
+	c := newTestCache(t, t.TempDir(), newClock(), nil)
+	for name, damage := range map[string]func(b []byte) []byte{
+		"edited value": func(b []byte) []byte { return bytes.Replace(b, []byte(`"value":1`), []byte(`"value":2`), 1) },
+		"truncated":    func(b []byte) []byte { return b[:len(b)/2] },
+		"other digest": func(b []byte) []byte {
+			var m Manifest
+			_ = json.Unmarshal(b, &m)
+			m.Digest = specDigest("someone else")
+			out, _ := m.encode()
+			return out
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := specDigest(name)
+			l := mustOpenLease(t, c, "m", d, 1)
+			s, err := l.Seal(ctx, []byte(`1`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mpath := filepath.Join(s.Dir, manifestName)
+			b, err := os.ReadFile(mpath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(mpath, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, mpath, damage(b))
+			if _, err := c.lookup(c.entryDir(d), d, false); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("want ErrCorrupt, got %v", err)
+			}
+			problems, _, err := c.Verify(ctx, true)
+			if err != nil || len(problems) != 1 || problems[0].Quarantine == "" {
+				t.Fatalf("verify --quarantine: %+v %v", problems, err)
+			}
+			mustOpenLease(t, c, "m", d, 2).Release()
+		})
+	}
+}
+
+// GC evicts sealed entries least recently used first until the cache fits,
+// never an entry a live attempt holds, and counts a hit as a use.
+func TestGCEvictsLeastRecentlyUsedNeverLive(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	c := newTestCache(t, t.TempDir(), clk, nil)
+	seal := func(id string) string {
+		d := specDigest(id)
+		l := mustOpenLease(t, c, id, d, 1)
+		writeFile(t, filepath.Join(l.OutDir(), "out"), bytes.Repeat([]byte{'x'}, 10_000))
+		if _, err := l.Seal(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+		return d
+	}
+	old, mid, recent := seal("old"), seal("mid"), seal("recent")
+	mustHit(t, c, "old", old, 2) // "old" is now the most recently used
+	clk.Advance(time.Minute)
+
+	running := mustOpenLease(t, c, "running", specDigest("running"), 1)
+	writeFile(t, filepath.Join(running.WorkDir(), "ckpt"), bytes.Repeat([]byte{'y'}, 50_000))
+	idle := mustOpenLease(t, c, "idle", specDigest("idle"), 1)
+	writeFile(t, filepath.Join(idle.WorkDir(), "ckpt"), []byte("kept for a retry"))
+	if err := idle.Release(); err != nil {
+		t.Fatal(err)
+	}
+
+	infos, err := c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	var total int64
+	for _, in := range infos {
+		states[in.Digest] = in.State
+		total += in.Bytes
+	}
+	if states[old] != StateSealed || states[specDigest("running")] != StateRunning || states[specDigest("idle")] != StateIdle {
+		t.Fatalf("states %v", states)
+	}
+
+	// Room for the live entry and one sealed one: "mid" and "recent" go
+	// (least recently used first), "old" stays; the live one is never
+	// evicted even though it is the biggest; the idle one is kept.
+	rep, err := c.GC(ctx, GCOptions{Quota: total - 20_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evicted []string
+	for _, in := range rep.Evicted {
+		evicted = append(evicted, in.Digest)
+	}
+	if len(evicted) != 2 || evicted[0] != mid || evicted[1] != recent {
+		t.Fatalf("evicted %v, want mid then recent", evicted)
+	}
+	if rep.After > total-20_000 || rep.Before != total {
+		t.Fatalf("report %+v, total %d", rep, total)
+	}
+	mustHit(t, c, "old", old, 3)
+	if err := running.Renew(); err != nil {
+		t.Fatalf("the live entry was disturbed: %v", err)
+	}
+
+	// A quota nothing fits: every sealed entry goes, the live one stays;
+	// the idle one goes once older than IdleAge.
+	clk.Advance(2 * time.Hour)
+	if err := running.Renew(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = c.GC(ctx, GCOptions{Quota: 1, IdleAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Evicted) != 2 {
+		t.Fatalf("evicted %+v, want old and idle", rep.Evicted)
+	}
+	infos, _ = c.List(ctx)
+	if len(infos) != 1 || infos[0].State != StateRunning {
+		t.Fatalf("left %+v, want only the running entry", infos)
+	}
+}
