@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilot-hpc/pilot/scratchcache/internal/s3test"
 	"github.com/pilot-hpc/pilot/scratchcache/stage"
 	"github.com/pilot-hpc/pilot/task"
 )
@@ -230,4 +231,15 @@ func BenchmarkHit(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(counter.total.Load())/float64(b.N), "fscalls/hit")
+}
+
+func TestStagingToS3Store(t *testing.T) {
+	srv := s3test.Start(t, "results")
+	store, err := stage.Open("s3://results/campaign", stage.Options{S3: stage.S3Options{
+		Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealAndCheckOutputs(t, store)
 }
