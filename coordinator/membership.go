@@ -1,0 +1,96 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hashicorp/raft"
+)
+
+// Server is one member of the Raft configuration.
+type Server struct {
+	ID    string `json:"id"`
+	Addr  string `json:"addr"`
+	Voter bool   `json:"voter"`
+}
+
+// Bootstrap makes a new cluster of the given servers (this node among
+// them). A node that already holds state ignores it and returns nil, so
+// every start may call it; start exactly one new cluster per campaign.
+func (n *Node) Bootstrap(servers []Server) error {
+	cfg := raft.Configuration{}
+	for _, s := range servers {
+		sf := raft.Voter
+		if !s.Voter {
+			sf = raft.Nonvoter
+		}
+		cfg.Servers = append(cfg.Servers, raft.Server{Suffrage: sf, ID: raft.ServerID(s.ID), Address: raft.ServerAddress(s.Addr)})
+	}
+	err := n.raft.BootstrapCluster(cfg).Error()
+	if errors.Is(err, raft.ErrCantBootstrap) {
+		n.cfg.Logger.Info("raft node has state; bootstrap skipped", "node", n.cfg.ID)
+		return nil
+	}
+	return n.raftError("bootstrap", err)
+}
+
+// Configuration lists the cluster's servers as this node knows them.
+func (n *Node) Configuration(ctx context.Context) ([]Server, error) {
+	f := n.raft.GetConfiguration()
+	if err := wait(ctx, f); err != nil {
+		return nil, n.raftError("configuration", err)
+	}
+	var out []Server
+	for _, s := range f.Configuration().Servers {
+		out = append(out, Server{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})
+	}
+	return out, nil
+}
+
+// AddVoter adds a server as a voter (or promotes a non-voter). Leader only.
+func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
+	return n.raftError("add voter "+id, wait(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, enqueueTimeout(ctx))))
+}
+
+// AddNonvoter adds a server that receives the log but does not vote.
+// Leader only.
+func (n *Node) AddNonvoter(ctx context.Context, id, addr string) error {
+	return n.raftError("add non-voter "+id, wait(ctx, n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, enqueueTimeout(ctx))))
+}
+
+// DemoteVoter makes a voter a non-voter (a pilot that drains hands its
+// vote on). Leader only.
+func (n *Node) DemoteVoter(ctx context.Context, id string) error {
+	return n.raftError("demote voter "+id, wait(ctx, n.raft.DemoteVoter(raft.ServerID(id), 0, enqueueTimeout(ctx))))
+}
+
+// RemoveServer removes a server from the cluster. Leader only.
+func (n *Node) RemoveServer(ctx context.Context, id string) error {
+	return n.raftError("remove server "+id, wait(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, enqueueTimeout(ctx))))
+}
+
+// TransferLeadership hands leadership to the most up-to-date voter.
+// Leader only.
+func (n *Node) TransferLeadership(ctx context.Context) error {
+	return n.raftError("transfer leadership", wait(ctx, n.raft.LeadershipTransfer()))
+}
+
+// TransferLeadershipTo hands leadership to one voter. Leader only.
+func (n *Node) TransferLeadershipTo(ctx context.Context, id, addr string) error {
+	return n.raftError("transfer leadership to "+id, wait(ctx, n.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))))
+}
+
+// IsLeader reports whether this node is the leader now.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the id and address of the leader as this node knows it;
+// both empty when none is known.
+func (n *Node) Leader() (id, addr string) {
+	a, i := n.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// LeaderCh delivers true when this node becomes the leader and false when
+// it stops being it. It is raft's one channel: give it one reader (the
+// leader loop). When the reader lags, only the latest change is kept.
+func (n *Node) LeaderCh() <-chan bool { return n.raft.LeaderCh() }

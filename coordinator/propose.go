@@ -1,0 +1,74 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/pilot-hpc/pilot/coordinator/ledger"
+)
+
+// Propose commits one command (a ledger.Batch for many) and returns its
+// outcome once this node has applied it. It blocks until then or until ctx
+// ends. Refusals inside the outcome are not errors: the entry committed,
+// and the ledger said no to some transitions (see Outcome.Err).
+//
+// Errors: a *NotLeaderError (errors.Is ErrNotLeader) when this node is not
+// the leader, with the leader's address when known; ErrMaybeCommitted when
+// leadership was lost or ctx ended after the entry was handed to Raft; an
+// encode error for a malformed command.
+func (n *Node) Propose(ctx context.Context, cmd ledger.Command) (*ledger.Outcome, error) {
+	data, err := ledger.Encode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	f := n.raft.Apply(data, enqueueTimeout(ctx))
+	if err := wait(ctx, f); err != nil {
+		return nil, n.raftError("propose "+cmd.Type().String(), err)
+	}
+	out, ok := f.Response().(*ledger.Outcome)
+	if !ok {
+		return nil, fmt.Errorf("propose %s on node %s: the state machine answered %T", cmd.Type(), n.cfg.ID, f.Response())
+	}
+	return out, nil
+}
+
+// Barrier blocks until every entry committed before it is applied on this
+// node: a new leader calls it before reading the ledger to plan.
+func (n *Node) Barrier(ctx context.Context) error {
+	return n.raftError("barrier", wait(ctx, n.raft.Barrier(enqueueTimeout(ctx))))
+}
+
+// WaitApplied blocks until this node's ledger has applied index, or ctx ends.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	return n.fsm.WaitApplied(ctx, index)
+}
+
+// enqueueTimeout turns ctx's deadline into raft's timeout, which bounds
+// only how long the entry may wait to enter raft's queue.
+func enqueueTimeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		if t := time.Until(d); t > 0 {
+			return t
+		}
+		return time.Nanosecond
+	}
+	return 0
+}
+
+// wait always waits on the future's Error; when ctx ends first it returns
+// ErrMaybeCommitted and leaves a goroutine to drain the future.
+func wait(ctx context.Context, f raft.Future) error {
+	if ctx.Done() == nil {
+		return f.Error()
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrMaybeCommitted, ctx.Err())
+	}
+}
