@@ -1,0 +1,148 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pilot-hpc/pilot/coordinator/ledger"
+	"github.com/pilot-hpc/pilot/coordinator/sched"
+)
+
+// maxPlan bounds how many queued tasks one plan looks at; the window is
+// sized to the cluster, so this only caps a pathological backlog.
+const maxPlan = 20000
+
+// dispatchTimeout bounds one Dispatch call to one node.
+const dispatchTimeout = 15 * time.Second
+
+// place runs the scheduler on the newest ledger state, commits its plan
+// (the ledger re-checks every assignment: cores, memory, draining, attempt)
+// and sends the committed assignments to their nodes.
+func (l *Leader) place(ctx context.Context) error {
+	v := l.node.Ledger().View()
+	queued := v.Queued(maxPlan)
+	if len(queued) == 0 {
+		l.setWaiting(nil)
+		return nil
+	}
+	nodes := v.Nodes()
+	view := sched.View{Nodes: make([]sched.Node, len(nodes)), Shapes: l.cfg.Shapes}
+	for i, n := range nodes {
+		view.Nodes[i] = sched.Node{
+			ID: n.ID, TotalCores: n.Cores, FreeCores: n.FreeCores(),
+			TotalMemMB: n.MemMB, FreeMemMB: n.FreeMemMB(),
+			PilotEnd: time.Unix(0, n.PilotEnd), Draining: n.Draining,
+		}
+		if n.PilotEnd == 0 {
+			view.Nodes[i].PilotEnd = time.Unix(0, 1<<62) // no end known
+		}
+	}
+	pending := make([]sched.Task, len(queued))
+	byID := make(map[string]ledger.Task, len(queued))
+	for i, t := range queued {
+		pending[i] = sched.Task{
+			ID: t.Spec.ID, Cores: t.Spec.Cores, MemMB: t.Spec.MemMB,
+			Est: time.Duration(t.Spec.EstS * float64(time.Second)), Key: sched.ShapeKey(t.Spec),
+			Since: time.Unix(0, t.IngestedAt), Seq: t.QueueSeq,
+		}
+		byID[t.Spec.ID] = t
+	}
+
+	l.mu.Lock()
+	view.Learned = l.estimator
+	plan := sched.Place(view, pending, l.cfg.Now(), l.cfg.Sched)
+	l.mu.Unlock()
+	l.setWaiting(plan.Waiting)
+
+	if len(plan.Unschedulable) > 0 && len(nodes) > 0 {
+		fail := ledger.Fail{At: l.now()}
+		for _, u := range plan.Unschedulable {
+			fail.Items = append(fail.Items, ledger.Failure{
+				Task: u.Task, Attempt: byID[u.Task].Attempt, Class: ledger.FailFatal,
+				Error: fmt.Sprintf("unschedulable: %s", u.Detail),
+			})
+		}
+		if _, err := l.propose(ctx, fail); err != nil {
+			return fmt.Errorf("fail %d unschedulable tasks: %w", len(fail.Items), err)
+		}
+	}
+	if len(plan.Placements) == 0 {
+		return nil
+	}
+	assign := ledger.Assign{At: l.now(), Items: make([]ledger.Assignment, len(plan.Placements))}
+	for i, p := range plan.Placements {
+		assign.Items[i] = ledger.Assignment{Task: p.Task, Node: p.Node, Attempt: byID[p.Task].Attempt + 1}
+	}
+	out, err := l.propose(ctx, assign)
+	if err != nil {
+		return fmt.Errorf("assign %d tasks: %w", len(assign.Items), err)
+	}
+	refused := make(map[string]bool, len(out.Refused))
+	for _, r := range out.Refused {
+		refused[r.Task] = true
+	}
+	var committed []ledger.Task
+	v = l.node.Ledger().View()
+	for _, a := range assign.Items {
+		if refused[a.Task] {
+			continue
+		}
+		if t, ok := v.Task(a.Task); ok && t.State == ledger.Assigned && t.Attempt == a.Attempt {
+			committed = append(committed, t)
+		}
+	}
+	l.redispatch(ctx, committed)
+	return nil
+}
+
+// redispatch sends assigned attempts to their nodes, one goroutine per node
+// so a slow node holds up nobody. A node that cannot be reached gets its
+// attempts requeued as infra failures (they do not spend the task's retries).
+func (l *Leader) redispatch(ctx context.Context, assigned []ledger.Task) {
+	if len(assigned) == 0 {
+		return
+	}
+	v := l.node.Ledger().View()
+	perNode := map[string][]Work{}
+	var order []string
+	for _, t := range assigned {
+		if _, ok := perNode[t.Node]; !ok {
+			order = append(order, t.Node)
+		}
+		perNode[t.Node] = append(perNode[t.Node], Work{Spec: t.Spec, Attempt: t.Attempt})
+	}
+	for _, id := range order {
+		node, ok := v.Node(id)
+		if !ok {
+			continue
+		}
+		work := perNode[id]
+		go func() {
+			dctx, cancel := context.WithTimeout(ctx, dispatchTimeout)
+			defer cancel()
+			err := l.cfg.Dispatch.Dispatch(dctx, node, work)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			l.log.Warn("dispatch failed; requeueing", "node", node.ID, "tasks", len(work), "err", err)
+			fail := ledger.Fail{At: l.now()}
+			for _, w := range work {
+				fail.Items = append(fail.Items, ledger.Failure{
+					Task: w.Spec.ID, Attempt: w.Attempt, Class: ledger.FailInfra,
+					Error: fmt.Sprintf("dispatch to node %s: %v", node.ID, err),
+				})
+			}
+			if _, err := l.propose(ctx, fail); err != nil {
+				l.log.Warn("requeue after failed dispatch", "node", node.ID, "err", err)
+			}
+			l.Kick()
+		}()
+	}
+}
+
+func (l *Leader) setWaiting(w map[sched.Reason]int) {
+	l.mu.Lock()
+	l.waiting = w
+	l.mu.Unlock()
+}
