@@ -97,6 +97,7 @@ func newEvents() *events {
 
 func (e *events) NotifyJoin(n *memberlist.Node)   { e.push(EventJoin, n) }
 func (e *events) NotifyUpdate(n *memberlist.Node) { e.push(EventUpdate, n) }
+
 // NotifyLeave cannot ask memberlist whether the node left or died (the
 // Node it passes does not carry that state, and the callback runs under
 // memberlist's lock), so the node's last metadata decides: Leave gossips
