@@ -20,7 +20,7 @@ func TestCheckpointThenKillRetryResumes(t *testing.T) {
 	d := specDigest("mol-42")
 
 	l1 := mustOpenLease(t, c, "mol-42", d, 1)
-	run1 := startChild(t, "task", "PILOT_WORKDIR="+l1.WorkDir(), "PILOT_OUTDIR="+l1.OutDir(), "STOP_AFTER_STEP=1")
+	run1 := startChild(t, "task", append(l1.Env(), "STOP_AFTER_STEP=1")...)
 	run1.expect(t, "checkpointed 1")
 	run1.kill9(t)
 
@@ -30,7 +30,7 @@ func TestCheckpointThenKillRetryResumes(t *testing.T) {
 	}
 	clk.Advance(2 * time.Minute)
 	l2 := mustOpenLease(t, c, "mol-42", d, 2)
-	run2 := startChild(t, "task", "PILOT_WORKDIR="+l2.WorkDir(), "PILOT_OUTDIR="+l2.OutDir())
+	run2 := startChild(t, "task", l2.Env()...)
 	value := run2.expect(t, "")
 	if err := <-run2.exited; err != nil {
 		t.Fatalf("retry failed: %v", err)

@@ -30,6 +30,31 @@ const maxManifestBytes = 16 << 20
 // and, when touch is set, one Chtimes that records the use for LRU
 // eviction. fs.ErrNotExist means no sealed entry; ErrCorrupt a damaged one.
 func (c *Cache) lookup(dir, digest string, touch bool) (*Sealed, error) {
+	s, err := c.readManifest(dir, digest)
+	if err != nil {
+		return nil, err
+	}
+	for _, file := range s.Files {
+		if file.URI != "" {
+			continue
+		}
+		if err := c.verifyFile(s.Path(file.Name), file); err != nil {
+			return nil, err
+		}
+	}
+	if touch {
+		mpath := filepath.Join(s.Dir, manifestName)
+		now := c.cfg.Now()
+		if err := c.fs.Chtimes(mpath, now, now); err != nil {
+			c.log.Warn("scratch cache: cannot record a use for LRU eviction", "digest", digest, "path", mpath, "err", err)
+		}
+	}
+	return s, nil
+}
+
+// readManifest reads and checks the manifest of dir's sealed entry (one
+// open), without verifying the files it lists.
+func (c *Cache) readManifest(dir, digest string) (*Sealed, error) {
 	sealed := filepath.Join(dir, sealedName)
 	mpath := filepath.Join(sealed, manifestName)
 	f, err := c.fs.Open(mpath)
@@ -51,22 +76,7 @@ func (c *Cache) lookup(dir, digest string, touch bool) (*Sealed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mpath, err)
 	}
-	s := &Sealed{Manifest: *m, Dir: sealed}
-	for _, file := range m.Files {
-		if file.URI != "" {
-			continue
-		}
-		if err := c.verifyFile(s.Path(file.Name), file); err != nil {
-			return nil, err
-		}
-	}
-	if touch {
-		now := c.cfg.Now()
-		if err := c.fs.Chtimes(mpath, now, now); err != nil {
-			c.log.Warn("scratch cache: cannot record a use for LRU eviction", "digest", digest, "path", mpath, "err", err)
-		}
-	}
-	return s, nil
+	return &Sealed{Manifest: *m, Dir: sealed}, nil
 }
 
 // verifyFile hashes a sealed file and compares size and sha256.

@@ -122,8 +122,9 @@ type Lease struct {
 	// with the recomputation.
 	Quarantined string
 
-	mu   sync.Mutex
-	done bool // released or sealed
+	mu      sync.Mutex
+	done    bool // released or sealed
+	sealing bool // a Seal is building
 }
 
 // acquire takes the lease of dir for attempt. A record of a newer attempt
@@ -211,6 +212,12 @@ func (l *Lease) WorkDir() string { return filepath.Join(l.dir, workName) }
 // takes them from there. Each attempt has its own, so a fenced attempt that
 // still runs cannot slip files into a newer attempt's seal.
 func (l *Lease) OutDir() string { return filepath.Join(l.dir, outPrefix+strconv.Itoa(l.attempt)) }
+
+// Env is the environment a task of this lease runs with, to add to its own:
+// PILOT_WORKDIR and PILOT_OUTDIR.
+func (l *Lease) Env() []string {
+	return []string{"PILOT_WORKDIR=" + l.WorkDir(), "PILOT_OUTDIR=" + l.OutDir()}
+}
 
 // Attempt is the attempt number the lease was taken for.
 func (l *Lease) Attempt() int { return l.attempt }

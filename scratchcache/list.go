@@ -110,7 +110,7 @@ func (c *Cache) entryInfo(dir, digest string) (EntryInfo, error) {
 	if st, err := c.fs.Stat(mpath); err == nil {
 		info.State = StateSealed
 		info.LastUsed = st.ModTime()
-		if s, err := c.lookup(dir, digest, false); err == nil {
+		if s, err := c.readManifest(dir, digest); err == nil {
 			info.Task, info.Attempt = s.TaskID, s.Attempt
 		}
 	} else if info.LastUsed.IsZero() {

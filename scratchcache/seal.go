@@ -27,16 +27,24 @@ import (
 // directory (hard links, no copy). The manifest is written last and the
 // whole directory becomes visible with one rename, so no reader ever sees
 // half an entry. Then work/ and out/ are removed and the lease released.
+// Keep may go on renewing while Seal runs (uploads can be long).
 //
 // A fenced attempt gets ErrFenced and seals nothing. A full disk or store
 // gives ErrInfra and ErrNoSpace, leaves no trace and keeps work/ (call
 // Release). If another attempt sealed first, its entry is returned.
 func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.done {
-		return nil, fmt.Errorf("%w: entry %s: attempt %d already released or sealed", ErrFenced, l.digest, l.attempt)
+	if l.done || l.sealing {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("%w: entry %s: attempt %d already released, sealed or sealing", ErrFenced, l.digest, l.attempt)
 	}
+	l.sealing = true
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.sealing = false
+		l.mu.Unlock()
+	}()
 	if err := l.check(); err != nil {
 		return nil, err
 	}
@@ -45,9 +53,18 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 	if err := c.fs.Mkdir(stageDir, 0o755); err != nil {
 		return nil, infraErr("create", stageDir, err)
 	}
+	// Building (hashing, uploading) may outlast the lease's TTL, so it runs
+	// unlocked and Keep goes on renewing; publishing holds the lock so that
+	// Release cannot interleave.
 	m, err := l.buildSeal(ctx, stageDir, value)
 	if err == nil {
-		err = l.publish(stageDir, m)
+		l.mu.Lock()
+		if l.done {
+			err = fmt.Errorf("%w: entry %s: attempt %d was released while sealing", ErrFenced, l.digest, l.attempt)
+		} else {
+			err = l.publish(stageDir, m)
+		}
+		l.mu.Unlock()
 	}
 	if err != nil {
 		if rerr := c.fs.RemoveAll(stageDir); rerr != nil {
@@ -55,11 +72,11 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 		}
 		var exists *sealedFirst
 		if errors.As(err, &exists) {
-			return l.finish(exists.s)
+			return l.finish(exists.s), nil
 		}
 		return nil, err
 	}
-	return l.finish(&Sealed{Manifest: *m, Dir: filepath.Join(l.dir, sealedName)})
+	return l.finish(&Sealed{Manifest: *m, Dir: filepath.Join(l.dir, sealedName)}), nil
 }
 
 // sealedFirst reports that another attempt's seal won the rename.
@@ -249,8 +266,10 @@ func (l *Lease) publish(stageDir string, m *Manifest) error {
 }
 
 // finish removes what the sealed entry no longer needs and releases the lease.
-func (l *Lease) finish(s *Sealed) (*Sealed, error) {
+func (l *Lease) finish(s *Sealed) *Sealed {
 	c := l.c
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, d := range []string{l.WorkDir(), l.OutDir()} {
 		if err := c.fs.RemoveAll(d); err != nil {
 			c.log.Warn("scratch cache: cannot remove a sealed entry's scratch", "digest", l.digest, "path", d, "err", err)
@@ -260,7 +279,7 @@ func (l *Lease) finish(s *Sealed) (*Sealed, error) {
 	if err := l.removeRecord(); err != nil {
 		c.log.Warn("scratch cache: cannot remove the lease of a sealed entry", "digest", l.digest, "err", err)
 	}
-	return s, nil
+	return s
 }
 
 func sumBytes(b []byte) string {
