@@ -23,10 +23,10 @@ type Config struct {
 
 // Slurm is how pilots are submitted at the site.
 type Slurm struct {
-	Partition string `toml:"partition"`
-	Account   string `toml:"account"`
-	QOS       string `toml:"qos"`
-	Nodes     int    `toml:"nodes"`    // nodes per pilot (default 1)
+	Partition string   `toml:"partition"`
+	Account   string   `toml:"account"`
+	QOS       string   `toml:"qos"`
+	Nodes     int      `toml:"nodes"`    // nodes per pilot (default 1)
 	Walltime  Duration `toml:"walltime"` // per pilot; required
 	// Keep is how many pilots to keep alive while work remains (default 1).
 	Keep int `toml:"keep"`
