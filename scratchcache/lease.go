@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -47,7 +46,7 @@ func (c *Cache) readLeases(dir string) ([]leaseRecord, error) {
 	var recs []leaseRecord
 	for _, e := range ents {
 		attempt, err := strconv.Atoi(e.Name())
-		if err != nil || strings.HasPrefix(e.Name(), ".") {
+		if err != nil {
 			continue // a temporary file of a renewal
 		}
 		path := filepath.Join(ldir, e.Name())

@@ -52,12 +52,25 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 	for _, e := range ents {
 		switch {
 		case e.Name() == sealedName:
-			_ = l.Release()
-			s, _, err := c.hitOrQuarantine(dir, digest, taskID)
-			if s != nil || err != nil {
-				return s, nil, err
+			s, err := c.lookup(dir, digest, true)
+			if err == nil {
+				_ = l.Release()
+				return s, nil, nil
 			}
-			return c.Open(taskID, digest, attempt) // it was corrupt and is quarantined now
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, fs.ErrNotExist) {
+				_ = l.Release()
+				return nil, nil, err
+			}
+			// Damaged, or a sealed directory without its manifest (which
+			// the rename never leaves): quarantine it under this lease.
+			q, qerr := c.quarantine(dir, digest)
+			if qerr != nil {
+				_ = l.Release()
+				return nil, nil, qerr
+			}
+			c.log.Warn("scratch cache: sealed entry failed verification; quarantined, the task is recomputed",
+				"digest", digest, "task", taskID, "quarantine", q, "err", err)
+			l.Quarantined = q
 		case strings.HasPrefix(e.Name(), sealPrefix), strings.HasPrefix(e.Name(), outPrefix):
 			path := filepath.Join(dir, e.Name())
 			if err := c.fs.RemoveAll(path); err != nil {

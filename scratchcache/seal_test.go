@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,4 +243,30 @@ func TestStagingToS3Store(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealAndCheckOutputs(t, store)
+}
+
+// BenchmarkMissThenSeal is the other path: Open of a new entry (a miss and
+// a lease), then Seal of a small value and one small output file.
+func BenchmarkMissThenSeal(b *testing.B) {
+	counter := newCountingFS()
+	c, err := New(Config{Root: b.TempDir(), FS: counter, Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	counter.reset()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := "t" + strconv.Itoa(i)
+		_, l, err := c.Open(id, specDigest(id), 1)
+		if err != nil || l == nil {
+			b.Fatalf("miss: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(l.OutDir(), "out.txt"), []byte("H1 7.26\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := l.Seal(context.Background(), []byte(`{"shift_ppm":12.5}`)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(counter.total.Load())/float64(b.N), "fscalls/op")
 }

@@ -185,3 +185,27 @@ func TestGCEvictsLeastRecentlyUsedNeverLive(t *testing.T) {
 		t.Fatalf("left %+v, want only the running entry", infos)
 	}
 }
+
+// A sealed directory without its manifest (someone deleted files by hand)
+// is quarantined and recomputed, not taken for a hit or looped on.
+func TestSealedWithoutManifestRecomputed(t *testing.T) {
+	c := newTestCache(t, t.TempDir(), newClock(), nil)
+	d := specDigest("gutted")
+	s, err := mustOpenLease(t, c, "gutted", d, 1).Seal(context.Background(), []byte(`1`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(s.Dir, manifestName)); err != nil {
+		t.Fatal(err)
+	}
+	l := mustOpenLease(t, c, "gutted", d, 2)
+	if l.Quarantined == "" {
+		t.Fatal("the gutted sealed directory was not quarantined")
+	}
+	if _, err := l.Seal(context.Background(), []byte(`2`)); err != nil {
+		t.Fatal(err)
+	}
+	if hit := mustHit(t, c, "gutted", d, 3); string(hit.Value) != "2" {
+		t.Fatalf("hit %s", hit.Value)
+	}
+}
