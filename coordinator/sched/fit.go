@@ -11,16 +11,10 @@ import (
 type fitCheck struct {
 	sizes  []Shape // distinct live node sizes, Walltime = most time left
 	shapes []Shape
-	why    map[shapeNeed]unfit
-}
-
-type unfit struct {
-	limit  Reason
-	detail string
 }
 
 func newFitCheck(v View, now time.Time) *fitCheck {
-	fc := &fitCheck{shapes: v.Shapes, why: map[shapeNeed]unfit{}}
+	fc := &fitCheck{shapes: v.Shapes}
 	for _, n := range v.Nodes {
 		left := n.PilotEnd.Sub(now)
 		i := slices.IndexFunc(fc.sizes, func(s Shape) bool { return s.Cores == n.TotalCores && s.MemMB == n.TotalMemMB })
@@ -77,13 +71,4 @@ func (fc *fitCheck) check(c int, m int64, need time.Duration) (Reason, string, b
 	default:
 		return ReasonWalltime, fmt.Sprintf("needs %s including the walltime margin; the longest live or configured pilot has %s: lower \"est_s\" or configure a longer walltime", need.Round(time.Second), maxWall.Round(time.Second)), false
 	}
-}
-
-func (fc *fitCheck) memo(k shapeNeed, limit Reason, detail string) {
-	fc.why[k] = unfit{limit, detail}
-}
-
-func (fc *fitCheck) memoed(k shapeNeed) (Reason, string) {
-	u := fc.why[k]
-	return u.limit, u.detail
 }

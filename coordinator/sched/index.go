@@ -12,11 +12,14 @@ import (
 // non-draining node sits in the class of its pilot end time and, inside it,
 // in the bucket of its free cores; a bitset marks the non-empty buckets.
 type index struct {
-	nodes     []*Node // by rank
-	free      []int   // free cores by rank
-	mem       []int64 // free memory by rank
-	class     []int32 // class by rank; -1 for draining and reserved nodes
-	classes   []class // by remaining time, shortest first
+	nodes   []*Node // by rank
+	free    []int   // free cores by rank
+	mem     []int64 // free memory by rank
+	class   []int32 // class by rank; -1 for draining and reserved nodes
+	classes []class // by remaining time, shortest first
+	// most[ci] is the most free cores of any node in classes ci and
+	// later: a task wider than that fails with no search at all.
+	most      []int
 	draining  []int32
 	reserved  []int32
 	remaining []time.Duration // by rank
@@ -72,7 +75,23 @@ func newIndex(nodes []Node, now time.Time) *index {
 		ix.class[r] = int32(ci)
 		ix.classes[ci].add(ix.free[r], int32(r))
 	}
+	ix.most = make([]int, len(ix.classes)+1)
+	ix.most[len(ix.classes)] = -1
+	for ci := len(ix.classes) - 1; ci >= 0; ci-- {
+		ix.most[ci] = max(ix.classes[ci].top(), ix.most[ci+1])
+	}
 	return ix
+}
+
+// updateMost recomputes most from class ci down, after ci lost cores.
+func (ix *index) updateMost(ci int) {
+	for ; ci >= 0; ci-- {
+		m := max(ix.classes[ci].top(), ix.most[ci+1])
+		if m == ix.most[ci] {
+			return
+		}
+		ix.most[ci] = m
+	}
 }
 
 // firstClass is the first class whose nodes have more than need left.
@@ -91,6 +110,9 @@ func (ix *index) firstClass(need time.Duration) int {
 // that ends soonest (latest when late), then the lowest id.
 func (ix *index) find(c int, m int64, need time.Duration, late bool) (int32, bool) {
 	first := ix.firstClass(need)
+	if c > ix.most[first] {
+		return -1, false
+	}
 	best, bestF := int32(-1), -1
 	try := func(cl *class) {
 		for f := cl.next(c); f >= 0 && (bestF < 0 || f < bestF); f = cl.next(f + 1) {
@@ -116,11 +138,13 @@ func (ix *index) find(c int, m int64, need time.Duration, late bool) (int32, boo
 
 // take gives c cores and m MB of node r to a task.
 func (ix *index) take(r int32, c int, m int64) {
-	cl := &ix.classes[ix.class[r]]
+	ci := int(ix.class[r])
+	cl := &ix.classes[ci]
 	cl.remove(ix.free[r], r)
 	ix.free[r] -= c
 	ix.mem[r] -= m
 	cl.add(ix.free[r], r)
+	ix.updateMost(ci)
 }
 
 // findReserve is the node to hold for a starved task: among nodes that
@@ -147,18 +171,20 @@ func (ix *index) findReserve(c int, m int64, need time.Duration) (int32, bool) {
 
 // reserve takes node r out of the index: nothing else is placed on it.
 func (ix *index) reserve(r int32) {
-	ix.classes[ix.class[r]].remove(ix.free[r], r)
+	ci := int(ix.class[r])
+	ix.classes[ci].remove(ix.free[r], r)
 	ix.class[r] = -1
 	ix.reserved = append(ix.reserved, r)
+	ix.updateMost(ci)
 }
 
-// diagnose says why a task that find could not place waits.
+// diagnose says why a task that find could not place waits. It looks at
+// free cores only where a bitset answers (memory is the reason only when
+// nodes with the time and the cores exist), so it costs O(classes).
 func (ix *index) diagnose(c int, m int64, need time.Duration) Reason {
 	first := ix.firstClass(need)
-	for ci := first; ci < len(ix.classes); ci++ {
-		if ix.classes[ci].next(c) >= 0 {
-			return ReasonMemory
-		}
+	if c <= ix.most[first] {
+		return ReasonMemory
 	}
 	fits := func(r int32) bool { return ix.free[r] >= c && ix.mem[r] >= m }
 	for _, r := range ix.reserved {
@@ -167,13 +193,8 @@ func (ix *index) diagnose(c int, m int64, need time.Duration) Reason {
 		}
 	}
 	for ci := 0; ci < first; ci++ {
-		cl := &ix.classes[ci]
-		for f := cl.next(c); f >= 0; f = cl.next(f + 1) {
-			for _, r := range cl.buckets[f] {
-				if ix.mem[r] >= m {
-					return ReasonWalltime
-				}
-			}
+		if ix.classes[ci].next(c) >= 0 {
+			return ReasonWalltime
 		}
 	}
 	for _, r := range ix.draining {
@@ -199,6 +220,16 @@ func (cl *class) remove(f int, r int32) {
 	if len(b) == 0 {
 		cl.nonEmpty[f/64] &^= 1 << (f % 64)
 	}
+}
+
+// top is the largest non-empty bucket, or -1.
+func (cl *class) top() int {
+	for w := len(cl.nonEmpty) - 1; w >= 0; w-- {
+		if word := cl.nonEmpty[w]; word != 0 {
+			return w*64 + bits.Len64(word) - 1
+		}
+	}
+	return -1
 }
 
 // next is the smallest non-empty bucket ≥ f, or -1.

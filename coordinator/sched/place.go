@@ -16,29 +16,35 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 	fit := newFitCheck(v, now)
 	plan := Plan{Waiting: map[Reason]int{}}
 	maxReserve := reserveCap(len(v.Nodes)-len(ix.draining), cfg.ReserveShare)
-	failed := map[shapeNeed]Reason{}
+	// last remembers the last shape that failed: the visiting order puts
+	// tasks of one shape next to each other, and once one fails every
+	// later one of that shape fails too, since Place only takes capacity.
+	var last struct {
+		key           shapeNeed
+		reason, limit Reason
+		detail        string
+		ok            bool
+	}
 
 	for _, it := range order {
 		t := &pending[it.i]
 		key := shapeNeed{t.Cores, t.MemMB, it.need}
-		reason, known := failed[key]
-		if !known {
+		if !last.ok || last.key != key {
 			if r, ok := ix.find(t.Cores, t.MemMB, it.need, !it.estimated); ok {
 				ix.take(r, t.Cores, t.MemMB)
 				plan.Placements = append(plan.Placements, Placement{Task: t.ID, Node: ix.nodes[r].ID})
 				continue
 			}
-			if limit, detail, ok := fit.check(t.Cores, t.MemMB, it.need); !ok {
-				reason = ReasonFitsNoNode
-				fit.memo(key, limit, detail)
+			last.key, last.ok = key, true
+			if limit, detail, fits := fit.check(t.Cores, t.MemMB, it.need); !fits {
+				last.reason, last.limit, last.detail = ReasonFitsNoNode, limit, detail
 			} else {
-				reason = ix.diagnose(t.Cores, t.MemMB, it.need)
+				last.reason = ix.diagnose(t.Cores, t.MemMB, it.need)
 			}
-			failed[key] = reason
 		}
+		reason := last.reason
 		if reason == ReasonFitsNoNode {
-			limit, detail := fit.memoed(key)
-			plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Task: t.ID, Limit: limit, Detail: detail})
+			plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Task: t.ID, Limit: last.limit, Detail: last.detail})
 			continue
 		}
 		if it.starved && len(plan.Reservations) < maxReserve {
@@ -52,9 +58,7 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 	return plan
 }
 
-// shapeNeed is what decides whether a task fits: once one fails, every
-// later task of the same shapeNeed fails too, since Place only ever takes
-// capacity away.
+// shapeNeed is what decides whether a task fits.
 type shapeNeed struct {
 	cores int
 	mem   int64
@@ -63,11 +67,11 @@ type shapeNeed struct {
 
 // item is one pending task with what its visiting order depends on.
 type item struct {
-	i         int
 	need      time.Duration // est*(1+Slack)+Margin; Margin alone with no estimate
-	since     time.Time
+	since     int64         // unix nanoseconds
 	seq       uint64
-	cores     int
+	i         int32
+	cores     int32
 	estimated bool
 	starved   bool
 }
@@ -84,7 +88,7 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 		if !ok {
 			est, ok = v.Learned.Estimate(t.Key)
 		}
-		it := item{i: i, since: t.Since, seq: t.Seq, cores: t.Cores, estimated: ok, need: cfg.Margin}
+		it := item{i: int32(i), since: t.Since.UnixNano(), seq: t.Seq, cores: int32(t.Cores), estimated: ok, need: cfg.Margin}
 		if ok {
 			it.need += time.Duration(float64(est) * (1 + cfg.Slack))
 		}
@@ -96,7 +100,7 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 			return boolFirst(a.starved)
 		}
 		if a.starved {
-			if c := a.since.Compare(b.since); c != 0 {
+			if c := cmp.Compare(a.since, b.since); c != 0 {
 				return c
 			}
 			return cmp.Compare(a.seq, b.seq)

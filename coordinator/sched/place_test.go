@@ -44,6 +44,12 @@ func TestPlace(t *testing.T) {
 			want:    []Placement{{"t", "x"}},
 		},
 		{
+			name:    "room only on the pilot that ends soonest",
+			view:    View{Nodes: []Node{node("a", 8, 8, 5*time.Hour), node("b", 8, 0, 10*time.Hour), node("c", 8, 0, 20*time.Hour)}},
+			pending: []Task{pend("t", 4, time.Hour)},
+			want:    []Placement{{"t", "a"}},
+		},
+		{
 			name:    "walltime: est*(1+slack)+margin must end before the pilot",
 			view:    View{Nodes: []Node{node("a", 8, 8, 91*time.Minute+time.Second)}},
 			pending: []Task{pend("fits", 1, time.Hour), pend("long", 1, time.Hour+time.Second)},
