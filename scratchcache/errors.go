@@ -3,6 +3,7 @@ package scratchcache
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"syscall"
 	"time"
 )
@@ -48,8 +49,12 @@ func (e *HeldError) Unwrap() error { return ErrHeld }
 // infraErr wraps a filesystem or store failure with ErrInfra (and
 // ErrNoSpace when the disk or quota is full), naming the operation and path.
 func infraErr(op, path string, err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return fmt.Errorf("%w: %w: %s %s: %w (free space or raise the quota of that filesystem, then retry)", ErrInfra, ErrNoSpace, op, path, err)
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Path != path {
+		err = fmt.Errorf("%s %s: %w", op, path, err) // else err names both already
 	}
-	return fmt.Errorf("%w: %s %s: %w", ErrInfra, op, path, err)
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w: %w (free space or raise the quota of that filesystem, then retry)", ErrInfra, ErrNoSpace, err)
+	}
+	return fmt.Errorf("%w: %w", ErrInfra, err)
 }

@@ -25,6 +25,9 @@ type leaseRecord struct {
 	Owner    string    `json:"owner"` // host:pid:token of the holder
 	Acquired time.Time `json:"acquired"`
 	Renewed  time.Time `json:"renewed"`
+	// Released: the attempt gave the entry up. The record is not live,
+	// but it still fences older attempts until a newer one takes over.
+	Released bool `json:"released,omitempty"`
 }
 
 func leaseFile(dir string, attempt int) string {
@@ -80,7 +83,7 @@ func (c *Cache) readLease(path string) (leaseRecord, error) {
 }
 
 func (c *Cache) live(rec leaseRecord) bool {
-	return c.cfg.Now().Before(rec.Renewed.Add(c.cfg.LeaseTTL))
+	return !rec.Released && c.cfg.Now().Before(rec.Renewed.Add(c.cfg.LeaseTTL))
 }
 
 // writeLeaseTemp writes rec to a new temporary file in the lease directory.
@@ -276,8 +279,9 @@ func (l *Lease) Keep(ctx context.Context) error {
 }
 
 // Release gives the lease up without sealing (the task failed or the pilot
-// drains). The work directory stays for the next attempt. Releasing twice,
-// or after Seal, does nothing.
+// drains). The work directory stays for the next attempt, which may start
+// at once; the record stays, marked released, so that an older attempt
+// still cannot come back. Releasing twice, or after Seal, does nothing.
 func (l *Lease) Release() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -285,10 +289,29 @@ func (l *Lease) Release() error {
 		return nil
 	}
 	l.done = true
-	return l.removeRecord()
+	path := leaseFile(l.dir, l.attempt)
+	rec, err := l.c.readLease(path)
+	if err != nil || rec.Owner != l.owner {
+		return nil // gone, or taken over: nothing of ours to release
+	}
+	rec.Released = true
+	tmp, err := l.c.writeLeaseTemp(l.dir, rec)
+	if err != nil {
+		// No room for the marker (a full disk is a common reason to
+		// release): remove the record, losing only the fence on older
+		// attempts.
+		l.c.log.Warn("scratch cache: cannot mark a lease released, removing it", "digest", l.digest, "attempt", l.attempt, "err", err)
+		return l.removeRecord()
+	}
+	if err := l.c.fs.Rename(tmp, path); err != nil {
+		_ = l.c.fs.Remove(tmp)
+		return infraErr("release lease", path, err)
+	}
+	return nil
 }
 
-// removeRecord deletes this attempt's record if it is still its own.
+// removeRecord deletes this attempt's record if it is still its own (after
+// a seal: the entry's hits need no lease).
 func (l *Lease) removeRecord() error {
 	path := leaseFile(l.dir, l.attempt)
 	rec, err := l.c.readLease(path)

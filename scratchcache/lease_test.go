@@ -174,6 +174,14 @@ func TestReleaseKeepsWorkForTheRetry(t *testing.T) {
 	if _, err := l.Seal(context.Background(), nil); !errors.Is(err, ErrFenced) {
 		t.Fatalf("Seal after Release: want ErrFenced, got %v", err)
 	}
+	// A released newer attempt still fences an older one coming back.
+	if err := l2.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Open("rel", d, 1); !errors.Is(err, ErrFenced) {
+		t.Fatalf("attempt 1 after attempt 2 released: want ErrFenced, got %v", err)
+	}
+	mustOpenLease(t, c, "rel", d, 3).Release()
 }
 
 // Keep renews while the task runs (in fake time), so no other attempt can
