@@ -251,6 +251,9 @@ func (q *FileQueue) isPending(p int) bool {
 
 // save writes the state, after the fence check that writable did.
 func (q *FileQueue) save() error {
+	if err := q.step("state:write"); err != nil {
+		return err
+	}
 	q.st.Epoch = q.epoch
 	if q.cur > 0 {
 		l := q.idx.lines[q.cur-1]

@@ -50,17 +50,25 @@ func syncDir(dir string) error {
 // appendSync appends data to path with one write (O_APPEND) and fsyncs it
 // before returning. If the write fails part way and nobody else appended
 // meanwhile, the partial bytes are cut off again so nothing is half-written.
-func appendSync(path string, data []byte) error {
+// It returns the size of the file right after the write: data starts at
+// end-len(data) unless another writer appended in between.
+func appendSync(path string, data []byte) (end int64, err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("append to %s: %w", path, err)
+		return 0, fmt.Errorf("append to %s: %w", path, err)
 	}
 	defer f.Close()
 	before, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("append to %s: %w", path, err)
+		return 0, fmt.Errorf("append to %s: %w", path, err)
 	}
 	n, err := f.Write(data)
+	if err == nil {
+		var st os.FileInfo
+		if st, err = f.Stat(); err == nil {
+			end = st.Size()
+		}
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -70,7 +78,7 @@ func appendSync(path string, data []byte) error {
 				f.Truncate(before.Size())
 			}
 		}
-		return fmt.Errorf("append to %s: %w", path, err)
+		return 0, fmt.Errorf("append to %s: %w", path, err)
 	}
-	return nil
+	return end, nil
 }

@@ -90,7 +90,8 @@ func (x *index) add(l rawLine) bool {
 		} else if first, dup := x.byID[s.ID]; dup {
 			q.bad = fmt.Sprintf("duplicate id %q: line %d already has it and the first one wins; give this task a new id", s.ID, x.lines[first].no)
 		} else {
-			q.id, q.cores = s.ID, int32(s.Cores)
+			x.addTask(l, s)
+			return true
 		}
 	}
 	if q.bad != "" {
@@ -99,6 +100,13 @@ func (x *index) add(l rawLine) bool {
 	x.byID[q.id] = len(x.lines)
 	x.lines = append(x.lines, q)
 	return true
+}
+
+// addTask indexes line l, which holds the task s (parsed, with defaults,
+// its id new to the index).
+func (x *index) addTask(l rawLine, s task.Spec) {
+	x.byID[s.ID] = len(x.lines)
+	x.lines = append(x.lines, qline{off: l.Off, n: int32(l.N), no: int32(l.No), crc: l.CRC, cores: int32(s.Cores), id: s.ID})
 }
 
 // verify checks that line p still holds what was indexed.

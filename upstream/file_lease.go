@@ -32,14 +32,15 @@ func (q *FileQueue) Lease(ctx context.Context, req LeaseRequest) ([]Leased, erro
 		return nil, err
 	}
 	now := q.now()
-	q.expire(now)
+	expired := q.expire(now)
 
 	var (
-		picked  []int
-		skipped []int
-		bad     []task.Result
-		cores   int
-		looked  int
+		picked    []int
+		skipped   []int
+		bad       []task.Result
+		cores     int
+		looked    int
+		curBefore = q.cur
 	)
 	limit := req.MaxTasks + leaseLookahead
 	fits := func(p int) bool {
@@ -94,6 +95,9 @@ func (q *FileQueue) Lease(ctx context.Context, req LeaseRequest) ([]Leased, erro
 	if err := q.step("lease:results-written"); err != nil {
 		return nil, q.failed(err)
 	}
+	if len(out) == 0 && len(bad) == 0 && expired == 0 && q.cur == curBefore {
+		return nil, nil // nothing changed: no write
+	}
 	exp := now.Add(req.TTL)
 	for i := range out {
 		q.st.Seq++
@@ -138,18 +142,21 @@ func (q *FileQueue) badResult(l *qline) task.Result {
 	}
 }
 
-// expire returns the tasks of leases that ran out to pending.
-func (q *FileQueue) expire(now time.Time) {
+// expire returns the tasks of leases that ran out to pending, and says how
+// many there were.
+func (q *FileQueue) expire(now time.Time) (n int) {
 	for id, l := range q.st.Leases {
 		if now.Before(l.Expires) {
 			continue
 		}
 		delete(q.st.Leases, id)
+		n++
 		q.log.Info("lease expired", "task", id, "cluster", l.Cluster, "lease", l.Lease)
 		if p, ok := q.idx.byID[id]; ok && q.isPending(p) {
 			heap.Push(&q.pending, p)
 		}
 	}
+	return n
 }
 
 // Renew extends the leases that cluster still holds, and returns the ids it

@@ -100,7 +100,7 @@ func (r *resultsLog) append(rs []task.Result) error {
 			return fmt.Errorf("encode result of %q: %w", rs[i].ID, err)
 		}
 	}
-	if err := appendSync(r.path, buf.Bytes()); err != nil {
+	if _, err := appendSync(r.path, buf.Bytes()); err != nil {
 		return err
 	}
 	return r.refresh()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"os"
 
 	"github.com/pilot-hpc/pilot/task"
@@ -34,6 +35,10 @@ func (q *FileQueue) Submit(ctx context.Context, specs []task.Spec) (SubmitReport
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	batch := map[string]int{}
+	var (
+		stored []task.Spec // with defaults, for the index
+		ends   []int       // where each one's line ends in buf
+	)
 	for i := range specs {
 		s := specs[i]
 		reject := func(format string, a ...any) {
@@ -63,22 +68,39 @@ func (q *FileQueue) Submit(ctx context.Context, specs []task.Spec) (SubmitReport
 		}
 		batch[s.ID] = i
 		rep.Accepted++
+		s.ApplyDefaults()
+		stored, ends = append(stored, s), append(ends, buf.Len())
 	}
 	if rep.Accepted == 0 {
 		return rep, nil
 	}
 	data := buf.Bytes()
-	if partial, err := q.endsMidLine(); err != nil {
+	partial, err := q.endsMidLine()
+	if err != nil {
 		return SubmitReport{}, err
-	} else if partial {
+	}
+	if partial {
 		// Someone's append without a newline (still being written, or cut
 		// short): start our lines on a line of their own. That line is
 		// then read as it stands, and fails if it is not a whole task.
 		q.log.Warn("queue ends in a line without a newline; starting the submitted tasks on a new line")
 		data = append([]byte{'\n'}, data...)
 	}
-	if err := appendSync(q.path, data); err != nil {
+	end, err := appendSync(q.path, data)
+	if err != nil {
 		return SubmitReport{}, err
+	}
+	if !partial && end-int64(len(data)) == q.idx.end {
+		// Nobody appended between the index's end and our lines: index
+		// them as written instead of reading them back.
+		start := 0
+		for k, s := range stored {
+			line := data[start : ends[k]-1]
+			q.idx.addTask(rawLine{Off: q.idx.end, N: len(line), No: q.idx.endNo + 1, CRC: crc32.ChecksumIEEE(line)}, s)
+			q.idx.end += int64(len(line)) + 1
+			q.idx.endNo++
+			start = ends[k]
+		}
 	}
 	return rep, nil
 }

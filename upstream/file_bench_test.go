@@ -1,0 +1,61 @@
+package upstream
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pilot-hpc/pilot/task"
+)
+
+// BenchmarkFileLeaseComplete leases a batch of tasks and completes them,
+// each call one fsynced write (results) and one atomic state replacement.
+func BenchmarkFileLeaseComplete(b *testing.B) {
+	for _, batch := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			n := b.N * batch
+			q, _ := newQ(b, n, newClock())
+			b.ResetTimer()
+			t0 := time.Now()
+			for i := 0; i < b.N; i++ {
+				ls, err := q.Lease(ctx, LeaseRequest{Cluster: "a", MaxTasks: batch, TTL: time.Hour})
+				if err != nil || len(ls) != batch {
+					b.Fatalf("lease: %d, %v", len(ls), err)
+				}
+				if _, err := q.Complete(ctx, "a", done(specIDs(ls)...)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "tasks/s")
+		})
+	}
+}
+
+// BenchmarkFileSubmit appends batches of 1,000 tasks of 10 kB.
+func BenchmarkFileSubmit(b *testing.B) {
+	const batch = 1000
+	path := filepath.Join(b.TempDir(), "tasks.jsonl")
+	q := openQ(b, path, newClock())
+	input := string(make([]byte, 0))
+	for len(input) < 10_000 {
+		input += "0123456789"
+	}
+	specs := make([]task.Spec, batch)
+	b.SetBytes(batch * 10_050)
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		for j := range specs {
+			specs[j] = task.Spec{ID: fmt.Sprintf("t-%d-%d", i, j), Cmd: []string{"true"}, Input: input}
+		}
+		rep, err := q.Submit(ctx, specs)
+		if err != nil || rep.Accepted != batch {
+			b.Fatalf("submit: %+v %v", rep, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/time.Since(t0).Seconds(), "tasks/s")
+	b.StopTimer()
+	os.Remove(path)
+}
