@@ -180,3 +180,24 @@ modules = ["orca/5.0.4", "PrgEnv-gnu"]
 		t.Errorf("module got %q", got)
 	}
 }
+
+func TestSubmitRequestAndPolicy(t *testing.T) {
+	c, err := Load("../examples/site-local.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := c.SubmitRequest("/repo/scripts/sbatch/pilot.sh", "")
+	site, _ := filepath.Abs("../examples/site-local.toml")
+	if req.Name != "pilot-local" || req.Nodes != 3 || req.Walltime != 5*time.Minute || req.SignalBefore != 90*time.Second ||
+		req.Partition != "debug" || req.Env["PILOT_SITE"] != site || req.Env["PILOT_QUEUE"] != c.Queue ||
+		req.Output != "/tmp/pilot-local/state/logs/pilot-%j.out" || req.Dir != c.StateDir {
+		t.Errorf("request: %+v", req)
+	}
+	if req := c.SubmitRequest("x", "https://q/c"); req.Env["PILOT_QUEUE"] != "https://q/c" {
+		t.Errorf("queue override: %+v", req.Env)
+	}
+	p := c.LaunchPolicy(2)
+	if p.Keep != 2 || p.MaxQueued != 2 || p.Overlap != 2*time.Minute || p.PilotCoreS != 3*8*300 {
+		t.Errorf("policy: %+v", p)
+	}
+}
