@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/pilot-hpc/pilot/task"
 	"github.com/pilot-hpc/pilot/upstream/server/wire"
 )
@@ -23,7 +25,8 @@ type ResultsWaiter interface {
 }
 
 // Submit validates specs locally, then sends the valid ones in batches of
-// at most opts.BatchTasks tasks and opts.BatchBytes bytes. Each batch is
+// at most opts.BatchTasks tasks and opts.BatchBytes bytes, as msgpack
+// arrays (the server decodes them several times faster than JSONL). Each batch is
 // stored atomically by the server; across batches a failed call may have
 // stored the earlier ones. Resubmitting identical tasks is harmless (the
 // server counts an identical task it already has as accepted), so the
@@ -31,13 +34,19 @@ type ResultsWaiter interface {
 func (q *HTTPQueue) Submit(ctx context.Context, specs []task.Spec) (SubmitReport, error) {
 	var rep SubmitReport
 	var body bytes.Buffer
-	var index []int // batch line -> index in specs
+	var index []int // batch element -> index in specs
 	send := func() error {
 		if len(index) == 0 {
 			return nil
 		}
+		var msg bytes.Buffer
+		msg.Grow(body.Len() + 5)
+		if err := msgpack.NewEncoder(&msg).EncodeArrayLen(len(index)); err != nil {
+			return err
+		}
+		msg.Write(body.Bytes())
 		var out wire.SubmitResponse
-		if err := q.call(ctx, http.MethodPost, wire.PathTasks, nil, "application/x-ndjson", body.Bytes(), &out); err != nil {
+		if err := q.call(ctx, http.MethodPost, wire.PathTasks, nil, wire.ContentTypeMsgpack, msg.Bytes(), &out); err != nil {
 			return err
 		}
 		rep.Accepted += out.Accepted
@@ -61,18 +70,17 @@ func (q *HTTPQueue) Submit(ctx context.Context, specs []task.Spec) (SubmitReport
 			rep.Rejected = append(rep.Rejected, Rejection{Index: i, ID: s.ID, Reason: err.Error()})
 			continue
 		}
-		line, err := json.Marshal(&s)
+		enc, err := msgpack.Marshal(&s)
 		if err != nil {
 			rep.Rejected = append(rep.Rejected, Rejection{Index: i, ID: s.ID, Reason: err.Error()})
 			continue
 		}
-		if len(index) > 0 && (len(index) >= q.opts.BatchTasks || body.Len()+len(line)+1 > q.opts.BatchBytes) {
+		if len(index) > 0 && (len(index) >= q.opts.BatchTasks || body.Len()+len(enc)+5 > q.opts.BatchBytes) {
 			if err := send(); err != nil {
 				return rep, err
 			}
 		}
-		body.Write(line)
-		body.WriteByte('\n')
+		body.Write(enc)
 		index = append(index, i)
 	}
 	return rep, send()

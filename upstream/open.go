@@ -5,11 +5,14 @@ import (
 	"strings"
 )
 
-// Options configures Open for either kind of queue.
+// Options configures Open for either kind of queue; only the part of the
+// kind that addr names is used.
 type Options struct {
 	// HTTP configures the client of a queue server (http:// and https://
 	// addresses), including its token.
 	HTTP HTTPOptions
+	// File configures a JSONL file queue (any other address).
+	File FileOptions
 }
 
 // Open returns the queue at addr: the client of a queue server for an
@@ -21,5 +24,5 @@ func Open(addr string, opts Options) (Queue, error) {
 	if strings.Contains(addr, "://") {
 		return nil, fmt.Errorf("queue %q: unknown scheme; use a file path or an http:// or https:// URL", addr)
 	}
-	return nil, fmt.Errorf("queue %q: the file queue is not built into this binary yet; use an http:// queue server", addr)
+	return OpenFile(addr, opts.File)
 }

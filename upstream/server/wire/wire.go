@@ -18,6 +18,14 @@ const (
 	PathRelease  = "/v1/release"  // POST ReleaseRequest (role pilot)
 )
 
+// Content types of a submit body. JSONL is for people and curl; the Go
+// client sends a msgpack array of task specs (the msgpack field names of
+// task.Spec), which the server decodes several times faster than JSON.
+const (
+	ContentTypeJSONL   = "application/x-ndjson"
+	ContentTypeMsgpack = "application/msgpack"
+)
+
 // SubmitResponse answers a submit: how many lines were stored and which
 // were refused, by line.
 type SubmitResponse struct {
@@ -27,7 +35,7 @@ type SubmitResponse struct {
 
 // Rejection is one refused line of a submit body.
 type Rejection struct {
-	Line   int    `json:"line"` // 1-based line of the request body
+	Line   int    `json:"line"` // 1-based line of the request body (element, for msgpack)
 	ID     string `json:"id,omitempty"`
 	Reason string `json:"reason"`
 }
