@@ -207,7 +207,10 @@ func expectBadRequestThenClose(t *testing.T, conn net.Conn) {
 func TestBadFramesRefusedCleanly(t *testing.T) {
 	var called atomic.Bool
 	ln, _ := serve(t, Handler{
-		Assign: func(context.Context, *AssignRequest) (AssignReply, error) { called.Store(true); return AssignReply{}, nil },
+		Assign: func(context.Context, *AssignRequest) (AssignReply, error) {
+			called.Store(true)
+			return AssignReply{}, nil
+		},
 	})
 	addr := ln.Addr().String()
 	frame := func(t MsgType, body []byte) []byte {
