@@ -280,8 +280,9 @@ func (l *Lease) Keep(ctx context.Context) error {
 
 // Release gives the lease up without sealing (the task failed or the pilot
 // drains). The work directory stays for the next attempt, which may start
-// at once; the record stays, marked released, so that an older attempt
-// still cannot come back. Releasing twice, or after Seal, does nothing.
+// at once; the attempt's output directory goes. The record stays, marked
+// released, so that an older attempt still cannot come back. Releasing
+// twice, or after Seal, does nothing.
 func (l *Lease) Release() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -289,6 +290,9 @@ func (l *Lease) Release() error {
 		return nil
 	}
 	l.done = true
+	if err := l.c.fs.RemoveAll(l.OutDir()); err != nil {
+		l.c.log.Warn("scratch cache: cannot remove a released attempt's outputs; the next attempt will", "digest", l.digest, "path", l.OutDir(), "err", err)
+	}
 	path := leaseFile(l.dir, l.attempt)
 	rec, err := l.c.readLease(path)
 	if err != nil || rec.Owner != l.owner {

@@ -163,8 +163,12 @@ func TestReleaseKeepsWorkForTheRetry(t *testing.T) {
 	d := specDigest("rel")
 	l := mustOpenLease(t, c, "rel", d, 1)
 	writeFile(t, filepath.Join(l.WorkDir(), "ckpt"), []byte("3"))
+	writeFile(t, filepath.Join(l.OutDir(), "partial.out"), []byte("half"))
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(l.OutDir()); !os.IsNotExist(err) {
+		t.Fatalf("a released attempt's outputs were kept: %v", err)
 	}
 	// No waiting for a TTL after a release.
 	l2 := mustOpenLease(t, c, "rel", d, 2)

@@ -163,6 +163,10 @@ staged to the results store are not touched.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "evicted %d entries: %s -> %s (quota %s)\n",
 				len(rep.Evicted), humanBytes(rep.Before), humanBytes(rep.After), humanBytes(n))
+			if rep.After > n {
+				fmt.Fprintf(cmd.ErrOrStderr(), "pilot: still %s over the quota: the rest is held by running attempts or kept for retries (see 'pilot cache ls'; --idle-age removes given-up ones)\n",
+					humanBytes(rep.After-n))
+			}
 			return nil
 		},
 	}
