@@ -57,3 +57,14 @@ var ErrNoEndTime = errors.New("the job has no end time")
 // ErrUnknownJob means the batch system answered that it does not know the
 // job id (it never existed, or ended and was purged).
 var ErrUnknownJob = errors.New("the batch system does not know this job")
+
+// AllocationEnd is when the job j (read from the environment) ends: its
+// SLURM_JOB_END_TIME where Slurm sets it, else what s says. An agent
+// should call it again now and then, since an administrator may change
+// the limit and Slurm may enforce it up to 30 s late.
+func AllocationEnd(ctx context.Context, s Scheduler, j Job) (time.Time, error) {
+	if !j.End.IsZero() {
+		return j.End, nil
+	}
+	return s.EndTime(ctx, j.ID)
+}

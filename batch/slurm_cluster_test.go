@@ -98,6 +98,9 @@ exec sleep 300
 	if err != nil {
 		t.Fatal(err)
 	}
+	if viaEnv, err := AllocationEnd(ctx, s, inJob); err != nil || !viaEnv.Equal(end) {
+		t.Errorf("AllocationEnd from the job's environment = %s, %v; want %s", viaEnv, err, end)
+	}
 	if inJob.ID != id || !reflect.DeepEqual(inJob.Nodes, job.Nodes) || inJob.CPUsOnNode < 1 || len(inJob.CPUsPerNode) != 3 ||
 		inJob.Restarts != 0 || inJob.Name != name {
 		t.Errorf("the batch shell saw %+v; squeue says nodes %v", inJob, job.Nodes)
