@@ -83,6 +83,7 @@ func (d *delegate) MergeRemoteState([]byte, bool)   {}
 // callbacks append and return; they never block.
 type events struct {
 	mu     sync.Mutex
+	live   map[string]Node // copied inside the callbacks, under memberlist's lock
 	queue  []Event
 	wake   chan struct{} // capacity 1: "the queue is not empty"
 	out    chan Event
@@ -90,7 +91,7 @@ type events struct {
 }
 
 func newEvents() *events {
-	e := &events{wake: make(chan struct{}, 1), out: make(chan Event), closed: make(chan struct{})}
+	e := &events{live: map[string]Node{}, wake: make(chan struct{}, 1), out: make(chan Event), closed: make(chan struct{})}
 	go e.pump()
 	return e
 }
@@ -113,12 +114,28 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 func (e *events) push(k EventKind, n *memberlist.Node) {
 	ev := Event{Kind: k, Node: toNode(n)}
 	e.mu.Lock()
+	if k == EventJoin || k == EventUpdate {
+		e.live[ev.Node.Name] = ev.Node
+	} else {
+		delete(e.live, ev.Node.Name)
+	}
 	e.queue = append(e.queue, ev)
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
 	default:
 	}
+}
+
+// members copies the live set.
+func (e *events) members() []Node {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Node, 0, len(e.live))
+	for _, n := range e.live {
+		out = append(out, n)
+	}
+	return out
 }
 
 // pump delivers queued events in order until close; out is closed then.

@@ -55,6 +55,8 @@ type Config struct {
 // concurrent use.
 type Membership struct {
 	ml     *memberlist.Memberlist
+	name   string
+	addr   string
 	del    *delegate
 	ev     *events
 	log    *slog.Logger
@@ -118,6 +120,9 @@ func Start(cfg Config) (*Membership, error) {
 		return nil, fmt.Errorf("membership: starting gossip on %s:%d: %w", mc.BindAddr, cfg.BindPort, err)
 	}
 	m.ml = ml
+	local := ml.LocalNode()
+	m.name = local.Name
+	m.addr = net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port)))
 	logger.Info("gossip started", "node", name, "addr", m.Addr())
 	return m, nil
 }
@@ -160,23 +165,17 @@ func (m *Membership) Join(seeds []string) (int, error) {
 func (m *Membership) Events() <-chan Event { return m.ev.out }
 
 // Name is this node's name.
-func (m *Membership) Name() string { return m.ml.LocalNode().Name }
+func (m *Membership) Name() string { return m.name }
 
 // Addr is this node's gossip address as others see it (with the real port
 // when BindPort was 0).
-func (m *Membership) Addr() string {
-	n := m.ml.LocalNode()
-	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
-}
+func (m *Membership) Addr() string { return m.addr }
 
 // Members lists the live members (alive or suspect), this node included,
-// sorted by name.
+// sorted by name. It is built from the same callbacks as Events (memberlist's
+// own Members hands out nodes it keeps changing, which races).
 func (m *Membership) Members() []Node {
-	ms := m.ml.Members()
-	out := make([]Node, 0, len(ms))
-	for _, n := range ms {
-		out = append(out, toNode(n))
-	}
+	out := m.ev.members()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
