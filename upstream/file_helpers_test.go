@@ -40,8 +40,14 @@ func taskLine(i int) string { return fmt.Sprintf(`{"id":"t-%06d","cmd":["true"]}
 
 func taskID(i int) string { return fmt.Sprintf("t-%06d", i) }
 
+// fataler is what the helpers need of a test: testing.TB or *rapid.T.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
 // appendRaw appends s to path as a user would by hand.
-func appendRaw(t testing.TB, path, s string) {
+func appendRaw(t fataler, path, s string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {

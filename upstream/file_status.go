@@ -65,15 +65,26 @@ func (q *FileQueue) Results(ctx context.Context, from Cursor, max int) ([]task.R
 	return q.res.read(from, max)
 }
 
-// read brings the queue up to date for a reading call: the writer's memory
-// is the state, so it only rereads what others appended; a reader rereads
-// the state too.
+// read brings the queue up to date for a reading call. The writer's memory
+// is the state, so it only rereads what others appended; a campaign handed
+// back is adopted; a reader, or a writer fenced by a newer epoch, rereads
+// the state from the disk.
 func (q *FileQueue) read() error {
 	if err := q.open(); err != nil {
 		return err
 	}
 	if q.epoch != 0 {
-		return q.refresh()
+		rec, err := readLock(q.dir)
+		if err != nil {
+			return err
+		}
+		switch {
+		case rec.Epoch == q.epoch && rec.Owner == q.owner:
+			return q.refresh()
+		case rec.Epoch > q.epoch && rec.Owner == q.owner && rec.HandBack:
+			q.log.Info("campaign handed back", "epoch", rec.Epoch)
+			q.epoch = rec.Epoch
+		}
 	}
 	return q.reload()
 }
