@@ -230,7 +230,7 @@ func (l *Lease) Renew() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.done {
-		return fmt.Errorf("%w: entry %s: attempt %d already released or sealed", ErrFenced, l.digest, l.attempt)
+		return fmt.Errorf("%w: %w: entry %s, attempt %d", ErrFenced, errLeaseDone, l.digest, l.attempt)
 	}
 	if err := l.check(); err != nil {
 		return err
@@ -248,10 +248,14 @@ func (l *Lease) Renew() error {
 	return nil
 }
 
-// Keep renews the lease every LeaseTTL/3 until ctx ends (it then returns
-// nil) or the lease is lost: fenced by a newer attempt (ErrFenced), or not
-// renewed for a whole LeaseTTL because the filesystem failed. Run it in a
-// goroutine beside the task and stop the task when it returns an error.
+// errLeaseDone: the lease was sealed or released by its own attempt.
+var errLeaseDone = errors.New("the lease was already released or sealed")
+
+// Keep renews the lease every LeaseTTL/3 until ctx ends or the attempt
+// sealed or released it (it then returns nil), or the lease is lost: fenced
+// by a newer attempt (ErrFenced), or not renewed for a whole LeaseTTL
+// because the filesystem failed. Run it in a goroutine beside the task and
+// Seal; stop the task when it returns an error.
 func (l *Lease) Keep(ctx context.Context) error {
 	ttl := l.c.cfg.LeaseTTL
 	tick := time.NewTicker(ttl / 3)
@@ -267,6 +271,8 @@ func (l *Lease) Keep(ctx context.Context) error {
 		switch {
 		case err == nil:
 			lastOK = l.c.cfg.Now()
+		case errors.Is(err, errLeaseDone):
+			return nil
 		case errors.Is(err, ErrFenced):
 			return err
 		default:

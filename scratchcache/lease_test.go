@@ -238,3 +238,27 @@ func TestKeepRenewsUntilFenced(t *testing.T) {
 		}
 	})
 }
+
+// Keep beside a Seal: it ends quietly once its own attempt sealed.
+func TestKeepEndsAfterSeal(t *testing.T) {
+	root := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		c, err := New(Config{Root: root, Logger: quietLogger(), LeaseTTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, l, err := c.Open("sealed", specDigest("sealed"), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := make(chan error, 1)
+		go func() { kept <- l.Keep(t.Context()) }()
+		time.Sleep(time.Minute)
+		if _, err := l.Seal(context.Background(), []byte(`1`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-kept; err != nil {
+			t.Fatalf("Keep after the seal: %v", err)
+		}
+	})
+}
