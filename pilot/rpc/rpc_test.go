@@ -75,19 +75,28 @@ func assignment(id string, attempt int) Assignment {
 }
 
 func TestRoundTrips(t *testing.T) {
+	// The handlers run on the server's goroutines; mu orders their writes
+	// before the test's reads.
+	var mu sync.Mutex
 	var got []Assignment
 	var cancelled []TaskRef
 	var reports []Report
 	ln, _ := serve(t, Handler{
 		Assign: func(_ context.Context, req *AssignRequest) (AssignReply, error) {
+			mu.Lock()
+			defer mu.Unlock()
 			got = append(got, req.Tasks...)
 			return AssignReply{Refused: []Refusal{{TaskID: "b", Attempt: 1, Err: fmt.Errorf("%w: 0 of 2 cores free", ErrNoCapacity)}}}, nil
 		},
 		Cancel: func(_ context.Context, req *CancelRequest) error {
+			mu.Lock()
+			defer mu.Unlock()
 			cancelled = append(cancelled, req.Tasks...)
 			return nil
 		},
 		Report: func(_ context.Context, req *ReportRequest) (ReportReply, error) {
+			mu.Lock()
+			defer mu.Unlock()
 			reports = append(reports, req.Reports...)
 			return ReportReply{Refused: []Refusal{{TaskID: "a", Attempt: 1, Err: ErrStale}}}, nil
 		},
@@ -99,20 +108,29 @@ func TestRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
 	if len(got) != 2 || got[0].Spec.Env["K"] != "V" || got[1].DeadlineTime().IsZero() {
 		t.Fatalf("server got %+v", got)
 	}
+	mu.Unlock()
 	if len(rep.Refused) != 1 || rep.Refused[0].TaskID != "b" || !errors.Is(rep.Refused[0].Err, ErrNoCapacity) {
 		t.Fatalf("refusals %+v", rep.Refused)
 	}
-	if err := c.Cancel(ctx, &CancelRequest{Tasks: []TaskRef{{ID: "a", Attempt: 1}}}); err != nil || len(cancelled) != 1 {
-		t.Fatalf("cancel: %v %+v", err, cancelled)
+	if err := c.Cancel(ctx, &CancelRequest{Tasks: []TaskRef{{ID: "a", Attempt: 1}}}); err != nil {
+		t.Fatal(err)
 	}
+	mu.Lock()
+	if len(cancelled) != 1 {
+		t.Fatalf("cancel: %+v", cancelled)
+	}
+	mu.Unlock()
 	res := task.Result{ID: "a", State: task.StateDone, Value: []byte(`{"x":1}`)}
 	rr, err := c.Report(ctx, &ReportRequest{Node: "n2", Reports: []Report{{Kind: ReportCompleted, TaskID: "a", Attempt: 1, Result: res, CPUs: []int{0, 1}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(reports) != 1 || string(reports[0].Result.Value) != `{"x":1}` || len(reports[0].CPUs) != 2 {
 		t.Fatalf("server got %+v", reports)
 	}
