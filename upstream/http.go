@@ -27,7 +27,7 @@ type HTTPOptions struct {
 	// else the first line of the file named by $PILOT_TOKEN_FILE.
 	Token string
 	// CAFile is a PEM bundle to trust for https (a self-signed server);
-	// empty: the system roots.
+	// empty: $PILOT_CA_FILE, else the system roots.
 	CAFile string
 	// Timeout bounds one HTTP attempt. Default 2 minutes.
 	Timeout time.Duration
@@ -52,6 +52,9 @@ type HTTPOptions struct {
 func (o *HTTPOptions) defaults() {
 	if o.Token == "" {
 		o.Token = os.Getenv("PILOT_TOKEN")
+	}
+	if o.CAFile == "" {
+		o.CAFile = os.Getenv("PILOT_CA_FILE")
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Minute
@@ -178,6 +181,10 @@ func (q *HTTPQueue) once(ctx context.Context, method, u, contentType string, bod
 		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := q.hc.Do(req)
+	var untrusted *tls.CertificateVerificationError
+	if errors.As(err, &untrusted) {
+		return fmt.Errorf("%s %s: the server's certificate is not trusted (%v); give its CA with $PILOT_CA_FILE (HTTPOptions.CAFile)", method, u, untrusted.Err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, u, err)
 	}
