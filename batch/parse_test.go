@@ -211,9 +211,15 @@ func FuzzParseScontrol(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, out string) {
 		fields, err := ParseScontrol(out)
-		if err == nil && fields["JobId"] == "" && !strings.HasPrefix(strings.TrimSpace(out), "JobId= ") && strings.TrimSpace(out) != "JobId=" {
-			if _, ok := fields["JobId"]; !ok {
-				t.Fatalf("record without JobId accepted: %q", out)
+		if err != nil {
+			return
+		}
+		if _, ok := fields["JobId"]; !ok {
+			t.Fatalf("record without JobId accepted: %q", out)
+		}
+		for k, v := range fields {
+			if k == "" || v != strings.TrimSpace(v) {
+				t.Fatalf("field %q=%q", k, v)
 			}
 		}
 	})
