@@ -87,17 +87,10 @@ show their progress on stderr.`,
 
 // openSubmitQueue opens the queue; a file queue is created if missing.
 func openSubmitQueue(queue, state string) (upstream.Queue, error) {
-	if strings.Contains(queue, "://") {
-		if state != "" {
-			return nil, usageErr("--state is for a file queue; a queue server keeps its own state")
-		}
-		q, err := upstream.Open(queue, upstream.Options{})
-		if err != nil {
-			return nil, withHint(err, "check --queue")
-		}
-		return q, nil
+	if state != "" && strings.Contains(queue, "://") {
+		return nil, usageErr("--state is for a file queue; a queue server keeps its own state")
 	}
-	q, err := upstream.OpenFile(queue, upstream.FileOptions{StateDir: state, Create: true})
+	q, err := upstream.Open(queue, upstream.Options{File: upstream.FileOptions{StateDir: state, Create: true}})
 	if err != nil {
 		return nil, withHint(err, "check --queue and --state")
 	}
