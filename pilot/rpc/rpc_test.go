@@ -45,7 +45,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-func serve(t *testing.T, h Handler) (*countingListener, *Server) {
+func serve(t testing.TB, h Handler) (*countingListener, *Server) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,7 +64,7 @@ func serve(t *testing.T, h Handler) (*countingListener, *Server) {
 	return cl, s
 }
 
-func client(t *testing.T, addr string, k []byte) *Client {
+func client(t testing.TB, addr string, k []byte) *Client {
 	c := NewClient(addr, k)
 	t.Cleanup(func() { c.Close() })
 	return c
