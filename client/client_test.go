@@ -236,3 +236,38 @@ func TestRefusalsReachTheFuture(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 }
+
+func TestExecutorOverTheFileQueue(t *testing.T) {
+	q, err := upstream.Open(filepath.Join(t.TempDir(), "tasks.jsonl"), upstream.Options{File: upstream.FileOptions{Create: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ctx, cancel := context.WithTimeout(bg, time.Minute)
+	defer cancel()
+	pctx, stop := context.WithCancel(ctx)
+	pilot := make(chan error, 1)
+	go func() { pilot <- runPilot(pctx, q) }()
+	defer func() {
+		stop()
+		if err := <-pilot; err != nil && pctx.Err() == nil {
+			t.Error(err)
+		}
+	}()
+	ex := New(q, Options{PollEvery: 10 * time.Millisecond})
+	defer ex.Close(bg)
+	fs, err := ex.Map(ctx, specs("f", 300))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for f := range ex.AsCompleted(ctx, fs) {
+		if r, err := f.Result(ctx); err != nil || string(r.Value) != `"`+f.ID+`"` {
+			t.Fatalf("%s: %+v %v", f.ID, r, err)
+		}
+		n++
+	}
+	if n != len(fs) {
+		t.Fatalf("AsCompleted yielded %d of %d", n, len(fs))
+	}
+}
