@@ -17,7 +17,8 @@
 //   - pure decisions: Tracker turns "Slurm does not know this job" into the
 //     terminal state Gone only after a few confirmations (never "pending
 //     forever", never dropped on one bad poll), and PlanLaunch says how many
-//     pilots to submit now so a campaign never drops to zero agents.
+//     pilots to submit now so a campaign never drops to zero agents;
+//     Launcher.Round joins them to a Scheduler for `pilot launch`.
 //
 // The real-cluster tests (slurm_cluster_test.go) run against the namespaced
 // test cluster of scripts/slurm; package slurmtest brings it up for them.
