@@ -98,14 +98,15 @@ func (c *child) kill() {
 	}
 }
 
-// peakRSS reads the child's high-water resident set (VmHWM) in bytes.
-func (c *child) peakRSS() (int64, error) {
+// memory reads one figure of the child's /proc/PID/status (VmHWM: peak
+// resident set; RssAnon: resident heap and stacks) in bytes.
+func (c *child) memory(field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
 			var kb int64
 			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
 				return 0, err
@@ -113,5 +114,5 @@ func (c *child) peakRSS() (int64, error) {
 			return kb << 10, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", c.cmd.Process.Pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, c.cmd.Process.Pid)
 }
