@@ -17,10 +17,11 @@ import (
 // implements it over the agent RPC. Both methods block until the node
 // answers or ctx ends, and are called from several goroutines at once.
 type Dispatcher interface {
-	// Dispatch asks a node to run attempts. An error means that none of
-	// them is known to have started; the leader requeues them as infra
-	// failures. A node that already runs an attempt accepts it again.
-	Dispatch(ctx context.Context, node ledger.Node, work []Work) error
+	// Dispatch asks a node to run attempts and returns the ones it
+	// refused. An error means that none of them is known to have started.
+	// The leader requeues refused attempts as infra failures. A node that
+	// already runs an attempt accepts it again.
+	Dispatch(ctx context.Context, node ledger.Node, work []Work) (refused []ledger.AttemptRef, err error)
 	// Cancel asks a node to stop attempts (a flush, a revoked lease).
 	Cancel(ctx context.Context, node ledger.Node, attempts []ledger.AttemptRef) error
 }

@@ -121,17 +121,28 @@ func (l *Leader) redispatch(ctx context.Context, assigned []ledger.Task) {
 		go func() {
 			dctx, cancel := context.WithTimeout(ctx, dispatchTimeout)
 			defer cancel()
-			err := l.cfg.Dispatch.Dispatch(dctx, node, work)
-			if err == nil || ctx.Err() != nil {
+			refused, err := l.cfg.Dispatch.Dispatch(dctx, node, work)
+			if ctx.Err() != nil {
 				return
 			}
-			l.log.Warn("dispatch failed; requeueing", "node", node.ID, "tasks", len(work), "err", err)
+			var failed []ledger.AttemptRef
+			reason := ""
+			switch {
+			case err != nil:
+				for _, w := range work {
+					failed = append(failed, ledger.AttemptRef{Task: w.Spec.ID, Attempt: w.Attempt})
+				}
+				reason = fmt.Sprintf("dispatch to node %s: %v", node.ID, err)
+			case len(refused) > 0:
+				failed = refused
+				reason = fmt.Sprintf("node %s refused the attempt", node.ID)
+			default:
+				return
+			}
+			l.log.Warn("dispatch failed; requeueing", "node", node.ID, "tasks", len(failed), "reason", reason)
 			fail := ledger.Fail{At: l.now()}
-			for _, w := range work {
-				fail.Items = append(fail.Items, ledger.Failure{
-					Task: w.Spec.ID, Attempt: w.Attempt, Class: ledger.FailInfra,
-					Error: fmt.Sprintf("dispatch to node %s: %v", node.ID, err),
-				})
+			for _, r := range failed {
+				fail.Items = append(fail.Items, ledger.Failure{Task: r.Task, Attempt: r.Attempt, Class: ledger.FailInfra, Error: reason})
 			}
 			if _, err := l.propose(ctx, fail); err != nil {
 				l.log.Warn("requeue after failed dispatch", "node", node.ID, "err", err)

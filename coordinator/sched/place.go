@@ -108,10 +108,10 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 		if a.estimated != b.estimated {
 			return boolFirst(!a.estimated)
 		}
-		if c := cmp.Compare(b.need, a.need); c != 0 {
+		if c := cmp.Compare(b.cores, a.cores); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(b.cores, a.cores); c != 0 {
+		if c := cmp.Compare(b.need, a.need); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.seq, b.seq)

@@ -65,7 +65,7 @@ func (c *Client) Report(ctx context.Context, req *ReportRequest) (ReportReply, e
 	if err := c.call(ctx, MsgReport, req, MsgReportReply, &w); err != nil {
 		return ReportReply{}, err
 	}
-	return ReportReply{Refused: fromWire(w)}, nil
+	return ReportReply{Refused: fromWire(w), Cancel: w.Cancel}, nil
 }
 
 // Close closes the idle connections; calls in flight finish and then close

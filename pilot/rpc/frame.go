@@ -164,6 +164,7 @@ type refusalWire struct {
 // replyWire is the body of an AssignReply or a ReportReply.
 type replyWire struct {
 	Refused []refusalWire `msgpack:"refused"`
+	Cancel  []TaskRef     `msgpack:"cancel,omitempty"` // ReportReply only
 }
 
 func toWire(rs []Refusal) replyWire {

@@ -90,6 +90,9 @@ type Report struct {
 	// Infra is set on a Failed report that was not the task's fault (a
 	// cancel, a drain, a setup failure): the retry does not spend an attempt.
 	Infra bool `msgpack:"infra"`
+	// Class is the failure class of a Failed report as the ledger names
+	// it ("task", "infra", "fatal"); empty: derived from Infra.
+	Class string `msgpack:"class,omitempty"`
 	// Reason is the runner's stable reason code (exit, signal, timeout...).
 	Reason string `msgpack:"reason,omitempty"`
 	// CPUs are the OS CPU ids the attempt was pinned to, so overlaps can
@@ -99,16 +102,24 @@ type Report struct {
 	MaxRSSKB int64   `msgpack:"rss_kb,omitempty"`
 }
 
-// ReportRequest carries reports from one node.
+// ReportRequest carries reports from one node. With Heartbeat set it also
+// lists every attempt the node runs, so the leader can requeue attempts the
+// node lost and tell it to cancel attempts it should not run.
 type ReportRequest struct {
-	Node    string   `msgpack:"node"`
-	Reports []Report `msgpack:"reports"`
+	Node      string    `msgpack:"node"`
+	Reports   []Report  `msgpack:"reports"`
+	Heartbeat bool      `msgpack:"heartbeat,omitempty"`
+	Running   []TaskRef `msgpack:"running,omitempty"`
+	SentAt    int64     `msgpack:"sent_at,omitempty"` // unix milliseconds on the agent
 }
 
 // ReportReply lists the reports the leader refused (a stale attempt, a
 // task it does not know); it recorded the rest.
 type ReportReply struct {
 	Refused []Refusal
+	// Cancel lists attempts the node runs that the ledger does not give it
+	// (flushed, stale): the node stops them. Only in a heartbeat's reply.
+	Cancel []TaskRef
 }
 
 // Ack is the reply to a request that returns nothing.

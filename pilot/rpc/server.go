@@ -196,7 +196,9 @@ func (s *Server) dispatch(req any) (MsgType, any) {
 		if err != nil {
 			return MsgError, envelope(err)
 		}
-		return MsgReportReply, toWire(rep.Refused)
+		w := toWire(rep.Refused)
+		w.Cancel = rep.Cancel
+		return MsgReportReply, w
 	}
 	return MsgError, &Envelope{Code: CodeInternal, Message: fmt.Sprintf("no dispatch for %T", req)}
 }

@@ -1,0 +1,488 @@
+package pilot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pilot-hpc/pilot/authconn"
+	"github.com/pilot-hpc/pilot/coordinator"
+	"github.com/pilot-hpc/pilot/coordinator/ledger"
+	"github.com/pilot-hpc/pilot/pilot/member"
+	"github.com/pilot-hpc/pilot/pilot/rpc"
+	"github.com/pilot-hpc/pilot/scratchcache"
+	"github.com/pilot-hpc/pilot/scratchcache/stage"
+	"github.com/pilot-hpc/pilot/upstream"
+)
+
+// agent is one running node: the parts of this package wired together.
+type agent struct {
+	cfg     Config
+	log     *slog.Logger
+	key     []byte
+	raft    *coordinator.Node
+	members *member.Membership
+	exec    *executor
+	reports *reporter
+	rpcSrv  *rpc.Server
+	disp    *dispatcher
+	leader  *coordinator.Leader
+	steward *steward
+
+	mu      sync.Mutex
+	queue   upstream.Queue
+	current *coordinator.Leader // set while this node leads
+}
+
+// Drain is sent on a channel given to Run to make the agent drain now
+// (SIGUSR1 from Slurm before the walltime).
+type Drain struct{}
+
+// Run runs one agent until ctx ends or drain receives, then drains: it
+// takes no new task, hands leadership and its vote to nodes that stay, lets
+// running tasks finish when they can before the pilot ends (others are
+// stopped and requeued as infra failures, which spend no retry), and leaves
+// the cluster. It returns nil after a clean drain.
+func Run(ctx context.Context, cfg Config, drain <-chan Drain) error {
+	if err := cfg.withDefaults(); err != nil {
+		return err
+	}
+	a, err := start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return a.serve(ctx, drain)
+}
+
+func start(ctx context.Context, cfg Config) (a *agent, err error) {
+	a = &agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Name)}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	for _, dir := range []string{cfg.StateDir, cfg.DataDir} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("make directory: %w", err)
+		}
+	}
+	if a.key, err = authconn.LoadOrCreateKey(cfg.keyFile()); err != nil {
+		return nil, err
+	}
+	res, err := DetectResources(ctx, cfg.Resources)
+	if err != nil {
+		return nil, err
+	}
+	cores, err := NewCores(res.Cores, res.CPUs)
+	if err != nil {
+		return nil, err
+	}
+	store := cfg.Store
+	if store == nil {
+		if store, err = stage.FileStore(filepath.Join(cfg.StateDir, "outputs")); err != nil {
+			return nil, err
+		}
+	}
+	cache, err := scratchcache.New(scratchcache.Config{Root: cfg.ScratchRoot, Store: store, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	attempts, err := openAttemptLog(filepath.Join(cfg.DataDir, "attempts.jsonl"), a.log)
+	if err != nil {
+		return nil, fmt.Errorf("attempt log: %w", err)
+	}
+	heartbeat := 2 * time.Second
+	if cfg.Loopback {
+		heartbeat = 500 * time.Millisecond
+	}
+	a.reports = newReporter(cfg.Name, heartbeat, a.log)
+	a.exec = &executor{
+		node: cfg.Name, pilot: cfg.Pilot, cores: cores, cache: cache, resolve: cfg.Resolve,
+		report: a.reports.add, attempts: attempts, grace: cfg.Grace, log: a.log,
+		running: map[ledger.AttemptRef]*attempt{},
+	}
+	a.reports.running = func() []rpc.TaskRef { return toRefs(a.exec.Running()) }
+	a.reports.cancel = func(refs []rpc.TaskRef) { a.exec.Cancel(fromRefs(refs)) }
+	a.reports.send = a.sendReports
+
+	a.raft, err = coordinator.Open(coordinator.Config{
+		ID: cfg.Name, Dir: filepath.Join(cfg.DataDir, "raft"), Bind: net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.RaftPort)),
+		WrapConn: a.authenticate, Timeouts: cfg.timeouts(), Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.RPCPort)))
+	if err != nil {
+		return nil, fmt.Errorf("agent RPC listener: %w", err)
+	}
+	a.rpcSrv = rpc.NewServer(a.key, a.handler(), a.log)
+	go a.rpcSrv.Serve(ln)
+	a.disp = &dispatcher{self: cfg.Name, key: a.key, cl: map[string]*rpc.Client{}}
+
+	meta := member.Meta{
+		Cores: res.Cores, MemMB: res.MemMB, Pilot: cfg.Pilot, RPCAddr: ln.Addr().String(),
+		RaftAddr: a.raft.Addr(), Role: member.Role("worker"), Version: Version,
+	}
+	if !cfg.End.IsZero() {
+		meta.PilotEnd = cfg.End.Unix()
+	}
+	a.members, err = member.Start(member.Config{
+		Name: cfg.Name, BindAddr: cfg.Bind, BindPort: cfg.GossipPort, Key: a.key,
+		Meta: meta, Timing: cfg.timing(), Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.steward = &steward{raft: a.raft, members: a.members, voters: cfg.Voters, now: func() int64 { return time.Now().UnixNano() }}
+	a.log.Info("agent started", "pilot", cfg.Pilot, "cores", res.Cores, "cores_from", res.CoresFrom,
+		"mem_mb", res.MemMB, "gossip", a.members.Addr(), "raft", a.raft.Addr(), "rpc", meta.RPCAddr)
+	return a, a.join(ctx)
+}
+
+// Version is the binary's version, gossiped in the node metadata; the
+// command sets it at start.
+var Version = "dev"
+
+// authenticate runs the campaign-key handshake on every Raft connection.
+func (a *agent) authenticate(conn net.Conn, isDialer bool) (net.Conn, error) {
+	var err error
+	if isDialer {
+		err = authconn.Client(conn, a.key)
+	} else {
+		err = authconn.Server(conn, a.key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return conn, nil
+}
+
+// join finds the live cluster (seeds, else the members file) or, when this
+// agent may bootstrap and nobody answers, starts a new one.
+func (a *agent) join(ctx context.Context) error {
+	deadline := time.Now().Add(a.cfg.JoinTimeout)
+	self := a.members.Addr()
+	for {
+		seeds := a.cfg.Seeds
+		if len(seeds) == 0 {
+			fromFile, err := member.ReadMembersFile(a.cfg.membersFile())
+			if err != nil {
+				a.log.Warn("members file", "err", err)
+			}
+			seeds = fromFile
+		}
+		var others []string
+		for _, s := range seeds {
+			if s != self {
+				others = append(others, s)
+			}
+		}
+		if len(others) > 0 {
+			if n, err := a.members.Join(others); n > 0 {
+				a.log.Info("joined the campaign's cluster", "seeds_answered", n)
+				return nil
+			} else if err != nil {
+				a.log.Debug("join", "err", err)
+			}
+		}
+		if a.cfg.Bootstrap {
+			a.log.Info("no live cluster answered: starting a new one")
+			if err := a.raft.Bootstrap([]coordinator.Server{{ID: a.cfg.Name, Addr: a.raft.Addr(), Voter: true}}); err != nil {
+				return err
+			}
+			return member.WriteMembersFile(a.cfg.membersFile(), []string{self}, a.cfg.Name, time.Now())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no live cluster found within %s (seeds %v, members file %s) and this agent may not start one: start the first agent with --bootstrap", a.cfg.JoinTimeout, seeds, a.cfg.membersFile())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// serve runs the agent's loops until ctx ends or a drain is asked for.
+func (a *agent) serve(ctx context.Context, drain <-chan Drain) error {
+	defer a.close()
+	loops, stopLoops := context.WithCancel(context.Background())
+	defer stopLoops()
+	go a.reports.run(loops)
+
+	var endTimer <-chan time.Time
+	if !a.cfg.End.IsZero() {
+		endTimer = time.After(time.Until(a.cfg.End.Add(-a.cfg.DrainMargin)))
+	}
+	check := time.NewTicker(a.cfg.timeouts().Heartbeat)
+	defer check.Stop()
+	var lead context.CancelFunc
+	stopLeading := func() {
+		if lead != nil {
+			lead()
+			lead = nil
+			a.setLeading(nil)
+		}
+	}
+	defer stopLeading()
+	why := ""
+	for why == "" {
+		select {
+		case <-ctx.Done():
+			why = "stopped"
+		case <-drain:
+			why = "drain signal"
+		case <-endTimer:
+			why = "pilot end is near"
+		case ev := <-a.members.Events():
+			a.log.Debug("membership", "event", ev.Kind.String(), "member", ev.Node.Name)
+			if l := a.leading(); l != nil {
+				l.Kick()
+			}
+		case <-a.raft.LeaderCh():
+		case <-check.C:
+		}
+		switch isLeader := a.raft.IsLeader(); {
+		case isLeader && lead == nil:
+			lctx, cancel := context.WithCancel(loops)
+			lead = cancel
+			if err := a.lead(lctx); err != nil {
+				a.log.Error("cannot lead", "err", err)
+				stopLeading()
+			}
+		case !isLeader && lead != nil:
+			a.log.Info("lost leadership")
+			stopLeading()
+		}
+	}
+	a.log.Info("draining", "reason", why)
+	return a.drain(stopLeading)
+}
+
+// lead starts the leader loop and the steward for this term.
+func (a *agent) lead(ctx context.Context) error {
+	q, err := a.openQueue()
+	if err != nil {
+		return err
+	}
+	l := coordinator.NewLeader(a.raft, coordinator.LeaderConfig{
+		Cluster: a.cfg.Cluster, Queue: q, Dispatch: a.disp, Sched: a.cfg.Sched, Shapes: a.cfg.Shapes,
+		LeaseTTL: a.cfg.LeaseTTL, Logger: a.cfg.Logger,
+	})
+	a.setLeading(l)
+	a.log.Info("leading the cluster")
+	go func() {
+		if err := l.Run(ctx); err != nil {
+			a.log.Error("leader loop", "err", err)
+		}
+	}()
+	go a.stewardLoop(ctx, l)
+	return nil
+}
+
+// stewardLoop reconciles membership, Raft voters and the members file
+// while this node leads.
+func (a *agent) stewardLoop(ctx context.Context, l *coordinator.Leader) {
+	tick := time.NewTicker(a.cfg.timeouts().Heartbeat)
+	defer tick.Stop()
+	lastFile := time.Time{}
+	for {
+		if err := a.steward.reconcile(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("steward", "err", err)
+		}
+		l.Kick()
+		if time.Since(lastFile) > 10*time.Second {
+			if err := member.WriteMembersFile(a.cfg.membersFile(), a.members.Addrs(), a.cfg.Name, time.Now()); err != nil {
+				a.log.Warn("members file", "err", err)
+			}
+			lastFile = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (a *agent) openQueue() (upstream.Queue, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.queue != nil {
+		return a.queue, nil
+	}
+	q, err := upstream.Open(a.cfg.Queue, upstream.Options{
+		HTTP: upstream.HTTPOptions{Token: a.cfg.QueueToken},
+		File: upstream.FileOptions{StateDir: a.cfg.StateDir, Owner: a.cfg.Name, Logger: a.log},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open the queue %s: %w", a.cfg.Queue, err)
+	}
+	a.queue = q
+	return q, nil
+}
+
+func (a *agent) setLeading(l *coordinator.Leader) {
+	a.mu.Lock()
+	a.current = l
+	a.mu.Unlock()
+}
+
+func (a *agent) leading() *coordinator.Leader {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.current
+}
+
+// leaderRPCAddr is the RPC address of the current Raft leader, "" when no
+// leader is known.
+func (a *agent) leaderRPCAddr() string {
+	id, _ := a.raft.Leader()
+	if id == "" {
+		return ""
+	}
+	for _, m := range a.members.Members() {
+		if m.Name == id {
+			return m.Meta.RPCAddr
+		}
+	}
+	return ""
+}
+
+// sendReports delivers reports to the leader: directly when this node
+// leads, else over the RPC.
+func (a *agent) sendReports(ctx context.Context, req *rpc.ReportRequest) (rpc.ReportReply, error) {
+	if a.leading() != nil {
+		return a.handler().Report(ctx, req)
+	}
+	addr := a.leaderRPCAddr()
+	if addr == "" {
+		return rpc.ReportReply{}, errors.New("no leader known yet")
+	}
+	return a.disp.client(addr).Report(ctx, req)
+}
+
+// drain leaves the cluster cleanly; see Run.
+func (a *agent) drain(stopLeading func()) error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.drainBudget())
+	defer cancel()
+	step := func(d time.Duration) (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, d) }
+
+	if err := a.members.SetMeta(func(m *member.Meta) { m.Draining = true }, 2*time.Second); err != nil {
+		a.log.Warn("announce drain", "err", err)
+	}
+	if a.raft.IsLeader() && a.otherVoters() > 0 {
+		sctx, c := step(5 * time.Second)
+		if err := a.raft.TransferLeadership(sctx); err != nil {
+			a.log.Warn("hand over leadership", "err", err)
+		}
+		c()
+	}
+	stopLeading()
+	deadline := time.Now().Add(a.drainBudget())
+	if !a.cfg.End.IsZero() {
+		deadline = a.cfg.End.Add(-a.cfg.DrainMargin / 4)
+	}
+	a.exec.Drain(ctx, deadline)
+	rctx, c := step(10 * time.Second)
+	if err := a.reports.waitIdle(rctx); err != nil {
+		a.log.Warn("some reports could not be delivered before leaving; the leader requeues those attempts", "err", err)
+	}
+	c()
+	a.waitDemoted(ctx)
+	if err := a.members.SetMeta(func(m *member.Meta) { m.Leaving = true }, time.Second); err != nil {
+		a.log.Debug("announce leaving", "err", err)
+	}
+	if err := a.members.Leave(2 * time.Second); err != nil {
+		a.log.Debug("leave", "err", err)
+	}
+	a.log.Info("left the cluster")
+	return nil
+}
+
+// drainBudget bounds a whole drain.
+func (a *agent) drainBudget() time.Duration {
+	if !a.cfg.End.IsZero() {
+		if d := time.Until(a.cfg.End); d > 0 {
+			return d
+		}
+		return 5 * time.Second
+	}
+	return a.cfg.DrainMargin
+}
+
+// otherVoters counts the voters besides this node.
+func (a *agent) otherVoters() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	servers, err := a.raft.Configuration(ctx)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, s := range servers {
+		if s.Voter && s.ID != a.cfg.Name {
+			n++
+		}
+	}
+	return n
+}
+
+// waitDemoted waits (briefly) until the leader has taken this node's vote
+// away, so that its exit costs no election.
+func (a *agent) waitDemoted(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		servers, err := a.raft.Configuration(ctx)
+		if err != nil {
+			return
+		}
+		voter, others := false, 0
+		for _, s := range servers {
+			if s.ID == a.cfg.Name {
+				voter = s.Voter
+			} else if s.Voter {
+				others++
+			}
+		}
+		if !voter || others == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (a *agent) close() {
+	if a.members != nil {
+		a.members.Shutdown()
+	}
+	if a.rpcSrv != nil {
+		a.rpcSrv.Close()
+	}
+	if a.disp != nil {
+		a.disp.Close()
+	}
+	if a.raft != nil {
+		a.raft.Shutdown()
+	}
+	if a.exec != nil {
+		a.exec.attempts.Close()
+	}
+	a.mu.Lock()
+	if a.queue != nil {
+		a.queue.Close()
+	}
+	a.mu.Unlock()
+}

@@ -1,0 +1,270 @@
+package pilot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pilot-hpc/pilot/coordinator"
+	"github.com/pilot-hpc/pilot/coordinator/ledger"
+	"github.com/pilot-hpc/pilot/pilot/runner"
+	"github.com/pilot-hpc/pilot/scratchcache"
+	"github.com/pilot-hpc/pilot/task"
+)
+
+// Resolver turns a task that names a function ("fn") into the argv and
+// environment of this site (the site config's functions table).
+type Resolver func(task.Spec) (argv []string, env map[string]string, err error)
+
+// executor runs the attempts the leader dispatches to this node: it takes
+// each one's cores, looks its entry up in the scratch cache (a sealed entry
+// is a hit: reported at once, never run again), runs it pinned in its work
+// directory, seals its output, and reports every step.
+type executor struct {
+	node, pilot string
+	cores       *Cores
+	cache       *scratchcache.Cache
+	resolve     Resolver
+	report      func(coordinator.Report)
+	attempts    *attemptLog
+	grace       time.Duration
+	log         *slog.Logger
+
+	mu       sync.Mutex
+	running  map[ledger.AttemptRef]*attempt
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// attempt is one attempt this node runs.
+type attempt struct {
+	work   coordinator.Work
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	end    time.Time // when it is expected to finish; zero: unknown
+}
+
+// expectedEnd is when an attempt started at start should be over: its
+// estimate with a tenth of slack, else its timeout; zero when it gives
+// neither. A drain lets an attempt run on only when this is known and
+// before the pilot ends.
+func expectedEnd(s task.Spec, start time.Time) time.Time {
+	switch {
+	case s.EstS > 0:
+		return start.Add(time.Duration(s.EstS * 1.1 * float64(time.Second)))
+	case s.TimeoutS > 0:
+		return start.Add(time.Duration(s.TimeoutS * float64(time.Second)))
+	}
+	return time.Time{}
+}
+
+// errCancelled and errDrained are the causes an attempt is stopped with.
+var (
+	errCancelled = errors.New("cancelled by the leader")
+	errDrained   = errors.New("the pilot is draining")
+)
+
+// refusal is one attempt Accept did not start, and why.
+type refusal struct {
+	ref ledger.AttemptRef
+	err error
+}
+
+// Accept starts the given attempts and returns those it refused. An
+// attempt this node already runs is accepted again (a leader may resend);
+// one that needs more cores than are free, or that arrives while the node
+// drains, is refused.
+func (e *executor) Accept(work []coordinator.Work) []refusal {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var refused []refusal
+	for _, w := range work {
+		ref := ledger.AttemptRef{Task: w.Spec.ID, Attempt: w.Attempt}
+		if e.draining {
+			refused = append(refused, refusal{ref, fmt.Errorf("node %s is draining: %w", e.node, ledger.ErrDraining)})
+			continue
+		}
+		if _, ok := e.running[ref]; ok {
+			continue
+		}
+		// A newer attempt of a task replaces an older one still here.
+		for old, a := range e.running {
+			if old.Task == ref.Task && old.Attempt < ref.Attempt {
+				a.cancel(errCancelled)
+			}
+		}
+		alloc, err := e.cores.Alloc(ownerKey(ref), w.Spec.Cores)
+		if err != nil {
+			refused = append(refused, refusal{ref, fmt.Errorf("task %s attempt %d on node %s: %w", ref.Task, ref.Attempt, e.node, err)})
+			continue
+		}
+		ctx, cancel := context.WithCancelCause(context.Background())
+		a := &attempt{work: w, cancel: cancel, done: make(chan struct{})}
+		a.end = expectedEnd(w.Spec, time.Now())
+		e.running[ref] = a
+		e.wg.Add(1)
+		go e.run(ctx, ref, a, alloc)
+	}
+	return refused
+}
+
+// Cancel stops attempts; their failure is reported as infra.
+func (e *executor) Cancel(refs []ledger.AttemptRef) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range refs {
+		if a, ok := e.running[r]; ok {
+			a.cancel(errCancelled)
+		}
+	}
+}
+
+// Running lists the attempts this node runs, sorted.
+func (e *executor) Running() []ledger.AttemptRef {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]ledger.AttemptRef, 0, len(e.running))
+	for r := range e.running {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Task != out[j].Task {
+			return out[i].Task < out[j].Task
+		}
+		return out[i].Attempt < out[j].Attempt
+	})
+	return out
+}
+
+// Drain refuses new work, lets attempts that will finish before deadline
+// run on, and stops the others (they are reported as infra failures, which
+// do not spend their retries). It returns when every attempt is gone or
+// ctx ends.
+func (e *executor) Drain(ctx context.Context, deadline time.Time) {
+	e.mu.Lock()
+	e.draining = true
+	for _, a := range e.running {
+		if a.end.IsZero() || a.end.After(deadline) {
+			a.cancel(errDrained)
+		}
+	}
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.mu.Lock()
+		for _, a := range e.running {
+			a.cancel(errDrained)
+		}
+		e.mu.Unlock()
+		<-done
+	}
+}
+
+func ownerKey(r ledger.AttemptRef) string { return r.Task + "#" + strconv.Itoa(r.Attempt) }
+
+// run is one attempt from its cache lookup to its report.
+func (e *executor) run(ctx context.Context, ref ledger.AttemptRef, a *attempt, alloc Allocation) {
+	defer e.wg.Done()
+	defer close(a.done)
+	defer func() {
+		e.cores.Release(ownerKey(ref))
+		e.mu.Lock()
+		delete(e.running, ref)
+		e.mu.Unlock()
+	}()
+	spec := a.work.Spec
+	rec := attemptRecord{Task: ref.Task, Attempt: ref.Attempt, Node: e.node, Pilot: e.pilot, Cores: alloc.IDs, CPUs: alloc.CPUs, Start: time.Now()}
+	r := e.execute(ctx, ref, spec, alloc, &rec)
+	rec.End = time.Now()
+	rec.Outcome = outcomeOf(r)
+	e.attempts.write(rec)
+	e.report(r)
+}
+
+func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task.Spec, alloc Allocation, rec *attemptRecord) coordinator.Report {
+	infra := func(format string, args ...any) coordinator.Report {
+		msg := fmt.Sprintf(format, args...)
+		return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailInfra, Error: msg,
+			Result: task.Result{ID: ref.Task, Node: e.node, Pilot: e.pilot, Error: msg, ExitCode: -1}}
+	}
+	sealed, lease, err := e.cache.Open(spec.ID, spec.Digest(), ref.Attempt)
+	switch {
+	case err != nil:
+		return infra("scratch cache: %v", err)
+	case sealed != nil:
+		rec.Cache = task.CacheHit
+		return coordinator.Report{Kind: coordinator.ReportCompleted, Task: ref.Task, Attempt: ref.Attempt, Result: task.Result{
+			ID: ref.Task, State: task.StateDone, Cache: task.CacheHit, Node: e.node, Pilot: e.pilot,
+			Value: sealed.Value, Output: sealed.Output,
+		}}
+	}
+	if lease.Quarantined != "" {
+		e.log.Warn("a sealed cache entry failed verification: quarantined, recomputing", "task", ref.Task, "quarantine", lease.Quarantined)
+	}
+	argv, env := spec.Cmd, spec.Env
+	if spec.Fn != "" {
+		if e.resolve == nil {
+			lease.Release()
+			return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailFatal,
+				Error:  fmt.Sprintf("task %s names function %q but this site has no functions table (give a site config with [functions])", ref.Task, spec.Fn),
+				Result: task.Result{ID: ref.Task, Node: e.node, Pilot: e.pilot, ExitCode: -1}}
+		}
+		if argv, env, err = e.resolve(spec); err != nil {
+			lease.Release()
+			return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailFatal,
+				Error: err.Error(), Result: task.Result{ID: ref.Task, Node: e.node, Pilot: e.pilot, ExitCode: -1, Error: err.Error()}}
+		}
+	}
+	run := spec
+	run.Cmd, run.Env, run.Fn, run.Args = argv, env, "", nil
+
+	keepCtx, stopKeep := context.WithCancel(ctx)
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	go func() {
+		if err := lease.Keep(keepCtx); err != nil {
+			stopRun(fmt.Errorf("scratch cache lease lost: %w", err))
+		}
+	}()
+	out := runner.Run(runCtx, runner.Request{
+		Spec: run, Attempt: ref.Attempt, Workdir: lease.WorkDir(), CPUs: alloc.CPUs,
+		Env: append(os.Environ(), lease.Env()...), Grace: e.grace,
+		OnStart: func(int) {
+			e.report(coordinator.Report{Kind: coordinator.ReportStarted, Task: ref.Task, Attempt: ref.Attempt})
+		},
+	})
+	stopKeep()
+	rec.Cache = task.CacheMiss
+	res := out.Result(spec)
+	res.Node, res.Pilot, res.Cache = e.node, e.pilot, task.CacheMiss
+	res.CoreS = res.RuntimeS * float64(spec.Cores)
+	switch out.Class {
+	case runner.OK:
+		sealed, err := lease.Seal(ctx, out.Value)
+		if err != nil {
+			lease.Release()
+			return infra("seal the output of task %s: %v", ref.Task, err)
+		}
+		res.Value, res.Output = sealed.Value, sealed.Output
+		return coordinator.Report{Kind: coordinator.ReportCompleted, Task: ref.Task, Attempt: ref.Attempt, Result: res}
+	case runner.TaskFailed:
+		lease.Release()
+		return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailTask, Error: out.Message(), Result: res}
+	default:
+		lease.Release()
+		msg := out.Message()
+		if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+			msg = fmt.Sprintf("%s (%v)", msg, cause)
+		}
+		return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailInfra, Error: msg, Result: res}
+	}
+}

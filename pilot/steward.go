@@ -1,0 +1,172 @@
+package pilot
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/pilot-hpc/pilot/coordinator"
+	"github.com/pilot-hpc/pilot/coordinator/ledger"
+	"github.com/pilot-hpc/pilot/pilot/member"
+)
+
+// steward runs on the leader beside the leader loop. It keeps two things in
+// line with gossip membership: the ledger's nodes (AgentJoined for a new or
+// changed member, PilotDraining for a draining one, AgentLost for one that
+// is gone, which requeues its tasks as infra failures) and Raft's voters (a
+// dead server is removed, a live member is added as a non-voter, and
+// non-draining members are promoted until the cluster has its voters, so
+// quorum survives churn across pilots).
+type steward struct {
+	raft       *coordinator.Node
+	members    *member.Membership
+	voters     int
+	crashLimit int
+	now        func() int64
+}
+
+// live returns the members that may hold work, by name.
+func (s *steward) live() map[string]member.Node {
+	out := map[string]member.Node{}
+	for _, m := range s.members.Members() {
+		if m.MetaErr != nil || m.Meta.RPCAddr == "" || m.Meta.Leaving {
+			continue
+		}
+		out[m.Name] = m
+	}
+	return out
+}
+
+// reconcile runs one pass. It is idempotent: a pass with nothing to change
+// proposes nothing.
+func (s *steward) reconcile(ctx context.Context) error {
+	live := s.live()
+	if err := s.reconcileLedger(ctx, live); err != nil {
+		return err
+	}
+	return s.reconcileVoters(ctx, live)
+}
+
+func (s *steward) reconcileLedger(ctx context.Context, live map[string]member.Node) error {
+	v := s.raft.Ledger().View()
+	var batch ledger.Batch
+	at := s.now()
+	draining := map[string]bool{}
+	for _, name := range sortedNames(live) {
+		m := live[name].Meta
+		info := ledger.NodeInfo{ID: name, Cores: m.Cores, MemMB: m.MemMB, Pilot: m.Pilot, PilotEnd: m.End().UnixNano(), Addr: m.RPCAddr}
+		if m.PilotEnd == 0 {
+			info.PilotEnd = 0
+		}
+		n, known := v.Node(name)
+		if !known || n.Addr != info.Addr || n.PilotEnd != info.PilotEnd || n.Cores != info.Cores || n.MemMB != info.MemMB || n.Pilot != info.Pilot {
+			batch.Cmds = append(batch.Cmds, ledger.AgentJoined{At: at, Node: info})
+		}
+		if m.Draining && (!known || !n.Draining) && !draining[m.Pilot] {
+			draining[m.Pilot] = true
+			batch.Cmds = append(batch.Cmds, ledger.PilotDraining{At: at, Pilot: m.Pilot})
+		}
+	}
+	for _, n := range v.Nodes() {
+		if _, ok := live[n.ID]; !ok {
+			batch.Cmds = append(batch.Cmds, ledger.AgentLost{At: at, Node: n.ID, CrashLimit: s.crashLimit})
+		}
+	}
+	if len(batch.Cmds) == 0 {
+		return nil
+	}
+	out, err := s.raft.Propose(ctx, batch)
+	if err != nil {
+		return fmt.Errorf("reconcile the ledger's nodes with membership: %w", err)
+	}
+	if err := out.Err(); err != nil {
+		return fmt.Errorf("reconcile the ledger's nodes with membership: %w", err)
+	}
+	return nil
+}
+
+func (s *steward) reconcileVoters(ctx context.Context, live map[string]member.Node) error {
+	servers, err := s.raft.Configuration(ctx)
+	if err != nil {
+		return err
+	}
+	self := s.raft.ID()
+	inConfig := map[string]coordinator.Server{}
+	for _, srv := range servers {
+		inConfig[srv.ID] = srv
+		if _, ok := live[srv.ID]; !ok && srv.ID != self {
+			if err := s.raft.RemoveServer(ctx, srv.ID); err != nil {
+				return fmt.Errorf("remove dead raft server %s: %w", srv.ID, err)
+			}
+			delete(inConfig, srv.ID)
+		}
+	}
+	for _, name := range sortedNames(live) {
+		if _, ok := inConfig[name]; ok || live[name].Meta.RaftAddr == "" {
+			continue
+		}
+		if err := s.raft.AddNonvoter(ctx, name, live[name].Meta.RaftAddr); err != nil {
+			return fmt.Errorf("add raft non-voter %s: %w", name, err)
+		}
+		inConfig[name] = coordinator.Server{ID: name, Addr: live[name].Meta.RaftAddr}
+	}
+
+	// Voters: the live, non-draining members, the longest-lived pilots first.
+	eligible := func(name string) bool {
+		m, ok := live[name]
+		return ok && !m.Meta.Draining
+	}
+	var voters, candidates []string
+	for name, srv := range inConfig {
+		switch {
+		case srv.Voter && eligible(name):
+			voters = append(voters, name)
+		case !srv.Voter && eligible(name):
+			candidates = append(candidates, name)
+		}
+	}
+	sort.Slice(candidates, func(i, j int) bool {
+		a, b := live[candidates[i]].Meta, live[candidates[j]].Meta
+		if a.PilotEnd != b.PilotEnd {
+			return a.PilotEnd == 0 || (b.PilotEnd != 0 && a.PilotEnd > b.PilotEnd)
+		}
+		return candidates[i] < candidates[j]
+	})
+	for len(voters) < s.voters && len(candidates) > 0 {
+		name := candidates[0]
+		candidates = candidates[1:]
+		if err := s.raft.AddVoter(ctx, name, inConfig[name].Addr); err != nil {
+			return fmt.Errorf("promote %s to raft voter: %w", name, err)
+		}
+		voters = append(voters, name)
+	}
+	// A draining voter steps down once enough others vote.
+	if len(voters) >= s.voters || len(voters) >= 3 {
+		for _, name := range sortedServerNames(inConfig) {
+			if srv := inConfig[name]; srv.Voter && !eligible(name) && name != self {
+				if err := s.raft.DemoteVoter(ctx, name); err != nil {
+					return fmt.Errorf("demote draining voter %s: %w", name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func sortedNames(m map[string]member.Node) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedServerNames(m map[string]coordinator.Server) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
