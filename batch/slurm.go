@@ -158,15 +158,19 @@ func endTime(id string, state JobState, s string) (time.Time, error) {
 	return t, nil
 }
 
-// run runs one tool with Slurm's times pinned to one format and zone, and
-// returns its stdout, or a *CmdError.
+// run runs one tool, the ones that print times with those times pinned to
+// one format and zone, and returns its stdout, or a *CmdError.
 func (s *Slurm) run(ctx context.Context, env []string, tool string, args ...string) (string, error) {
 	path := tool
 	if s.Bin != "" {
 		path = filepath.Join(s.Bin, tool)
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = append(append(append(os.Environ(), s.Env...), env...), "SLURM_TIME_FORMAT=standard", "TZ=UTC")
+	cmd.Env = append(append(os.Environ(), s.Env...), env...)
+	if tool != "sbatch" {
+		// Not for sbatch: the job would inherit them (--export=ALL).
+		cmd.Env = append(cmd.Env, "SLURM_TIME_FORMAT=standard", "TZ=UTC")
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -25,6 +25,8 @@ func fakeTools(t *testing.T, scripts map[string]string) *Slurm {
 }
 
 func TestSubmitFlags(t *testing.T) {
+	t.Setenv("TZ", "")
+	t.Setenv("SLURM_TIME_FORMAT", "")
 	argsFile := filepath.Join(t.TempDir(), "args")
 	s := fakeTools(t, map[string]string{
 		"sbatch": `printf '%s\n' "$@" > ` + argsFile + `; echo "PILOT_QUEUE=$PILOT_QUEUE TZ=$TZ FMT=$SLURM_TIME_FORMAT" >> ` + argsFile + `; echo "42;testcluster"`,
@@ -40,13 +42,27 @@ func TestSubmitFlags(t *testing.T) {
 	got := read(t, argsFile)
 	for _, want := range []string{"--parsable\n", "--job-name=pilot-local\n", "--nodes=3\n", "--time=0-00:02:00\n",
 		"--signal=B:USR1@60\n", "--partition=debug\n", "--output=/logs/pilot-%j.out\n", "--export=ALL\n",
-		"--no-requeue\npilot.sh\n--verbose\n", "PILOT_QUEUE=/q,with,commas.jsonl TZ=UTC FMT=standard"} {
+		"--no-requeue\npilot.sh\n--verbose\n", "PILOT_QUEUE=/q,with,commas.jsonl TZ= FMT=\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("sbatch got:\n%s\nwant %q in it", got, want)
 		}
 	}
 	if strings.Contains(got, "--account") {
 		t.Error("empty account passed")
+	}
+}
+
+func TestQueriesPinTimeFormat(t *testing.T) {
+	// squeue prints times in the zone and format of its environment; the
+	// adapter pins both, so a site's SLURM_TIME_FORMAT=relative or TZ
+	// cannot change what it parses.
+	t.Setenv("TZ", "America/Denver")
+	t.Setenv("SLURM_TIME_FORMAT", "relative")
+	s := fakeTools(t, map[string]string{
+		"squeue": `[ "$TZ" = UTC ] && [ "$SLURM_TIME_FORMAT" = standard ] || exit 9; echo "RUNNING|2026-12-01T04:00:00"`,
+	})
+	if end, err := s.EndTime(context.Background(), "7"); err != nil || !end.Equal(utc("2026-12-01T04:00:00")) {
+		t.Errorf("EndTime = %s, %v", end, err)
 	}
 }
 
