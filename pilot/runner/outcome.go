@@ -67,7 +67,11 @@ type Outcome struct {
 	Wall     time.Duration
 	CPUTime  time.Duration // user + system, of the task and its reaped descendants
 	MaxRSSKB int64         // peak resident set of the largest process, in KiB
-	CPUs     []int         // the CPU ids it was pinned to
+	CPUs     []int         // the CPU ids it was asked to be pinned to
+	// Affinity is the CPU mask the kernel reported for the task's process
+	// just after it started: evidence for overlap checks, independent of
+	// what was asked. Nil if it could not be read.
+	Affinity []int
 
 	StdoutPath, StderrPath string
 	StdoutTail, StderrTail string

@@ -62,6 +62,9 @@ func Run(ctx context.Context, r Request) Outcome {
 		cmd.Stdin = strings.NewReader(r.Spec.Input)
 	}
 
+	if err := ctx.Err(); err != nil {
+		return fail(InfraFailed, ReasonCancelled, "cancelled before it started: %v", context.Cause(ctx))
+	}
 	started, exited := startPinned(cmd, r.CPUs)
 	if err := <-started; err != nil {
 		var se *setupError
@@ -76,6 +79,9 @@ func Run(ctx context.Context, r Request) Outcome {
 	}
 	o.PID = cmd.Process.Pid
 	o.Started = time.Now()
+	// The process cannot be reaped before cmd.Wait below, so its mask is
+	// readable even if it has already exited.
+	o.Affinity, _ = affinity(o.PID)
 	if r.OnStart != nil {
 		r.OnStart(o.PID)
 	}

@@ -62,6 +62,9 @@ func TestRunOK(t *testing.T) {
 	if o.PID == 0 || startedPID != o.PID {
 		t.Fatalf("OnStart got pid %d, outcome pid %d", startedPID, o.PID)
 	}
+	if len(o.Affinity) != 1 || o.Affinity[0] != pin {
+		t.Fatalf("kernel reports mask %v, want [%d]", o.Affinity, pin)
+	}
 	if string(o.Value) != `{"shift": 42.5}` {
 		t.Fatalf("value %q", o.Value)
 	}
@@ -95,11 +98,16 @@ func TestPinningLeavesAgentThreadsAlone(t *testing.T) {
 	if len(cpus) < 2 {
 		t.Skip("needs 2 allowed CPUs")
 	}
-	for i := range 4 {
+	for i := range 20 {
 		r := req(t, "pin-"+strconv.Itoa(i), []string{"true"})
 		r.CPUs = []int{cpus[i%len(cpus)]}
-		if o := Run(context.Background(), r); o.Class != OK {
+		o := Run(context.Background(), r)
+		if o.Class != OK {
 			t.Fatal(o.Err)
+		}
+		// `true` has often exited (not yet reaped) when its mask is read.
+		if len(o.Affinity) != 1 || o.Affinity[0] != r.CPUs[0] {
+			t.Fatalf("kernel reports mask %v, want %v", o.Affinity, r.CPUs)
 		}
 	}
 	// The runtime must never hand a goroutine a thread whose mask was
@@ -314,6 +322,26 @@ func TestLeftoverGrandchildrenAreSwept(t *testing.T) {
 		t.Fatalf("got %v", o.Err)
 	}
 	waitGone(t, readPIDs(t, r.Workdir))
+}
+
+func TestCancelledBeforeStartDoesNotRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := req(t, "pre", sh(`touch ran`))
+	o := Run(ctx, r)
+	if o.Class != InfraFailed || o.Reason != ReasonCancelled || o.PID != 0 {
+		t.Fatalf("got %v/%q pid %d: %v", o.Class, o.Reason, o.PID, o.Err)
+	}
+	if _, err := os.Stat(filepath.Join(r.Workdir, "ran")); err == nil {
+		t.Fatal("the task ran after its context ended")
+	}
+}
+
+func TestUnpinnedTaskReportsFullMask(t *testing.T) {
+	o := Run(context.Background(), req(t, "full", []string{"true"}))
+	if o.Class != OK || len(o.Affinity) != len(allowedCPUs(t)) {
+		t.Fatalf("got %v, mask %v", o.Err, o.Affinity)
+	}
 }
 
 func TestUnresolvedFnIsRefused(t *testing.T) {

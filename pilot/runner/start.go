@@ -58,6 +58,22 @@ func pin(cpus []int) error {
 	return nil
 }
 
+// affinity reads the CPU mask the kernel holds for pid (a live process or
+// one not yet reaped), as evidence of where the task ran.
+func affinity(pid int) ([]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(pid, &set); err != nil {
+		return nil, err
+	}
+	var cpus []int
+	for i := 0; i < len(set)*64 && len(cpus) < set.Count(); i++ {
+		if set.IsSet(i) {
+			cpus = append(cpus, i)
+		}
+	}
+	return cpus, nil
+}
+
 // waitExited blocks until pid has exited, without reaping it.
 func waitExited(pid int) {
 	for {
