@@ -75,7 +75,7 @@ func TestDiskFullFailsInfraOthersIntact(t *testing.T) {
 		if hit := mustHit(t, c, "good", good, 2); string(hit.Value) != `"good"` {
 			t.Fatalf("the other entry changed: %+v", hit.Manifest)
 		}
-		if problems, _, err := c.Verify(ctx, false); err != nil || len(problems) != 0 {
+		if problems, _, err := c.Verify(ctx, VerifyOptions{}); err != nil || len(problems) != 0 {
 			t.Fatalf("verify after the failure: %+v %v", problems, err)
 		}
 		if err := l.Release(); err != nil {

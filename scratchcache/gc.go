@@ -3,7 +3,6 @@ package scratchcache
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"path/filepath"
 	"sort"
@@ -103,43 +102,4 @@ func (c *Cache) evict(in EntryInfo) error {
 	}
 	c.log.Info("scratch cache: evicted", "digest", in.Digest, "task", in.Task, "state", in.State, "bytes", in.Bytes, "last_used", in.LastUsed)
 	return nil
-}
-
-// Problem is one sealed entry that failed Verify.
-type Problem struct {
-	Digest     string `json:"digest"`
-	Error      string `json:"error"`
-	Quarantine string `json:"quarantine,omitempty"`
-}
-
-// Verify re-hashes every sealed entry's local files and manifest. With
-// quarantine set, damaged entries are moved to quarantine/ so their tasks
-// are recomputed. It returns the problems found and how many it checked.
-func (c *Cache) Verify(ctx context.Context, quarantine bool) ([]Problem, int, error) {
-	var problems []Problem
-	checked := 0
-	err := c.eachEntry(ctx, func(dir, digest string) error {
-		_, err := c.lookup(dir, digest, false)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		checked++
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, ErrCorrupt) {
-			return err
-		}
-		p := Problem{Digest: digest, Error: err.Error()}
-		if quarantine {
-			q, qerr := c.quarantine(dir, digest)
-			if qerr != nil {
-				return fmt.Errorf("%w (and quarantining it failed: %w)", err, qerr)
-			}
-			p.Quarantine = q
-		}
-		problems = append(problems, p)
-		return nil
-	})
-	return problems, checked, err
 }

@@ -24,7 +24,7 @@ func TestCorruptSealedFileQuarantinedAndRecomputed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if problems, checked, err := c.Verify(ctx, false); err != nil || checked != 1 || len(problems) != 0 {
+	if problems, checked, err := c.Verify(ctx, VerifyOptions{}); err != nil || checked != 1 || len(problems) != 0 {
 		t.Fatalf("verify of a good cache: %v checked %d, %v", problems, checked, err)
 	}
 
@@ -35,7 +35,7 @@ func TestCorruptSealedFileQuarantinedAndRecomputed(t *testing.T) {
 	}
 	writeFile(t, path, []byte("C1 128.5\n"))
 
-	problems, checked, err := c.Verify(ctx, false)
+	problems, checked, err := c.Verify(ctx, VerifyOptions{})
 	if err != nil || checked != 1 || len(problems) != 1 || problems[0].Digest != d || problems[0].Quarantine != "" {
 		t.Fatalf("verify: %+v checked %d, %v", problems, checked, err)
 	}
@@ -94,7 +94,7 @@ func TestCorruptManifestDetected(t *testing.T) {
 			if _, err := c.lookup(c.entryDir(d), d, false); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("want ErrCorrupt, got %v", err)
 			}
-			problems, _, err := c.Verify(ctx, true)
+			problems, _, err := c.Verify(ctx, VerifyOptions{Quarantine: true})
 			if err != nil || len(problems) != 1 || problems[0].Quarantine == "" {
 				t.Fatalf("verify --quarantine: %+v %v", problems, err)
 			}
@@ -208,4 +208,39 @@ func TestSealedWithoutManifestRecomputed(t *testing.T) {
 	if hit := mustHit(t, c, "gutted", d, 3); string(hit.Value) != "2" {
 		t.Fatalf("hit %s", hit.Value)
 	}
+}
+
+// verify --staged downloads staged outputs and catches a damaged or lost
+// object, which an ordinary hit does not look at.
+func TestVerifyStagedObjects(t *testing.T) {
+	ctx := context.Background()
+	c := newTestCache(t, t.TempDir(), newClock(), nil)
+	var sealed []*Sealed
+	for _, id := range []string{"damaged", "lost", "fine"} {
+		l := mustOpenLease(t, c, id, specDigest(id), 1)
+		writeFile(t, filepath.Join(l.OutDir(), "big.out"), randomBytes(t, 100<<10))
+		s, err := l.Seal(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed = append(sealed, s)
+	}
+	path := func(s *Sealed) string { return s.Output.URI[len("file://"):] }
+	writeFile(t, path(sealed[0]), randomBytes(t, 100<<10))
+	if err := os.Remove(path(sealed[1])); err != nil {
+		t.Fatal(err)
+	}
+	if problems, _, err := c.Verify(ctx, VerifyOptions{}); err != nil || len(problems) != 0 {
+		t.Fatalf("local verify looks at staged objects: %+v %v", problems, err)
+	}
+	problems, checked, err := c.Verify(ctx, VerifyOptions{Staged: true, Quarantine: true})
+	if err != nil || checked != 3 || len(problems) != 2 {
+		t.Fatalf("verify --staged: %+v checked %d, %v", problems, checked, err)
+	}
+	for _, s := range sealed[:2] {
+		if l := mustOpenLease(t, c, s.TaskID, s.Digest, 2); l.Release() != nil {
+			t.Fatal("release")
+		}
+	}
+	mustHit(t, c, "fine", specDigest("fine"), 2)
 }

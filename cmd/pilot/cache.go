@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilot-hpc/pilot/scratchcache"
+	"github.com/pilot-hpc/pilot/scratchcache/stage"
 )
 
 func init() {
@@ -29,6 +30,7 @@ holds).`,
 	}
 	cache.PersistentFlags().StringVar(&root, "root", os.Getenv("PILOT_CACHE_ROOT"), "the cache directory (default $PILOT_CACHE_ROOT)")
 	cache.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON on stdout for scripts")
+	var storeURI string
 	open := func() (*scratchcache.Cache, error) {
 		if root == "" {
 			return nil, usageErr("--root is required (or set PILOT_CACHE_ROOT): the scratch cache directory")
@@ -36,7 +38,15 @@ holds).`,
 		if st, err := os.Stat(root); err != nil || !st.IsDir() {
 			return nil, withHint(fmt.Errorf("scratch cache %s: not a directory", root), "check --root")
 		}
-		return scratchcache.New(scratchcache.Config{Root: root})
+		cfg := scratchcache.Config{Root: root}
+		if storeURI != "" {
+			s, err := stage.Open(storeURI, stage.Options{S3: stage.S3OptionsFromEnv()})
+			if err != nil {
+				return nil, usageErr("--store: %w", err)
+			}
+			cfg.Store = s
+		}
+		return scratchcache.New(cfg)
 	}
 
 	cache.AddCommand(&cobra.Command{
@@ -99,19 +109,24 @@ holds).`,
 		},
 	})
 
-	var quarantine bool
+	var vopt scratchcache.VerifyOptions
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Re-hash every sealed entry; exit 1 if any is damaged",
-		Args:  cobra.NoArgs,
+		Long: `Re-hash the manifest and local files of every sealed entry. With --staged,
+also download every output staged to the results store (--store; S3
+credentials from PILOT_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
+and check its sha256. Exit 1 if any entry is damaged, unless --quarantine
+moved them aside (their tasks are then recomputed).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := open()
 			if err != nil {
 				return err
 			}
-			problems, checked, err := c.Verify(cmd.Context(), quarantine)
+			problems, checked, err := c.Verify(cmd.Context(), vopt)
 			if err != nil {
-				return unavailable(err, "the scratch filesystem failed; retry later")
+				return unavailable(err, "the scratch filesystem or the results store failed; retry later")
 			}
 			if asJSON {
 				if err := printJSON(cmd.OutOrStdout(), map[string]any{"checked": checked, "problems": problems}); err != nil {
@@ -123,14 +138,16 @@ holds).`,
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "verified %d sealed entries, %d damaged\n", checked, len(problems))
 			}
-			if len(problems) > 0 && !quarantine {
+			if len(problems) > 0 && !vopt.Quarantine {
 				return withHint(fmt.Errorf("%d of %d sealed entries are damaged", len(problems), checked),
 					"rerun with --quarantine to move them aside; their tasks are then recomputed")
 			}
 			return nil
 		},
 	}
-	verify.Flags().BoolVar(&quarantine, "quarantine", false, "move damaged entries to ROOT/quarantine so their tasks are recomputed")
+	verify.Flags().BoolVar(&vopt.Quarantine, "quarantine", false, "move damaged entries to ROOT/quarantine so their tasks are recomputed")
+	verify.Flags().BoolVar(&vopt.Staged, "staged", false, "also download and check every output staged to the results store")
+	verify.Flags().StringVar(&storeURI, "store", "", "the results store: file:///DIR or s3://BUCKET/PREFIX (default file://ROOT/results)")
 	cache.AddCommand(verify)
 
 	var quota string

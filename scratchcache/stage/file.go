@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -36,7 +38,7 @@ func FileStore(dir string) (Store, error) {
 	return &fileStore{dir: abs}, nil
 }
 
-func (s *fileStore) URI() string { return "file://" + s.dir }
+func (s *fileStore) URI() string { return "file://" + s.dir + "/" }
 
 func (s *fileStore) Put(ctx context.Context, key string, r io.Reader, size int64, sum string) (task.Output, error) {
 	if err := checkKey(key); err != nil {
@@ -82,6 +84,9 @@ func (s *fileStore) Fetch(ctx context.Context, out task.Output, w io.Writer) err
 		return err
 	}
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("file store: fetch %s: %w", out.URI, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("file store: fetch: %w", err)
 	}

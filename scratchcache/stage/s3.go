@@ -100,6 +100,9 @@ func (s *s3Store) Fetch(ctx context.Context, out task.Output, w io.Writer) error
 	}
 	defer obj.Close()
 	if err := copyChecked(out.URI, w, obj, out.Bytes, out.SHA256); err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return fmt.Errorf("s3 store: fetch %s: %w", out.URI, ErrNotFound)
+		}
 		return fmt.Errorf("s3 store: fetch %s: %w", out.URI, err)
 	}
 	return nil

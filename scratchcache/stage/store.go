@@ -25,7 +25,8 @@ type Store interface {
 	// was written.
 	Fetch(ctx context.Context, out task.Output, w io.Writer) error
 
-	// URI is the store's own address (file:///DIR or s3://BUCKET/PREFIX).
+	// URI is the store's own address, ending in a slash (file:///DIR/ or
+	// s3://BUCKET/PREFIX/): an object's URI is it followed by the key.
 	URI() string
 }
 
@@ -35,6 +36,8 @@ var (
 	ErrChecksum = errors.New("checksum mismatch")
 	// ErrURI: a store URI or an output URI this store cannot serve.
 	ErrURI = errors.New("bad store URI")
+	// ErrNotFound: the store has no object at the output's URI.
+	ErrNotFound = errors.New("no such object")
 )
 
 // Options configure the store kinds that need more than their URI.

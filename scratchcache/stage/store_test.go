@@ -60,8 +60,8 @@ func exerciseStore(t *testing.T, s Store, tamper func(t *testing.T, out task.Out
 			t.Fatalf("want ErrChecksum, got %v", err)
 		}
 		lost := task.Output{URI: s.URI() + "changed", Bytes: int64(len(small)), SHA256: sumOf(small)}
-		if s.Fetch(ctx, lost, &bytes.Buffer{}) == nil {
-			t.Fatal("a refused Put left an object behind")
+		if err := s.Fetch(ctx, lost, &bytes.Buffer{}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a refused Put left an object behind, or a missing one is not ErrNotFound: %v", err)
 		}
 	})
 	t.Run("short source", func(t *testing.T) {
