@@ -221,13 +221,13 @@ func (m *Membership) SetMeta(change func(*Meta), timeout time.Duration) error {
 // report EventLeave rather than EventDead; should that notice be lost they
 // see a death, which callers must handle the same safe way.
 func (m *Membership) Leave(timeout time.Duration) error {
-	err := m.SetMeta(func(meta *Meta) { meta.Leaving = true }, timeout/2)
-	if err == nil {
-		err = m.ml.Leave(timeout / 2)
-	}
-	if serr := m.Shutdown(); err == nil {
-		err = serr
-	}
+	// Each step is tried even when the one before failed: a lost notice
+	// only turns a leave into a death for the others.
+	err := errors.Join(
+		m.SetMeta(func(meta *Meta) { meta.Leaving = true }, timeout/2),
+		m.ml.Leave(timeout/2),
+		m.Shutdown(),
+	)
 	if err != nil {
 		return fmt.Errorf("membership: leaving: %w", err)
 	}
