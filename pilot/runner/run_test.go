@@ -324,6 +324,17 @@ func TestLeftoverGrandchildrenAreSwept(t *testing.T) {
 	waitGone(t, readPIDs(t, r.Workdir))
 }
 
+func TestUnreadInputDoesNotHang(t *testing.T) {
+	// The largest input a task may carry, to a task that never reads it
+	// and leaves a grandchild holding stdin open.
+	r := req(t, "unread", sh(`sleep 300 & exit 0`))
+	r.Spec.Input = strings.Repeat("x", task.MaxInputBytes)
+	r.Grace = 200 * time.Millisecond
+	if o := Run(context.Background(), r); o.Class != OK {
+		t.Fatalf("got %v/%q: %v", o.Class, o.Reason, o.Err)
+	}
+}
+
 func TestCancelledBeforeStartDoesNotRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
