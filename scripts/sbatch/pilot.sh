@@ -78,6 +78,24 @@ agent+=("${extra[@]}")
 
 log "nodes ${SLURM_JOB_NODELIST:-?}, restart ${SLURM_RESTART_COUNT:-0}: ${agent[*]}"
 
+# srun passes USR1 and TERM on to every agent of the step. A signal that
+# comes before the step exists means the allocation ends already.
+step=
+pending=
+# shellcheck disable=SC2317 # called from the traps below
+forward() {
+  log "got SIG$1, passing it to the agents"
+  if [ -n "$step" ]; then kill -s "$1" "$step" 2>/dev/null; else pending=$1; fi
+}
+trap 'forward USR1' USR1
+trap 'forward TERM' TERM
+trap 'forward TERM' INT
+
+if [ -n "$pending" ]; then
+  log "the allocation is ending before the agents started; not starting them"
+  exit 0
+fi
+
 # One agent per node, with every CPU and all the memory of its node (the
 # agent pins tasks itself). --no-kill keeps the step alive when a node is
 # lost; --kill-on-bad-exit=0 keeps one agent's crash from ending the others.
@@ -85,16 +103,7 @@ srun --no-kill --kill-on-bad-exit=0 --ntasks-per-node=1 --nodes="${SLURM_JOB_NUM
   --cpus-per-task="${SLURM_CPUS_ON_NODE:-1}" --mem=0 \
   "${agent[@]}" &
 step=$!
-
-# srun passes USR1 and TERM on to every agent of the step.
-# shellcheck disable=SC2317 # called from the traps below
-forward() {
-  log "got SIG$1, passing it to the agents"
-  kill -s "$1" "$step" 2>/dev/null
-}
-trap 'forward USR1' USR1
-trap 'forward TERM' TERM
-trap 'forward TERM' INT
+[ -n "$pending" ] && kill -s "$pending" "$step" 2>/dev/null
 
 # A trapped signal interrupts wait; wait again until the step has ended.
 rc=0
