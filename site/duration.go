@@ -32,8 +32,5 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return fmt.Errorf("duration %q: write it like \"90m\", \"2h\" or Slurm's \"1-00:00:00\"", s)
 }
 
-// MarshalText writes the duration in Go's form.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
 // D is the duration as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
