@@ -83,13 +83,11 @@ func (c *Cache) eachEntry(ctx context.Context, fn func(dir, digest string) error
 	return nil
 }
 
+// entryInfo describes one entry. A sealed entry costs a few calls (its
+// lease directory, a stat and a read of its manifest, whose file list gives
+// its size); only unsealed entries, whose work/ is the task's own, are walked.
 func (c *Cache) entryInfo(dir, digest string) (EntryInfo, error) {
 	info := EntryInfo{Digest: digest, Dir: dir, State: StateIdle}
-	size, err := c.du(dir)
-	if err != nil {
-		return info, err
-	}
-	info.Bytes = size
 	recs, err := c.readLeases(dir)
 	if err != nil {
 		return info, err
@@ -108,16 +106,25 @@ func (c *Cache) entryInfo(dir, digest string) (EntryInfo, error) {
 	}
 	mpath := filepath.Join(dir, sealedName, manifestName)
 	if st, err := c.fs.Stat(mpath); err == nil {
-		info.State = StateSealed
-		info.LastUsed = st.ModTime()
-		if s, err := c.readManifest(dir, digest); err == nil {
+		s, err := c.readManifest(dir, digest)
+		if err == nil {
+			info.State, info.LastUsed = StateSealed, st.ModTime()
 			info.Task, info.Attempt = s.TaskID, s.Attempt
+			info.Bytes = st.Size() + s.LocalBytes()
+			return info, nil
 		}
+		// A damaged manifest: count what is really there.
+		info.State, info.LastUsed = StateSealed, st.ModTime()
 	} else if info.LastUsed.IsZero() {
 		if st, err := c.fs.Stat(dir); err == nil {
 			info.LastUsed = st.ModTime()
 		}
 	}
+	size, err := c.du(dir)
+	if err != nil {
+		return info, err
+	}
+	info.Bytes = size
 	return info, nil
 }
 

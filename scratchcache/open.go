@@ -63,13 +63,11 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 			}
 			// Damaged, or a sealed directory without its manifest (which
 			// the rename never leaves): quarantine it under this lease.
-			q, qerr := c.quarantine(dir, digest)
-			if qerr != nil {
+			q, err := c.quarantineDamaged(dir, digest, taskID, err)
+			if err != nil {
 				_ = l.Release()
-				return nil, nil, qerr
+				return nil, nil, err
 			}
-			c.log.Warn("scratch cache: sealed entry failed verification; quarantined, the task is recomputed",
-				"digest", digest, "task", taskID, "quarantine", q, "err", err)
 			l.Quarantined = q
 		case strings.HasPrefix(e.Name(), sealPrefix), strings.HasPrefix(e.Name(), outPrefix):
 			path := filepath.Join(dir, e.Name())
@@ -99,11 +97,18 @@ func (c *Cache) hitOrQuarantine(dir, digest, taskID string) (*Sealed, string, er
 	case !errors.Is(err, ErrCorrupt):
 		return nil, "", err
 	}
-	q, qerr := c.quarantine(dir, digest)
-	if qerr != nil {
-		return nil, "", fmt.Errorf("%w (and quarantining it failed: %w)", err, qerr)
+	q, err := c.quarantineDamaged(dir, digest, taskID, err)
+	return nil, q, err
+}
+
+// quarantineDamaged moves a sealed entry that failed verification with
+// cause aside and warns that its task will be recomputed.
+func (c *Cache) quarantineDamaged(dir, digest, taskID string, cause error) (string, error) {
+	q, err := c.quarantine(dir, digest)
+	if err != nil {
+		return "", fmt.Errorf("%w (and quarantining it failed: %w)", cause, err)
 	}
 	c.log.Warn("scratch cache: sealed entry failed verification; quarantined, the task is recomputed",
-		"digest", digest, "task", taskID, "quarantine", q, "err", err)
-	return nil, q, nil
+		"digest", digest, "task", taskID, "quarantine", q, "err", cause)
+	return q, nil
 }

@@ -270,3 +270,34 @@ func BenchmarkMissThenSeal(b *testing.B) {
 	}
 	b.ReportMetric(float64(counter.total.Load())/float64(b.N), "fscalls/op")
 }
+
+// ls and gc walk the cache but do not walk sealed entries: a sealed entry
+// costs its lease directory, a stat and a read of its manifest.
+func TestListCostPerSealedEntry(t *testing.T) {
+	counter := newCountingFS()
+	c := newTestCache(t, t.TempDir(), newClock(), func(cfg *Config) { cfg.FS = counter })
+	const n = 20
+	for i := 0; i < n; i++ {
+		id := "e" + strconv.Itoa(i)
+		l := mustOpenLease(t, c, id, specDigest(id), 1)
+		writeFile(t, filepath.Join(l.OutDir(), "a", "b", "out"), []byte("x"))
+		if _, err := l.Seal(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter.reset()
+	infos, err := c.List(context.Background())
+	if err != nil || len(infos) != n {
+		t.Fatalf("list: %d entries, %v", len(infos), err)
+	}
+	calls := counter.reset()
+	perEntry := calls["readdir"] + calls["stat"] + calls["open"]
+	t.Logf("list of %d sealed entries: %v", n, calls)
+	// 3 per entry, plus the shard directories (at most 1 + 2 per entry).
+	if perEntry > 3*n+1+2*n {
+		t.Fatalf("list made %d calls for %d sealed entries: %v", perEntry, n, calls)
+	}
+	if calls["open"] != n || calls["stat"] != n {
+		t.Fatalf("list opened or stat'ed more than each manifest once: %v", calls)
+	}
+}
