@@ -454,7 +454,7 @@ func (a *agent) waitDemoted(ctx context.Context) {
 				others++
 			}
 		}
-		if !voter || others == 0 {
+		if !voter || others == 0 || !a.leaderStays() {
 			return
 		}
 		select {
@@ -462,6 +462,21 @@ func (a *agent) waitDemoted(ctx context.Context) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// leaderStays says whether a leader is known that is not draining itself
+// (when the whole cluster stops at once, nobody is left to demote anyone).
+func (a *agent) leaderStays() bool {
+	id, _ := a.raft.Leader()
+	if id == "" || id == a.cfg.Name {
+		return false
+	}
+	for _, m := range a.members.Members() {
+		if m.Name == id {
+			return !m.Meta.Draining && !m.Meta.Leaving
+		}
+	}
+	return false
 }
 
 func (a *agent) close() {
