@@ -2,6 +2,7 @@ package s3test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -62,7 +63,9 @@ func freePort(t *testing.T) int {
 }
 
 // Start runs versitygw on a free loopback port with its own data directory,
-// creates bucket, and stops the server (by its pid) when the test ends.
+// creates bucket, and stops the server (by its pid) when the test ends. If
+// the server exits before serving (another process took the port between
+// the probe and its bind), it tries again on a new port, three times.
 func Start(t *testing.T, bucket string) *Server {
 	t.Helper()
 	bin := findBinary()
@@ -73,6 +76,25 @@ func Start(t *testing.T, bucket string) *Server {
 		}
 		t.Skip(msg)
 	}
+	var why string
+	for try := 0; try < 3; try++ {
+		srv, retry, reason := startOnce(t, bin, bucket)
+		if srv != nil {
+			return srv
+		}
+		why = reason
+		if !retry {
+			break
+		}
+	}
+	t.Fatal(why)
+	return nil
+}
+
+// startOnce starts one server; on failure it says why and whether a new
+// port may help.
+func startOnce(t *testing.T, bin, bucket string) (srv *Server, retry bool, why string) {
+	t.Helper()
 	data := t.TempDir()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	const access, secret = "pilot-test", "pilot-test-secret"
@@ -85,17 +107,18 @@ func Start(t *testing.T, bucket string) *Server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	stop := func() {
 		_ = cmd.Process.Kill()
 		<-exited
 		logf.Close()
-	})
-	fail := func(format string, a ...any) {
-		t.Helper()
+	}
+	t.Cleanup(stop)
+	failure := func(format string, a ...any) string {
 		log, _ := os.ReadFile(logf.Name())
-		t.Fatalf(format+"\nversitygw log:\n%s", append(a, log)...)
+		return fmt.Sprintf(format+"\nversitygw log:\n%s", append(a, log)...)
 	}
 
 	// Poll until it accepts connections: it is an external process.
@@ -107,12 +130,12 @@ func Start(t *testing.T, bucket string) *Server {
 			break
 		}
 		select {
-		case err := <-exited:
-			fail("versitygw exited before serving: %v", err)
+		case <-exited:
+			return nil, true, failure("versitygw exited before serving on %s: %v", addr, waitErr)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			fail("versitygw did not listen on %s within 30s", addr)
+			return nil, false, failure("versitygw did not listen on %s within 30s", addr)
 		}
 	}
 	client, err := minio.New(addr, &minio.Options{
@@ -125,12 +148,12 @@ func Start(t *testing.T, bucket string) *Server {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := client.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
-		fail("create bucket %s: %v", bucket, err)
+		return nil, false, failure("create bucket %s: %v", bucket, err)
 	}
 	return &Server{
 		Endpoint:  "http://" + addr,
 		AccessKey: access,
 		SecretKey: secret,
 		Client:    client,
-	}
+	}, false, ""
 }
