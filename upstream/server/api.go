@@ -25,6 +25,12 @@ const MaxResultsWait = 60 * time.Second
 // stored in one transaction; invalid ones are reported by line and nothing
 // of them is stored.
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
+	select {
+	case s.submits <- struct{}{}:
+		defer func() { <-s.submits }()
+	case <-r.Context().Done():
+		return fmt.Errorf("%w: the client went away while waiting for its turn", upstream.ErrUnavailable)
+	}
 	body, err := readBody(r, s.maxBody)
 	if err != nil {
 		return err

@@ -20,7 +20,14 @@ type Server struct {
 	maxBody int64
 	log     *slog.Logger
 	routes  map[string]route
+	// submits bounds the submit bodies in memory at once (each up to
+	// maxBody, plus its parsed tasks).
+	submits chan struct{}
 }
+
+// concurrentSubmits is how many submit bodies are read and parsed at once;
+// more wait their turn, so memory stays bounded however many clients send.
+const concurrentSubmits = 4
 
 type route struct {
 	method string
@@ -37,7 +44,8 @@ func New(store *Store, tokens *Tokens, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{store: store, tokens: tokens, maxBody: cfg.MaxBodyBytes, log: cfg.Logger}
+	s := &Server{store: store, tokens: tokens, maxBody: cfg.MaxBodyBytes, log: cfg.Logger,
+		submits: make(chan struct{}, concurrentSubmits)}
 	s.routes = map[string]route{
 		wire.PathTasks:    {http.MethodPost, actSubmit, s.submit},
 		wire.PathStatus:   {http.MethodGet, actRead, s.status},

@@ -156,8 +156,19 @@ func (t *txn) held(cluster, id string) (taskRec, bool) {
 
 // Reap returns expired leases to pending now; the server calls it on a
 // ticker so Status does not count dead leases for long.
+// It writes (and fsyncs) only when a lease has expired.
 func (s *Store) Reap(ctx context.Context) error {
-	return s.update(ctx, func(t *txn) error { return t.reap(s.now().UnixNano()) })
+	now := s.now().UnixNano()
+	expired := false
+	err := s.view(func(t *txn) error {
+		k, _ := t.leases.Cursor().First()
+		expired = k != nil && int64(beUint64(k[:8])) <= now
+		return nil
+	})
+	if err != nil || !expired {
+		return err
+	}
+	return s.update(ctx, func(t *txn) error { return t.reap(now) })
 }
 
 // Renew extends the leases cluster still holds to now+ttl and returns the

@@ -82,6 +82,8 @@ func (s *Store) ResultsRaw(ctx context.Context, from upstream.Cursor, max int, w
 			return out, next, nil
 		case <-ctx.Done():
 			return out, next, nil
+		case <-s.stop:
+			return out, next, nil
 		}
 	}
 }

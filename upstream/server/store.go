@@ -25,6 +25,8 @@ type Store struct {
 
 	mu      sync.Mutex
 	results chan struct{} // closed and replaced whenever results are added
+	stop    chan struct{} // closed by StopWaiting
+	once    sync.Once
 }
 
 var _ upstream.Queue = (*Store)(nil)
@@ -61,7 +63,7 @@ func OpenStore(dir string, now func() time.Time) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: now, results: make(chan struct{})}
+	s := &Store{db: db, path: path, now: now, results: make(chan struct{}), stop: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bTasks, bSpecs, bMeta, bResults, bDups, bLeasedBy, bFlushes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -153,7 +155,7 @@ func (t *txn) addLeasedBy(cluster string, d int) error {
 // update runs fn in one write transaction (fsynced on commit).
 func (s *Store) update(ctx context.Context, fn func(t *txn) error) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return fmt.Errorf("%w: the request ended before it was stored: %v", upstream.ErrUnavailable, err)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		t, err := begin(tx)
@@ -188,6 +190,10 @@ func (s *Store) notifyResults() {
 	s.results = make(chan struct{})
 	s.mu.Unlock()
 }
+
+// StopWaiting ends every ResultsRaw that is waiting, now and later, so a
+// server can shut down without waiting out long polls.
+func (s *Store) StopWaiting() { s.once.Do(func() { close(s.stop) }) }
 
 func (s *Store) resultsChanged() <-chan struct{} {
 	s.mu.Lock()

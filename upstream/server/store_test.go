@@ -306,3 +306,38 @@ func TestResultsWaitWakesOnComplete(t *testing.T) {
 		t.Fatalf("waiting follower got %d results", n)
 	}
 }
+
+func TestStopWaitingEndsLongPolls(t *testing.T) {
+	s := openTestStore(t, nil)
+	got := make(chan error, 1)
+	go func() {
+		_, _, err := s.ResultsRaw(bg, 0, 10, time.Hour)
+		got <- err
+	}()
+	s.StopWaiting()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLateResultOfAReturnedTaskIsAccepted(t *testing.T) {
+	clk := newClock()
+	s := openTestStore(t, clk.Now)
+	mustSubmit(t, s, specs("t", 2))
+	if _, err := s.Lease(bg, upstream.LeaseRequest{Cluster: "a", MaxTasks: 1, TTL: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Second)
+	if err := s.Reap(bg); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Complete(bg, "a", []task.Result{done("t-000000")})
+	if err != nil || rep.Accepted != 1 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	ls, err := s.Lease(bg, upstream.LeaseRequest{Cluster: "b", MaxTasks: 10, TTL: time.Minute})
+	if err != nil || len(ls) != 1 || ls[0].Spec.ID != "t-000001" {
+		t.Fatalf("the finished task is still leasable: %v %v", ls, err)
+	}
+	checkInvariants(t, s)
+}
