@@ -141,6 +141,11 @@ func (r *ReportRequest) check() error {
 			return fmt.Errorf("task %s: unknown report kind %d", rep.TaskID, rep.Kind)
 		}
 	}
+	for _, t := range r.Running {
+		if err := checkRef(t.ID, t.Attempt); err != nil {
+			return fmt.Errorf("running: %w", err)
+		}
+	}
 	return nil
 }
 

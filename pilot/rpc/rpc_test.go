@@ -142,6 +142,32 @@ func TestRoundTrips(t *testing.T) {
 	}
 }
 
+func TestHeartbeatRoundTrip(t *testing.T) {
+	ln, _ := serve(t, Handler{Report: func(_ context.Context, r *ReportRequest) (ReportReply, error) {
+		if !r.Heartbeat || len(r.Running) != 2 || r.SentAt == 0 || r.Reports[0].Class != "infra" {
+			return ReportReply{}, fmt.Errorf("%w: heartbeat lost on the wire: %+v", ErrBadRequest, r)
+		}
+		return ReportReply{Cancel: r.Running[1:]}, nil
+	}})
+	c := client(t, ln.Addr().String(), key)
+	rep, err := c.Report(context.Background(), &ReportRequest{
+		Node: "n", Heartbeat: true, SentAt: time.Now().UnixMilli(),
+		Running: []TaskRef{{ID: "a", Attempt: 1}, {ID: "b", Attempt: 2}},
+		Reports: []Report{{Kind: ReportFailed, TaskID: "c", Attempt: 1, Class: "infra", Infra: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Cancel) != 1 || rep.Cancel[0] != (TaskRef{ID: "b", Attempt: 2}) {
+		t.Fatalf("cancel list %+v", rep.Cancel)
+	}
+	// A heartbeat naming an attempt that cannot exist is refused whole.
+	_, err = c.Report(context.Background(), &ReportRequest{Node: "n", Heartbeat: true, Running: []TaskRef{{ID: "../x", Attempt: 1}}})
+	if !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("got %v, want ErrBadRequest", err)
+	}
+}
+
 func TestErrorCodesBecomeSentinels(t *testing.T) {
 	var next error
 	ln, _ := serve(t, Handler{
