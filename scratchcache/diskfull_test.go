@@ -89,6 +89,9 @@ func TestDiskFullFailsInfraOthersIntact(t *testing.T) {
 		writeFile(t, filepath.Join(l.WorkDir(), "ckpt"), []byte("half way"))
 		writeFile(t, filepath.Join(l.OutDir(), "big.out"), randomBytes(t, 600<<10))
 		_, err := l.Seal(ctx, []byte(`1`))
+		if _, again := l.Seal(ctx, []byte(`1`)); !errors.Is(again, ErrInvalid) {
+			t.Fatalf("a second Seal after a failed one: want ErrInvalid, got %v", again)
+		}
 		checkFailure(t, err, d, l)
 		if tmp, _ := filepath.Glob(filepath.Join(mnt, "results", "*", "*", d, "a1", "*.tmp-*")); len(tmp) != 0 {
 			t.Fatalf("the store kept a partial object: %v", tmp)

@@ -124,9 +124,10 @@ type Lease struct {
 	// with the recomputation.
 	Quarantined string
 
-	mu      sync.Mutex
-	done    bool // released or sealed
-	sealing bool // a Seal is building
+	mu         sync.Mutex
+	done       bool // released or sealed
+	sealing    bool // a Seal is building
+	sealFailed bool // a Seal failed; its outputs may be gone
 }
 
 // acquire takes the lease of dir for attempt. A record of a newer attempt

@@ -24,19 +24,24 @@ import (
 // becomes a JSON string); above InlineMax bytes it goes to the results
 // store. The files the task left in OutDir are hashed; those above
 // StageThreshold go to the results store, the others into the sealed
-// directory (hard links, no copy). The manifest is written last and the
+// directory (moved by rename, no copy). The manifest is written last and the
 // whole directory becomes visible with one rename, so no reader ever sees
 // half an entry. Then work/ and out/ are removed and the lease released.
 // Keep may go on renewing while Seal runs (uploads can be long).
 //
 // A fenced attempt gets ErrFenced and seals nothing. A full disk or store
-// gives ErrInfra and ErrNoSpace, leaves no trace and keeps work/ (call
-// Release). If another attempt sealed first, its entry is returned.
+// gives ErrInfra and ErrNoSpace, leaves no trace and keeps work/. A failed
+// Seal is not retried on the same lease: Release it; the next attempt
+// resumes from work/. If another attempt sealed first, its entry is returned.
 func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 	l.mu.Lock()
 	if l.done || l.sealing {
 		l.mu.Unlock()
 		return nil, fmt.Errorf("%w: entry %s: attempt %d already released, sealed or sealing", ErrFenced, l.digest, l.attempt)
+	}
+	if l.sealFailed {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("%w: entry %s: a failed Seal of attempt %d cannot be retried (its outputs may be gone); Release, and the next attempt resumes from work/", ErrInvalid, l.digest, l.attempt)
 	}
 	l.sealing = true
 	l.mu.Unlock()
@@ -67,6 +72,9 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 		l.mu.Unlock()
 	}
 	if err != nil {
+		l.mu.Lock()
+		l.sealFailed = true
+		l.mu.Unlock()
 		if rerr := c.fs.RemoveAll(stageDir); rerr != nil {
 			c.log.Warn("scratch cache: cannot remove a failed seal; the next attempt will", "path", stageDir, "err", rerr)
 		}
@@ -196,7 +204,8 @@ func (l *Lease) outputNames() ([]string, error) {
 }
 
 // stageFile hashes one output file and either uploads it to the results
-// store (above StageThreshold) or links it into the seal.
+// store (above StageThreshold) or moves it into the seal (a rename: no
+// copy, and no reliance on hard links, which some filesystems refuse).
 func (l *Lease) stageFile(ctx context.Context, stageDir, name string) (File, error) {
 	c := l.c
 	src := filepath.Join(l.OutDir(), filepath.FromSlash(name))
@@ -228,8 +237,8 @@ func (l *Lease) stageFile(ctx context.Context, stageDir, name string) (File, err
 			return File{}, infraErr("create", dir, err)
 		}
 	}
-	if err := c.fs.Link(src, dst); err != nil {
-		return File{}, infraErr("link", src, err)
+	if err := c.fs.Rename(src, dst); err != nil {
+		return File{}, infraErr("move into the seal", src, err)
 	}
 	return file, nil
 }
