@@ -83,6 +83,9 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (LocalSummary, error) {
 		}
 		cfg.StateDir = queue + ".pilot"
 	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
 	if cfg.Poll == 0 {
 		cfg.Poll = 250 * time.Millisecond
 	}
@@ -125,6 +128,7 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (LocalSummary, error) {
 		}()
 	}
 
+	alive := len(agents)
 	prog := newProgress(cfg.Progress)
 	poll := time.NewTicker(cfg.Poll)
 	defer poll.Stop()
@@ -143,8 +147,12 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (LocalSummary, error) {
 			prog.done()
 			return sum, ctx.Err()
 		case err := <-exited:
-			prog.done()
-			return sum, fmt.Errorf("an agent exited early (%v): see its log in %s", err, logDir)
+			alive--
+			if alive == 0 {
+				prog.done()
+				return sum, fmt.Errorf("every agent exited (the last: %v): see their logs in %s", err, logDir)
+			}
+			fmt.Fprintf(cfg.Progress, "\nwarning: %v; %d agents carry on (log: %s)\n", err, alive, logDir)
 		case <-poll.C:
 		}
 	}
@@ -192,7 +200,7 @@ func startAgents(cfg LocalConfig, queue, dataRoot, logDir string, cores int) ([]
 			"--queue", queue, "--state", cfg.StateDir, "--name", name, "--pilot", name,
 			"--data", filepath.Join(dataRoot, name), "--bind", "127.0.0.1", "--loopback",
 			"--cores", strconv.Itoa(cores), "--cpus", strings.Join(cpus, ","),
-			"--voters", strconv.Itoa(min(3, cfg.Nodes)), "--lease-ttl", "30s",
+			"--voters", strconv.Itoa(voters(cfg.Nodes)), "--lease-ttl", "30s",
 		}
 		if i == 0 {
 			args = append(args, "--bootstrap")
@@ -269,4 +277,12 @@ func readResults(ctx context.Context, q upstream.Queue, from upstream.Cursor) ([
 
 func isURL(s string) bool {
 	return len(s) > 7 && (s[:7] == "http://" || (len(s) > 8 && s[:8] == "https://"))
+}
+
+// voters is the odd number of Raft voters a local cluster of n agents keeps.
+func voters(n int) int {
+	if n >= 3 {
+		return 3
+	}
+	return 1
 }
