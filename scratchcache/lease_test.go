@@ -3,12 +3,16 @@ package scratchcache
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/pilot-hpc/pilot/scratchcache/stage"
+	"github.com/pilot-hpc/pilot/task"
 )
 
 // Two attempts of one task at once: exactly one writes, the other is fenced.
@@ -259,6 +263,68 @@ func TestKeepEndsAfterSeal(t *testing.T) {
 		}
 		if err := <-kept; err != nil {
 			t.Fatalf("Keep after the seal: %v", err)
+		}
+	})
+}
+
+// slowStore holds every Put until release is closed.
+type slowStore struct {
+	stage.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *slowStore) Put(ctx context.Context, key string, r io.Reader, size int64, sum string) (task.Output, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.Store.Put(ctx, key, r, size, sum)
+}
+
+// An upload longer than the lease's TTL: Keep goes on renewing while Seal
+// runs, so no other attempt takes the entry over, and the seal lands.
+func TestKeepRenewsDuringALongSeal(t *testing.T) {
+	root := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		files, err := stage.FileStore(filepath.Join(root, "results"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow := &slowStore{Store: files, entered: make(chan struct{}), release: make(chan struct{})}
+		cfg := Config{Root: root, Store: slow, Logger: quietLogger(), LeaseTTL: time.Minute}
+		nodeA, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodeB, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := specDigest("long")
+		_, l, err := nodeA.Open("long", d, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(l.OutDir(), "big.out"), make([]byte, 200<<10))
+		ctx, stop := context.WithCancel(t.Context())
+		defer stop()
+		kept := make(chan error, 1)
+		go func() { kept <- l.Keep(ctx) }()
+		sealed := make(chan error, 1)
+		go func() {
+			_, err := l.Seal(context.Background(), nil)
+			sealed <- err
+		}()
+		<-slow.entered
+		time.Sleep(10 * time.Minute) // the upload takes ten TTLs
+		if _, _, err := nodeB.Open("long", d, 2); !errors.Is(err, ErrHeld) {
+			t.Fatalf("the entry was taken over during a long seal: %v", err)
+		}
+		close(slow.release)
+		if err := <-sealed; err != nil {
+			t.Fatalf("seal: %v", err)
+		}
+		if err := <-kept; err != nil {
+			t.Fatalf("Keep: %v", err)
 		}
 	})
 }
