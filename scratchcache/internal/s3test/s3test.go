@@ -52,7 +52,7 @@ func trimNewline(b []byte) []byte {
 
 // freePort asks the kernel for a free loopback port. Another process may
 // take it before versitygw binds it; Start then fails with the server's log.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,7 +66,7 @@ func freePort(t *testing.T) int {
 // creates bucket, and stops the server (by its pid) when the test ends. If
 // the server exits before serving (another process took the port between
 // the probe and its bind), it tries again on a new port, three times.
-func Start(t *testing.T, bucket string) *Server {
+func Start(t testing.TB, bucket string) *Server {
 	t.Helper()
 	bin := findBinary()
 	if bin == "" {
@@ -93,7 +93,7 @@ func Start(t *testing.T, bucket string) *Server {
 
 // startOnce starts one server; on failure it says why and whether a new
 // port may help.
-func startOnce(t *testing.T, bin, bucket string) (srv *Server, retry bool, why string) {
+func startOnce(t testing.TB, bin, bucket string) (srv *Server, retry bool, why string) {
 	t.Helper()
 	data := t.TempDir()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
