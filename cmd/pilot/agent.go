@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -137,7 +138,11 @@ func applySite(cfg *pilot.Config, sc *site.Config, storeURI, bindIface *string) 
 	set(&cfg.Queue, sc.Queue)
 	set(&cfg.StateDir, sc.StateDir)
 	set(&cfg.ScratchRoot, sc.Scratch)
-	set(storeURI, sc.Results)
+	results := sc.Results
+	if results != "" && !strings.Contains(results, "://") {
+		results = "file://" + results // the site config allows a plain (absolute) directory
+	}
+	set(storeURI, results)
 	set(&cfg.Bind, sc.Cluster.BindAddr)
 	set(bindIface, sc.Cluster.BindInterface)
 	if cfg.Voters == 0 {
