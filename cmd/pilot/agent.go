@@ -52,6 +52,7 @@ end are read from Slurm.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = newLogger(logLevel)
+			cfg.Resources = pilot.ResourceOverrides{Cores: cores, MemMB: memMB, CPUs: cpus}
 			if sitePath != "" {
 				sc, err := site.Load(sitePath)
 				if err != nil {
@@ -66,7 +67,6 @@ end are read from Slurm.`,
 				}
 				cfg.Bind = addr
 			}
-			cfg.Resources = pilot.ResourceOverrides{Cores: cores, MemMB: memMB, CPUs: cpus}
 			cfg.Seeds = seeds
 			if storeURI != "" {
 				st, err := stage.Open(storeURI, stage.Options{S3: stage.S3OptionsFromEnv()})
