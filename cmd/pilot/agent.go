@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pilot-hpc/pilot/batch"
+	"github.com/pilot-hpc/pilot/coordinator/sched"
 	"github.com/pilot-hpc/pilot/pilot"
 	"github.com/pilot-hpc/pilot/scratchcache/stage"
 	"github.com/pilot-hpc/pilot/site"
@@ -21,16 +22,17 @@ import (
 
 func init() {
 	var (
-		cfg       pilot.Config
-		sitePath  string
-		cores     int
-		memMB     int64
-		cpus      []int
-		seeds     []string
-		endIn     time.Duration
-		logLevel  string
-		storeURI  string
-		bindIface string
+		cfg        pilot.Config
+		sitePath   string
+		cores      int
+		memMB      int64
+		cpus       []int
+		seeds      []string
+		endIn      time.Duration
+		logLevel   string
+		storeURI   string
+		bindIface  string
+		wallMargin time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --queue FILE|URL [--site FILE]",
@@ -81,6 +83,10 @@ end are read from Slurm.`,
 			if endIn > 0 {
 				cfg.End = time.Now().Add(endIn)
 			}
+			if wallMargin > 0 {
+				cfg.Sched = sched.DefaultConfig()
+				cfg.Sched.Margin = wallMargin
+			}
 			pilot.Version = version
 			drain := make(chan pilot.Drain, 1)
 			usr1 := make(chan os.Signal, 1)
@@ -118,6 +124,7 @@ end are read from Slurm.`,
 	f.StringVar(&cfg.Pilot, "pilot", "", "the pilot id (default the Slurm job id, else 'local')")
 	f.DurationVar(&endIn, "end-in", 0, "the pilot ends this long from now (default: Slurm's end time, else none)")
 	f.DurationVar(&cfg.DrainMargin, "drain-margin", 0, "drain this long before the pilot ends (default 2m)")
+	f.DurationVar(&wallMargin, "walltime-margin", 0, "a task starts only if its estimate (x1.5) plus this ends before its pilot does; the leader's value counts (default 2m)")
 	f.IntVar(&cores, "cores", 0, "cores to offer (default: detected, or Slurm's)")
 	f.Int64Var(&memMB, "mem-mb", 0, "memory to offer in MiB (default: detected, or Slurm's)")
 	f.IntSliceVar(&cpus, "cpus", nil, "OS CPU ids to pin tasks to (default: this process's affinity)")
