@@ -40,6 +40,10 @@ type Config struct {
 	// HPC nodes have several interfaces: pick the fast one. Default: the
 	// address of the hostname, else 127.0.0.1.
 	Bind string
+	// HTTP is where the status server listens (GET /status, GET /metrics,
+	// POST /flush). Default: Bind, any free port; the leader publishes its
+	// address in STATE/leader.json.
+	HTTP string
 	// GossipPort, RaftPort, RPCPort: 0 picks a free port.
 	GossipPort, RaftPort, RPCPort int
 	// Seeds are gossip addresses to join; empty: the members file.
