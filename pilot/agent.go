@@ -35,6 +35,7 @@ type agent struct {
 	disp    *dispatcher
 	leader  *coordinator.Leader
 	steward *steward
+	obs     *observer // status HTTP server and metrics
 
 	mu      sync.Mutex
 	queue   upstream.Queue
@@ -139,6 +140,9 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 		Meta: meta, Timing: cfg.timing(), Logger: cfg.Logger,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if a.obs, err = startObserver(a); err != nil {
 		return nil, err
 	}
 	a.steward = &steward{raft: a.raft, members: a.members, voters: cfg.Voters, now: func() int64 { return time.Now().UnixNano() }}
@@ -274,10 +278,11 @@ func (a *agent) lead(ctx context.Context) error {
 		return err
 	}
 	l := coordinator.NewLeader(a.raft, coordinator.LeaderConfig{
-		Cluster: a.cfg.Cluster, Queue: q, Dispatch: a.disp, Sched: a.cfg.Sched, Shapes: a.cfg.Shapes,
+		Cluster: a.cfg.Cluster, Queue: a.obs.wrapQueue(q), Dispatch: a.obs.disp, Sched: a.cfg.Sched, Shapes: a.cfg.Shapes,
 		LeaseTTL: a.cfg.LeaseTTL, Logger: a.cfg.Logger,
 	})
 	a.setLeading(l)
+	a.obs.leading(ctx)
 	a.log.Info("leading the cluster")
 	go func() {
 		if err := l.Run(ctx); err != nil {
@@ -480,6 +485,9 @@ func (a *agent) leaderStays() bool {
 }
 
 func (a *agent) close() {
+	if a.obs != nil {
+		a.obs.close()
+	}
 	if a.members != nil {
 		a.members.Shutdown()
 	}
