@@ -116,6 +116,7 @@ end are read from Slurm.`,
 	f.StringVar(&cfg.Name, "name", "", "this node's name in the cluster (default the hostname)")
 	f.StringVar(&cfg.Bind, "bind", "", "IP address to listen on for gossip, Raft and RPC (default 127.0.0.1)")
 	f.StringVar(&bindIface, "bind-interface", "", "network interface whose address to bind (e.g. ib0, hsn0)")
+	f.StringVar(&cfg.HTTP, "http", "", "status server address: GET /status, GET /metrics (Prometheus), POST /flush (default BIND:0, any free port; the leader publishes it in STATE/leader.json)")
 	f.IntVar(&cfg.GossipPort, "gossip-port", 0, "gossip port (0: any free port)")
 	f.IntVar(&cfg.RaftPort, "raft-port", 0, "Raft port (0: any free port)")
 	f.IntVar(&cfg.RPCPort, "rpc-port", 0, "agent RPC port (0: any free port)")
