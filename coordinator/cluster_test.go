@@ -225,8 +225,8 @@ func streamWithFailovers(t *testing.T, voters, total int) {
 	if len(d.confirmed) > total {
 		t.Fatalf("%d results confirmed for %d tasks", len(d.confirmed), total)
 	}
-	t.Logf("%d lifecycles, %d entries, %d proposals retried after failovers, %d results confirmed",
-		total, c.Node(0).Ledger().Applied(), d.failovers, len(d.confirmed))
+	t.Logf("%d lifecycles, %d entries, %d proposals retried after failovers, %d results confirmed, last snapshot at %s",
+		total, c.Node(0).Ledger().Applied(), d.failovers, len(d.confirmed), c.Node(0).Raft().Stats()["last_snapshot_index"])
 }
 
 func TestClusterThreeVotersSurviveLeaderKills(t *testing.T) {

@@ -37,7 +37,7 @@ func (n *Node) Bootstrap(servers []Server) error {
 // Configuration lists the cluster's servers as this node knows them.
 func (n *Node) Configuration(ctx context.Context) ([]Server, error) {
 	f := n.raft.GetConfiguration()
-	if err := wait(ctx, f); err != nil {
+	if err := n.wait(ctx, f); err != nil {
 		return nil, n.raftError("configuration", err)
 	}
 	var out []Server
@@ -49,35 +49,35 @@ func (n *Node) Configuration(ctx context.Context) ([]Server, error) {
 
 // AddVoter adds a server as a voter (or promotes a non-voter). Leader only.
 func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
-	return n.raftError("add voter "+id, wait(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, enqueueTimeout(ctx))))
+	return n.raftError("add voter "+id, n.wait(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, enqueueTimeout(ctx))))
 }
 
 // AddNonvoter adds a server that receives the log but does not vote.
 // Leader only.
 func (n *Node) AddNonvoter(ctx context.Context, id, addr string) error {
-	return n.raftError("add non-voter "+id, wait(ctx, n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, enqueueTimeout(ctx))))
+	return n.raftError("add non-voter "+id, n.wait(ctx, n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, enqueueTimeout(ctx))))
 }
 
 // DemoteVoter makes a voter a non-voter (a pilot that drains hands its
 // vote on). Leader only.
 func (n *Node) DemoteVoter(ctx context.Context, id string) error {
-	return n.raftError("demote voter "+id, wait(ctx, n.raft.DemoteVoter(raft.ServerID(id), 0, enqueueTimeout(ctx))))
+	return n.raftError("demote voter "+id, n.wait(ctx, n.raft.DemoteVoter(raft.ServerID(id), 0, enqueueTimeout(ctx))))
 }
 
 // RemoveServer removes a server from the cluster. Leader only.
 func (n *Node) RemoveServer(ctx context.Context, id string) error {
-	return n.raftError("remove server "+id, wait(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, enqueueTimeout(ctx))))
+	return n.raftError("remove server "+id, n.wait(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, enqueueTimeout(ctx))))
 }
 
 // TransferLeadership hands leadership to the most up-to-date voter.
 // Leader only.
 func (n *Node) TransferLeadership(ctx context.Context) error {
-	return n.raftError("transfer leadership", wait(ctx, n.raft.LeadershipTransfer()))
+	return n.raftError("transfer leadership", n.wait(ctx, n.raft.LeadershipTransfer()))
 }
 
 // TransferLeadershipTo hands leadership to one voter. Leader only.
 func (n *Node) TransferLeadershipTo(ctx context.Context, id, addr string) error {
-	return n.raftError("transfer leadership to "+id, wait(ctx, n.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))))
+	return n.raftError("transfer leadership to "+id, n.wait(ctx, n.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))))
 }
 
 // IsLeader reports whether this node is the leader now.

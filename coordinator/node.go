@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"sync"
 	"os"
 	"path/filepath"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
 )
 
@@ -19,8 +21,11 @@ type Node struct {
 	raft      *raft.Raft
 	fsm       *FSM
 	wal       *raftwal.WAL
+	meta      *metadb.BoltMetaDB
 	transport *raft.NetworkTransport
 	stream    *streamLayer
+	shutdown  chan struct{} // closed when Shutdown begins
+	stopOnce  sync.Once
 }
 
 // Open starts a node from its data directory: a new one starts empty and
@@ -41,18 +46,26 @@ func Open(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(walDir, 0o700); err != nil {
 		return nil, fmt.Errorf("coordinator: create the Raft log directory: %w", err)
 	}
-	wal, err := raftwal.Open(walDir, raftwal.WithLogger(hlog.Named("wal")))
+	// WAL.Close leaves its meta database open (and flock'ed), so a node
+	// could not be opened again in this process: own it and close it.
+	meta := &metadb.BoltMetaDB{}
+	wal, err := raftwal.Open(walDir, raftwal.WithLogger(hlog.Named("wal")), raftwal.WithMetaStore(meta))
 	if err != nil {
+		meta.Close()
 		return nil, fmt.Errorf("coordinator: open the Raft log in %s: %w", walDir, err)
+	}
+	closeLog := func() {
+		wal.Close()
+		meta.Close()
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, cfg.SnapshotRetain, hlog.Named("snapshots"))
 	if err != nil {
-		wal.Close()
+		closeLog()
 		return nil, fmt.Errorf("coordinator: open the snapshot store in %s: %w", cfg.Dir, err)
 	}
 	stream, err := newStreamLayer(cfg.Bind, cfg.Advertise, cfg.WrapConn, cfg.Logger)
 	if err != nil {
-		wal.Close()
+		closeLog()
 		return nil, err
 	}
 	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -62,10 +75,10 @@ func Open(cfg Config) (*Node, error) {
 	r, err := raft.NewRaft(raftConfig(&cfg, hlog), fsm, wal, wal, snaps, transport)
 	if err != nil {
 		transport.Close()
-		wal.Close()
+		closeLog()
 		return nil, fmt.Errorf("coordinator: start Raft on %s: %w", cfg.Dir, err)
 	}
-	n := &Node{cfg: cfg, raft: r, fsm: fsm, wal: wal, transport: transport, stream: stream}
+	n := &Node{cfg: cfg, raft: r, fsm: fsm, wal: wal, meta: meta, transport: transport, stream: stream, shutdown: make(chan struct{})}
 	cfg.Logger.Info("raft node started", "node", cfg.ID, "addr", n.Addr(), "dir", cfg.Dir, "index", fsm.Ledger().Applied())
 	return n, nil
 }
@@ -114,11 +127,19 @@ func (n *Node) Raft() *raft.Raft { return n.raft }
 // Shutdown stops the node: Raft, then its transport and log. The data
 // directory keeps everything needed to Open it again.
 func (n *Node) Shutdown() error {
+	first := false
+	n.stopOnce.Do(func() { close(n.shutdown); first = true })
+	if !first {
+		return nil
+	}
 	err := n.raft.Shutdown().Error()
 	if cerr := n.transport.Close(); err == nil {
 		err = cerr
 	}
 	if cerr := n.wal.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := n.meta.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {

@@ -24,7 +24,7 @@ func (n *Node) Propose(ctx context.Context, cmd ledger.Command) (*ledger.Outcome
 		return nil, err
 	}
 	f := n.raft.Apply(data, enqueueTimeout(ctx))
-	if err := wait(ctx, f); err != nil {
+	if err := n.wait(ctx, f); err != nil {
 		return nil, n.raftError("propose "+cmd.Type().String(), err)
 	}
 	out, ok := f.Response().(*ledger.Outcome)
@@ -37,7 +37,7 @@ func (n *Node) Propose(ctx context.Context, cmd ledger.Command) (*ledger.Outcome
 // Barrier blocks until every entry committed before it is applied on this
 // node: a new leader calls it before reading the ledger to plan.
 func (n *Node) Barrier(ctx context.Context) error {
-	return n.raftError("barrier", wait(ctx, n.raft.Barrier(enqueueTimeout(ctx))))
+	return n.raftError("barrier", n.wait(ctx, n.raft.Barrier(enqueueTimeout(ctx))))
 }
 
 // WaitApplied blocks until this node's ledger has applied index, or ctx ends.
@@ -57,12 +57,11 @@ func enqueueTimeout(ctx context.Context) time.Duration {
 	return 0
 }
 
-// wait always waits on the future's Error; when ctx ends first it returns
-// ErrMaybeCommitted and leaves a goroutine to drain the future.
-func wait(ctx context.Context, f raft.Future) error {
-	if ctx.Done() == nil {
-		return f.Error()
-	}
+// wait always waits on the future's Error, and gives up with
+// ErrMaybeCommitted when ctx ends or the node shuts down first, leaving a
+// goroutine to drain the future. The shutdown case matters: raft never
+// answers a future still in its apply queue when it shuts down.
+func (n *Node) wait(ctx context.Context, f raft.Future) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -70,5 +69,7 @@ func wait(ctx context.Context, f raft.Future) error {
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", ErrMaybeCommitted, ctx.Err())
+	case <-n.shutdown:
+		return fmt.Errorf("%w: %w", ErrMaybeCommitted, raft.ErrRaftShutdown)
 	}
 }

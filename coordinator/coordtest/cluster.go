@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/pilot-hpc/pilot/coordinator"
@@ -49,8 +50,9 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 			Dir:               filepath.Join(base, fmt.Sprintf("v%d", i)),
 			Bind:              "127.0.0.1:0",
 			Timeouts:          coordinator.LoopbackTimeouts,
-			SnapshotThreshold: 64,
-			TrailingLogs:      32,
+			SnapshotInterval:  100 * time.Millisecond,
+			SnapshotThreshold: 32,
+			TrailingLogs:      16,
 			Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 			RaftLogOutput:     io.Discard,
 		}
