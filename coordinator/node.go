@@ -2,9 +2,9 @@ package coordinator
 
 import (
 	"fmt"
-	"sync"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
