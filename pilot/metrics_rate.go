@@ -52,7 +52,8 @@ func newRate(now time.Time) *rate {
 func (r *rate) reset(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	*r = rate{start: now, lastT: now, samples: []rateSample{{t: now}}}
+	r.start, r.lastT, r.samples = now, now, []rateSample{{t: now}}
+	r.tasks, r.coreS, r.busyS, r.offerS, r.busy, r.total = 0, 0, 0, 0, 0, 0
 }
 
 func (r *rate) written(tasks int, coreS float64) {
