@@ -1,34 +1,38 @@
 package sched
 
 import (
-	"math/bits"
 	"slices"
 	"strings"
 	"time"
 )
 
-// index is the nodes of one Place call, arranged for fast best-fit
+// index is the nodes of one Place call, arranged for fast first-fit
 // queries. Nodes are named by rank, their position in id order. Each
-// non-draining node sits in the class of its pilot end time and, inside it,
-// in the bucket of its free cores; a bitset marks the non-empty buckets.
+// non-draining node sits in the class of its pilot end time; each class
+// keeps a max-tree of its nodes' free cores, so "the first node with c
+// free cores" and "is there any" cost O(log n), not a scan.
 type index struct {
-	nodes   []*Node // by rank
-	free    []int   // free cores by rank
-	mem     []int64 // free memory by rank
-	class   []int32 // class by rank; -1 for draining and reserved nodes
-	classes []class // by remaining time, shortest first
-	// most[ci] is the most free cores of any node in classes ci and
-	// later: a task wider than that fails with no search at all.
-	most      []int
+	nodes     []*Node // by rank
+	free      []int   // free cores by rank
+	mem       []int64 // free memory by rank
+	class     []int32 // class by rank; -1 for draining and reserved nodes
+	pos       []int32 // position in its class by rank
+	classes   []class // by remaining time, shortest first
 	draining  []int32
 	reserved  []int32
 	remaining []time.Duration // by rank
+	// most[ci] is the most free cores of any node in classes ci and
+	// later: a task wider than that fails with no search at all.
+	most []int
 }
 
+// class is the nodes whose pilots end at one time.
 type class struct {
 	remaining time.Duration
-	buckets   [][]int32 // free cores -> ranks, ascending
-	nonEmpty  []uint64  // bit f set when buckets[f] is not empty
+	ranks     []int32 // ascending
+	size      int     // leaves of tree, a power of two ≥ len(ranks)
+	tree      []int   // tree[1] is the root; leaves hold free cores, -1 when absent
+	memTree   []int64 // the same over free memory, so searches prune on both
 }
 
 func newIndex(nodes []Node, now time.Time) *index {
@@ -37,19 +41,18 @@ func newIndex(nodes []Node, now time.Time) *index {
 		free:      make([]int, len(nodes)),
 		mem:       make([]int64, len(nodes)),
 		class:     make([]int32, len(nodes)),
+		pos:       make([]int32, len(nodes)),
 		remaining: make([]time.Duration, len(nodes)),
 	}
 	for i := range nodes {
 		ix.nodes[i] = &nodes[i]
 	}
 	slices.SortStableFunc(ix.nodes, func(a, b *Node) int { return strings.Compare(a.ID, b.ID) })
-	maxCores := 0
 	var ends []time.Time
 	for r, n := range ix.nodes {
 		ix.free[r] = min(max(n.FreeCores, 0), max(n.TotalCores, 0))
 		ix.mem[r] = n.FreeMemMB
 		ix.remaining[r] = n.PilotEnd.Sub(now)
-		maxCores = max(maxCores, ix.free[r])
 		if !n.Draining {
 			ends = append(ends, n.PilotEnd)
 		}
@@ -57,13 +60,8 @@ func newIndex(nodes []Node, now time.Time) *index {
 	slices.SortFunc(ends, func(a, b time.Time) int { return a.Compare(b) })
 	ends = slices.CompactFunc(ends, func(a, b time.Time) bool { return a.Equal(b) })
 	ix.classes = make([]class, len(ends))
-	words := maxCores/64 + 1
 	for i, e := range ends {
-		ix.classes[i] = class{
-			remaining: e.Sub(now),
-			buckets:   make([][]int32, maxCores+1),
-			nonEmpty:  make([]uint64, words),
-		}
+		ix.classes[i].remaining = e.Sub(now)
 	}
 	for r, n := range ix.nodes {
 		if n.Draining {
@@ -72,26 +70,19 @@ func newIndex(nodes []Node, now time.Time) *index {
 			continue
 		}
 		ci, _ := slices.BinarySearchFunc(ends, n.PilotEnd, func(a, b time.Time) int { return a.Compare(b) })
-		ix.class[r] = int32(ci)
-		ix.classes[ci].add(ix.free[r], int32(r))
+		cl := &ix.classes[ci]
+		ix.class[r], ix.pos[r] = int32(ci), int32(len(cl.ranks))
+		cl.ranks = append(cl.ranks, int32(r))
+	}
+	for ci := range ix.classes {
+		ix.classes[ci].build(ix.free, ix.mem)
 	}
 	ix.most = make([]int, len(ix.classes)+1)
 	ix.most[len(ix.classes)] = -1
 	for ci := len(ix.classes) - 1; ci >= 0; ci-- {
-		ix.most[ci] = max(ix.classes[ci].top(), ix.most[ci+1])
+		ix.most[ci] = max(ix.classes[ci].tree[1], ix.most[ci+1])
 	}
 	return ix
-}
-
-// updateMost recomputes most from class ci down, after ci lost cores.
-func (ix *index) updateMost(ci int) {
-	for ; ci >= 0; ci-- {
-		m := max(ix.classes[ci].top(), ix.most[ci+1])
-		if m == ix.most[ci] {
-			return
-		}
-		ix.most[ci] = m
-	}
 }
 
 // firstClass is the first class whose nodes have more than need left.
@@ -105,45 +96,43 @@ func (ix *index) firstClass(need time.Duration) int {
 	return i
 }
 
-// find is the best node for a task of c cores and m MB that needs more
-// than need before its pilot ends: fewest free cores left, then the pilot
-// that ends soonest (latest when late), then the lowest id.
-func (ix *index) find(c int, m int64, need time.Duration, late bool) (int32, bool) {
-	first := ix.firstClass(need)
+// find is the node for a task of c cores and m MB in classes [first,
+// stop): the first fit, in the pilot that ends soonest (latest when late),
+// then the lowest id. First fit keeps the nodes of high id empty, where
+// wide tasks find room.
+func (ix *index) find(c int, m int64, first, stop int, late bool) (int32, bool) {
 	if c > ix.most[first] {
 		return -1, false
 	}
-	best, bestF := int32(-1), -1
-	try := func(cl *class) {
-		for f := cl.next(c); f >= 0 && (bestF < 0 || f < bestF); f = cl.next(f + 1) {
-			for _, r := range cl.buckets[f] {
-				if ix.mem[r] >= m {
-					best, bestF = r, f
-					return
-				}
-			}
+	try := func(ci int) (int32, bool) {
+		cl := &ix.classes[ci]
+		if p := cl.first(1, 0, cl.size, c, m); p >= 0 {
+			return cl.ranks[p], true
 		}
+		return -1, false
 	}
 	if late {
-		for ci := len(ix.classes) - 1; ci >= first && bestF != c; ci-- {
-			try(&ix.classes[ci])
+		for ci := stop - 1; ci >= first; ci-- {
+			if r, ok := try(ci); ok {
+				return r, true
+			}
 		}
-	} else {
-		for ci := first; ci < len(ix.classes) && bestF != c; ci++ {
-			try(&ix.classes[ci])
+		return -1, false
+	}
+	for ci := first; ci < stop; ci++ {
+		if r, ok := try(ci); ok {
+			return r, true
 		}
 	}
-	return best, best >= 0
+	return -1, false
 }
 
 // take gives c cores and m MB of node r to a task.
 func (ix *index) take(r int32, c int, m int64) {
-	ci := int(ix.class[r])
-	cl := &ix.classes[ci]
-	cl.remove(ix.free[r], r)
 	ix.free[r] -= c
 	ix.mem[r] -= m
-	cl.add(ix.free[r], r)
+	ci := int(ix.class[r])
+	ix.classes[ci].set(int(ix.pos[r]), ix.free[r], ix.mem[r])
 	ix.updateMost(ci)
 }
 
@@ -153,16 +142,10 @@ func (ix *index) take(r int32, c int, m int64) {
 func (ix *index) findReserve(c int, m int64, need time.Duration) (int32, bool) {
 	best, bestF := int32(-1), -1
 	for ci := ix.firstClass(need); ci < len(ix.classes); ci++ {
-		cl := &ix.classes[ci]
-		for f := len(cl.buckets) - 1; f > bestF; f-- {
-			for _, r := range cl.buckets[f] {
-				if n := ix.nodes[r]; n.TotalCores >= c && n.TotalMemMB >= m {
-					best, bestF = r, f
-					break
-				}
-			}
-			if best >= 0 && bestF == f {
-				break
+		for _, r := range ix.classes[ci].ranks {
+			n := ix.nodes[r]
+			if ix.class[r] >= 0 && ix.free[r] > bestF && n.TotalCores >= c && n.TotalMemMB >= m {
+				best, bestF = r, ix.free[r]
 			}
 		}
 	}
@@ -172,17 +155,28 @@ func (ix *index) findReserve(c int, m int64, need time.Duration) (int32, bool) {
 // reserve takes node r out of the index: nothing else is placed on it.
 func (ix *index) reserve(r int32) {
 	ci := int(ix.class[r])
-	ix.classes[ci].remove(ix.free[r], r)
+	ix.classes[ci].set(int(ix.pos[r]), -1, -1)
 	ix.class[r] = -1
 	ix.reserved = append(ix.reserved, r)
 	ix.updateMost(ci)
 }
 
+// updateMost recomputes most from class ci down, after ci lost cores.
+func (ix *index) updateMost(ci int) {
+	for ; ci >= 0; ci-- {
+		m := max(ix.classes[ci].tree[1], ix.most[ci+1])
+		if m == ix.most[ci] {
+			return
+		}
+		ix.most[ci] = m
+	}
+}
+
 // diagnose says why a task that find could not place waits. It looks at
-// free cores only where a bitset answers (memory is the reason only when
-// nodes with the time and the cores exist), so it costs O(classes).
-func (ix *index) diagnose(c int, m int64, need time.Duration) Reason {
-	first := ix.firstClass(need)
+// free cores only where the trees answer at once (memory is the reason
+// only when nodes with the time and the cores exist), so it costs
+// O(classes).
+func (ix *index) diagnose(c int, m int64, first int, need time.Duration) Reason {
 	if c <= ix.most[first] {
 		return ReasonMemory
 	}
@@ -193,7 +187,7 @@ func (ix *index) diagnose(c int, m int64, need time.Duration) Reason {
 		}
 	}
 	for ci := 0; ci < first; ci++ {
-		if ix.classes[ci].next(c) >= 0 {
+		if ix.classes[ci].tree[1] >= c {
 			return ReasonWalltime
 		}
 	}
@@ -205,51 +199,48 @@ func (ix *index) diagnose(c int, m int64, need time.Duration) Reason {
 	return ReasonCores
 }
 
-func (cl *class) add(f int, r int32) {
-	b := cl.buckets[f]
-	i, _ := slices.BinarySearch(b, r)
-	cl.buckets[f] = slices.Insert(b, i, r)
-	cl.nonEmpty[f/64] |= 1 << (f % 64)
-}
-
-func (cl *class) remove(f int, r int32) {
-	b := cl.buckets[f]
-	i, _ := slices.BinarySearch(b, r)
-	b = slices.Delete(b, i, i+1)
-	cl.buckets[f] = b
-	if len(b) == 0 {
-		cl.nonEmpty[f/64] &^= 1 << (f % 64)
+func (cl *class) build(free []int, mem []int64) {
+	cl.size = 1
+	for cl.size < len(cl.ranks) {
+		cl.size *= 2
 	}
-}
-
-// top is the largest non-empty bucket, or -1.
-func (cl *class) top() int {
-	for w := len(cl.nonEmpty) - 1; w >= 0; w-- {
-		if word := cl.nonEmpty[w]; word != 0 {
-			return w*64 + bits.Len64(word) - 1
+	cl.tree = make([]int, 2*cl.size)
+	cl.memTree = make([]int64, 2*cl.size)
+	for i := range cl.size {
+		v, m := -1, int64(-1)
+		if i < len(cl.ranks) {
+			v, m = free[cl.ranks[i]], mem[cl.ranks[i]]
 		}
+		cl.tree[cl.size+i], cl.memTree[cl.size+i] = v, m
 	}
-	return -1
+	for i := cl.size - 1; i >= 1; i-- {
+		cl.tree[i] = max(cl.tree[2*i], cl.tree[2*i+1])
+		cl.memTree[i] = max(cl.memTree[2*i], cl.memTree[2*i+1])
+	}
 }
 
-// next is the smallest non-empty bucket ≥ f, or -1.
-func (cl *class) next(f int) int {
-	if f < 0 {
-		f = 0
+func (cl *class) set(p, v int, m int64) {
+	i := cl.size + p
+	cl.tree[i], cl.memTree[i] = v, m
+	for i /= 2; i >= 1; i /= 2 {
+		cl.tree[i] = max(cl.tree[2*i], cl.tree[2*i+1])
+		cl.memTree[i] = max(cl.memTree[2*i], cl.memTree[2*i+1])
 	}
-	w := f / 64
-	if w >= len(cl.nonEmpty) {
+}
+
+// first is the leftmost position in [lo, hi) under tree node i with at
+// least c free cores and m MB free memory, or -1. A subtree is skipped
+// when its most cores or its most memory falls short.
+func (cl *class) first(i, lo, hi, c int, m int64) int {
+	if cl.tree[i] < c || cl.memTree[i] < m {
 		return -1
 	}
-	word := cl.nonEmpty[w] &^ (1<<(f%64) - 1)
-	for {
-		if word != 0 {
-			return w*64 + bits.TrailingZeros64(word)
-		}
-		w++
-		if w == len(cl.nonEmpty) {
-			return -1
-		}
-		word = cl.nonEmpty[w]
+	if hi-lo == 1 {
+		return lo
 	}
+	mid := (lo + hi) / 2
+	if p := cl.first(2*i, lo, mid, c, m); p >= 0 {
+		return p
+	}
+	return cl.first(2*i+1, mid, hi, c, m)
 }

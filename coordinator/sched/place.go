@@ -16,53 +16,45 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 	fit := newFitCheck(v, now)
 	plan := Plan{Waiting: map[Reason]int{}}
 	maxReserve := reserveCap(len(v.Nodes)-len(ix.draining), cfg.ReserveShare)
-	// last remembers the last shape that failed: the visiting order puts
-	// tasks of one shape next to each other, and once one fails every
-	// later one of that shape fails too, since Place only takes capacity.
-	var last struct {
-		key           shapeNeed
-		reason, limit Reason
-		detail        string
-		ok            bool
+	// failed remembers the last task shape that found no node: from class
+	// from on, no node has its cores and memory. Tasks of one width come
+	// together in the visiting order, longest first, so the next task of
+	// that shape needs to search only the classes its shorter need opens;
+	// the others cannot have gained room, since Place only takes it.
+	var failed struct {
+		cores int
+		mem   int64
+		from  int
+		ok    bool
 	}
-
 	for _, it := range order {
 		t := &pending[it.i]
-		key := shapeNeed{t.Cores, t.MemMB, it.need}
-		if !last.ok || last.key != key {
-			if r, ok := ix.find(t.Cores, t.MemMB, it.need, !it.estimated); ok {
-				ix.take(r, t.Cores, t.MemMB)
-				plan.Placements = append(plan.Placements, Placement{Task: t.ID, Node: ix.nodes[r].ID})
-				continue
-			}
-			last.key, last.ok = key, true
-			if limit, detail, fits := fit.check(t.Cores, t.MemMB, it.need); !fits {
-				last.reason, last.limit, last.detail = ReasonFitsNoNode, limit, detail
-			} else {
-				last.reason = ix.diagnose(t.Cores, t.MemMB, it.need)
-			}
+		first, stop := ix.firstClass(it.need), len(ix.classes)
+		if failed.ok && failed.cores == t.Cores && failed.mem == t.MemMB {
+			stop = max(first, failed.from)
 		}
-		reason := last.reason
-		if reason == ReasonFitsNoNode {
-			plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Task: t.ID, Limit: last.limit, Detail: last.detail})
+		if r, ok := ix.find(t.Cores, t.MemMB, first, stop, !it.estimated); ok {
+			ix.take(r, t.Cores, t.MemMB)
+			plan.Placements = append(plan.Placements, Placement{Task: t.ID, Node: ix.nodes[r].ID})
 			continue
 		}
+		if !failed.ok || failed.cores != t.Cores || failed.mem != t.MemMB || first < failed.from {
+			failed.cores, failed.mem, failed.from, failed.ok = t.Cores, t.MemMB, first, true
+		}
+		if limit, detail, fits := fit.check(t.Cores, t.MemMB, it.need); !fits {
+			plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Task: t.ID, Limit: limit, Detail: detail})
+			continue
+		}
+		reason := ix.diagnose(t.Cores, t.MemMB, first, it.need)
 		if it.starved && len(plan.Reservations) < maxReserve {
 			if r, ok := ix.findReserve(t.Cores, t.MemMB, it.need); ok {
 				ix.reserve(r)
-				plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[r].ID})
+				plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[r].ID, After: len(plan.Placements)})
 			}
 		}
 		plan.Waiting[reason]++
 	}
 	return plan
-}
-
-// shapeNeed is what decides whether a task fits.
-type shapeNeed struct {
-	cores int
-	mem   int64
-	need  time.Duration
 }
 
 // item is one pending task with what its visiting order depends on.
@@ -96,15 +88,6 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 		order[i] = it
 	}
 	slices.SortFunc(order, func(a, b item) int {
-		if a.starved != b.starved {
-			return boolFirst(a.starved)
-		}
-		if a.starved {
-			if c := cmp.Compare(a.since, b.since); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.seq, b.seq)
-		}
 		if a.estimated != b.estimated {
 			return boolFirst(!a.estimated)
 		}

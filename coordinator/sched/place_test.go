@@ -32,10 +32,10 @@ func TestPlace(t *testing.T) {
 		unsched []Reason
 	}{
 		{
-			name:    "best fit: the node the task fills best",
-			view:    View{Nodes: []Node{node("a", 8, 8, 24*time.Hour), node("b", 8, 3, 24*time.Hour), node("c", 8, 2, 24*time.Hour)}},
-			pending: []Task{pend("t", 3, time.Hour)},
-			want:    []Placement{{"t", "b"}},
+			name:    "first fit: the lowest id with room, so high ids stay empty for wide tasks",
+			view:    View{Nodes: []Node{node("c", 8, 2, 24*time.Hour), node("b", 8, 8, 24*time.Hour), node("a", 8, 3, 24*time.Hour)}},
+			pending: []Task{pend("t", 3, time.Hour), pend("u", 4, time.Hour)},
+			want:    []Placement{{"u", "b"}, {"t", "a"}},
 		},
 		{
 			name:    "ties go to the pilot that ends soonest, then the lowest id",
@@ -57,7 +57,7 @@ func TestPlace(t *testing.T) {
 			waiting: map[Reason]int{ReasonWalltime: 1},
 		},
 		{
-			name:    "long tasks first, short ones fill the tail",
+			name:    "wide tasks first, then long ones; short ones fill the tail",
 			view:    View{Nodes: []Node{node("short", 4, 4, 2*time.Hour), node("long", 4, 4, 20*time.Hour)}},
 			pending: []Task{pend("s", 4, 30*time.Minute), pend("l", 4, 5*time.Hour)},
 			want:    []Placement{{"l", "long"}, {"s", "short"}},
@@ -89,7 +89,7 @@ func TestPlace(t *testing.T) {
 			name:    "fits no node: too many cores, and too long for every configured pilot",
 			view:    View{Nodes: []Node{node("a", 8, 8, time.Hour)}, Shapes: []Shape{{Cores: 8, MemMB: 1 << 20, Walltime: 24 * time.Hour}}},
 			pending: []Task{pend("wide", 9, time.Minute), pend("long", 1, 20*time.Hour)},
-			unsched: []Reason{ReasonWalltime, ReasonCores},
+			unsched: []Reason{ReasonCores, ReasonWalltime},
 		},
 		{
 			name:    "a learned estimate applies to a task with none",
@@ -140,7 +140,7 @@ func TestStarvedWideTaskReservesANode(t *testing.T) {
 	view := View{Nodes: []Node{node("a", 8, 6, 24*time.Hour), node("b", 8, 2, 24*time.Hour)}}
 
 	p := Place(view, []Task{narrow("n1"), wide, narrow("n2"), narrow("n3")}, now, cfg)
-	if want := []Reservation{{"wide", "a"}}; !slices.Equal(p.Reservations, want) {
+	if want := []Reservation{{"wide", "a", 0}}; !slices.Equal(p.Reservations, want) {
 		t.Fatalf("reservations %v, want %v", p.Reservations, want)
 	}
 	for _, pl := range p.Placements {

@@ -101,14 +101,16 @@ func TestPlaceProperties(t *testing.T) {
 			tasks[tk.ID] = tk
 		}
 		reserved := map[string]bool{}
+		reservedAt := map[string]int{}
 		for _, r := range plan.Reservations {
 			if reserved[r.Node] {
 				t.Fatalf("node %s reserved twice", r.Node)
 			}
 			reserved[r.Node] = true
+			reservedAt[r.Node] = r.After
 		}
 		decided := map[string]bool{}
-		for _, p := range plan.Placements {
+		for i, p := range plan.Placements {
 			tk, n := tasks[p.Task], nodes[p.Node]
 			if decided[p.Task] {
 				t.Fatalf("task %s placed twice", p.Task)
@@ -117,10 +119,8 @@ func TestPlaceProperties(t *testing.T) {
 			if n.Draining {
 				t.Fatalf("task %s placed on draining node %+v", p.Task, n)
 			}
-			// Starved tasks go first, so only they may have taken a
-			// node before another starved task reserved it.
-			if starved := cfg.StarveAfter > 0 && t0.Sub(tk.Since) >= cfg.StarveAfter; reserved[p.Node] && !starved {
-				t.Fatalf("task %s placed on reserved node %+v", p.Task, n)
+			if reserved[p.Node] && i >= reservedAt[p.Node] {
+				t.Fatalf("task %s placed on node %s after its reservation", p.Task, n.ID)
 			}
 			if d, _ := need(v, tk, cfg); !t0.Add(d).Before(n.PilotEnd) {
 				t.Fatalf("walltime rule broken: task %+v needs %s, node %s ends at +%s", tk, d, n.ID, n.PilotEnd.Sub(t0))

@@ -105,12 +105,13 @@ type Placement struct {
 	Node string
 }
 
-// Reservation holds a node for a starved task: nothing is placed on it
-// after the reservation in this plan (only starved tasks, which go first,
-// may have taken part of it before).
+// Reservation holds a node for a starved task: no placement after it in
+// the plan is on that node, so the node drains until the task fits.
 type Reservation struct {
 	Task string
 	Node string
+	// After is the number of placements planned before the reservation.
+	After int
 }
 
 // Unschedulable is a task that fits no node of any live or configured
