@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -110,7 +111,7 @@ end are read from Slurm.`,
 	f.StringVar(&cfg.Queue, "queue", os.Getenv("PILOT_QUEUE"), "the campaign's queue: a JSONL file or a 'pilot serve' URL ($PILOT_QUEUE)")
 	f.StringVar(&sitePath, "site", os.Getenv("PILOT_SITE"), "the site config file (TOML) ($PILOT_SITE)")
 	f.StringVar(&cfg.StateDir, "state", "", "the campaign's state directory on the shared filesystem (default QUEUE.pilot/)")
-	f.StringVar(&cfg.DataDir, "data", "", "this node's own directory on node-local disk (default $TMPDIR/pilot-NAME)")
+	f.StringVar(&cfg.DataDir, "data", "", "this node's own directory on node-local disk (default $TMPDIR/pilot-NAME; in a Slurm job $TMPDIR/pilot-NODE-JOB.RESTART)")
 	f.StringVar(&cfg.ScratchRoot, "scratch", "", "root of the scratch cache (default STATE/scratch)")
 	f.StringVar(&storeURI, "results-store", "", "where big outputs go: file:///DIR or s3://BUCKET/PREFIX (default STATE/outputs)")
 	f.StringVar(&cfg.Name, "name", "", "this node's name in the cluster (default the hostname)")
@@ -185,6 +186,12 @@ func fromSlurm(ctx context.Context, cfg *pilot.Config) error {
 	}
 	if cfg.Name == "" && job.Node != "" {
 		cfg.Name = job.Node
+	}
+	if cfg.DataDir == "" && job.Node != "" {
+		// One directory per run of the job on this node: a node that ran
+		// another pilot (or an earlier run of this requeued one) keeps that
+		// pilot's Raft state, whose peers and ports are gone.
+		cfg.DataDir = filepath.Join(os.TempDir(), fmt.Sprintf("pilot-%s-%s.%d", job.Node, job.ID, job.Restarts))
 	}
 	if len(job.Nodes) > 0 && job.Node == job.Nodes[0] {
 		cfg.Bootstrap = true
