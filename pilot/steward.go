@@ -3,6 +3,7 @@ package pilot
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 
 	"github.com/pilot-hpc/pilot/coordinator"
@@ -23,6 +24,7 @@ type steward struct {
 	voters     int
 	crashLimit int
 	now        func() int64
+	log        *slog.Logger
 }
 
 // live returns the members that may hold work, by name.
@@ -98,6 +100,7 @@ func (s *steward) reconcileVoters(ctx context.Context, live map[string]member.No
 			if err := s.raft.RemoveServer(ctx, srv.ID); err != nil {
 				return fmt.Errorf("remove dead raft server %s: %w", srv.ID, err)
 			}
+			s.log.Info("removed a dead raft server", "member", srv.ID, "was_voter", srv.Voter)
 			delete(inConfig, srv.ID)
 		}
 	}
@@ -138,6 +141,7 @@ func (s *steward) reconcileVoters(ctx context.Context, live map[string]member.No
 		if err := s.raft.AddVoter(ctx, name, inConfig[name].Addr); err != nil {
 			return fmt.Errorf("promote %s to raft voter: %w", name, err)
 		}
+		s.log.Info("promoted to raft voter", "member", name)
 		voters = append(voters, name)
 	}
 	// A draining voter steps down once enough others vote.
@@ -147,6 +151,7 @@ func (s *steward) reconcileVoters(ctx context.Context, live map[string]member.No
 				if err := s.raft.DemoteVoter(ctx, name); err != nil {
 					return fmt.Errorf("demote draining voter %s: %w", name, err)
 				}
+				s.log.Info("demoted a draining raft voter", "member", name)
 			}
 		}
 	}
