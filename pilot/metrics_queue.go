@@ -90,6 +90,9 @@ func (q countedQueue) Complete(ctx context.Context, cluster string, results []ta
 	}
 	q.o.m.duplicates.Add(float64(len(rep.Duplicates)))
 	q.o.m.resultsRefused.Add(float64(len(rep.Refused)))
+	if len(rep.Refused) > 0 {
+		q.o.recordRefused(cluster, results, rep.Refused)
+	}
 	q.o.rate.written(tasks, coreS)
 	return rep, nil
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -50,7 +52,7 @@ func (c CampaignConfig) OpenQueue() (upstream.Queue, error) {
 	c.defaults()
 	return upstream.Open(c.Queue, upstream.Options{
 		HTTP: upstream.HTTPOptions{Token: c.Token, RetryFor: 5 * time.Second},
-		File: upstream.FileOptions{StateDir: c.StateDir},
+		File: upstream.FileOptions{StateDir: c.StateDir, Logger: quietLog()},
 	})
 }
 
@@ -88,6 +90,9 @@ type Report struct {
 	// Results sums the result records: cache hits among them, and the
 	// core-hours they used.
 	Results ResultsSummary `json:"results"`
+	// Refused counts results upstream refused (late results of flushed
+	// tasks), recorded in STATE/refused.jsonl.
+	Refused int `json:"refused"`
 }
 
 // ResultsSummary sums result records.
@@ -162,6 +167,11 @@ func (w *Watcher) Read(ctx context.Context) (*Report, error) {
 		w.cursor = next
 	}
 	rep.Results = w.results
+	if w.cfg.StateDir != "" {
+		if rep.Refused, err = countRefused(w.cfg.StateDir); err != nil {
+			return nil, fmt.Errorf("refused results: %w", err)
+		}
+	}
 	if cs == nil {
 		rep.NoCluster = why
 		return rep, nil
@@ -248,4 +258,10 @@ func slurmStates(ctx context.Context, pilots []PilotStatus) {
 			pilots[i].SlurmState = "gone"
 		}
 	}
+}
+
+// quietLog passes only warnings and errors to stderr: a command's own
+// output is its report.
+func quietLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

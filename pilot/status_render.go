@@ -31,7 +31,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "cluster     leader %s\n", r.Leader)
 		fmt.Fprintf(&b, "ledger      queued %d, assigned %d, running %d, done %d and failed %d not yet written upstream\n",
 			l.Queued, l.Assigned, l.Running, l.Done, l.Failed)
-		fmt.Fprintf(&b, "            upstream's leased %d = these %d in the ledger + %d in transit (leased, not yet ingested or returned)\n",
+		fmt.Fprintf(&b, "            upstream's leased %d = these %d in the ledger + %d in transit (leased, not yet ingested; negative\n            while the ledger holds results already written, or running tasks a flush dropped upstream)\n",
 			u.Leased, l.Tasks(), r.InTransit)
 		if len(r.Waiting) > 0 {
 			keys := make([]string, 0, len(r.Waiting))
@@ -63,6 +63,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	rs := r.Results
 	fmt.Fprintf(&b, "results     %d records, %.2f core-h, cache hit rate %.0f%% (%d hits, %d misses)\n",
 		rs.Records, rs.CoreHours, 100*rs.CacheHitRate, rs.CacheHits, rs.CacheMisses)
+	if r.Refused > 0 {
+		fmt.Fprintf(&b, "refused     %d late results of flushed or unknown tasks (recorded in %s)\n", r.Refused, RefusedFile)
+	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/pilot-hpc/pilot/batch"
 	"github.com/pilot-hpc/pilot/pilot"
@@ -140,7 +141,7 @@ func confirm(cmd *cobra.Command, rep *pilot.Report, cancelRunning, stopPilots bo
 		}
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "%s.\n", b.String())
-	if fi, err := os.Stdin.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+	if _, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS); err != nil {
 		return usageErr("not on a terminal: add --yes to flush")
 	}
 	fmt.Fprint(cmd.ErrOrStderr(), "Flush? (y/N) ")
