@@ -134,6 +134,13 @@ func acquire(nodes int) (*Cluster, string, error) {
 		}
 		wasUp := controllerUp()
 		start := time.Now()
+		if wasUp {
+			// A running slurmctld learns new nodes only when it restarts
+			// (Slurm 22.05), and the lock says no one else uses it now.
+			if err := runScript(scripts, "cluster-down.sh", nil); err != nil {
+				return nil, "", err
+			}
+		}
 		if err := runScript(scripts, "cluster-up.sh", []string{fmt.Sprintf("SLURM_TEST_NODES=%d", nodes)}); err != nil {
 			return nil, "", err
 		}
