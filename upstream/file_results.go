@@ -25,14 +25,19 @@ type resultsLog struct {
 	state map[string]string // id → task.StateDone or task.StateFailed
 	end   int64             // offset after the last complete line read
 	endNo int
+	gen   uint64 // of results.gen when read: a Retry bumps it
 }
 
 func newResultsLog(path string, log *slog.Logger) *resultsLog {
 	return &resultsLog{path: path, log: log, state: map[string]string{}}
 }
 
-// refresh reads the lines appended since the last call.
+// refresh reads the lines appended since the last call, or all of them
+// again after a Retry.
 func (r *resultsLog) refresh() error {
+	if err := r.adoptGen(); err != nil {
+		return err
+	}
 	f, err := os.Open(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -50,6 +55,9 @@ func (r *resultsLog) refresh() error {
 	}
 	r.end, r.endNo, err = scanLines(f, r.end, r.endNo, st.Size(), maxResultLine, func(l rawLine) bool {
 		var head struct{ ID, State string }
+		if blank(l.Data) {
+			return true // a retried result
+		}
 		if l.Data == nil || json.Unmarshal(l.Data, &head) != nil || head.ID == "" {
 			r.log.Warn("results line unreadable, skipped", "file", r.path, "line", l.No)
 			return true
@@ -130,6 +138,9 @@ func (r *resultsLog) read(from Cursor, max int) ([]task.Result, Cursor, error) {
 	var out []task.Result
 	end, _, err := scanLines(f, int64(from), 0, st.Size(), maxResultLine, func(l rawLine) bool {
 		var res task.Result
+		if blank(l.Data) {
+			return max <= 0 || len(out) < max // a retried result
+		}
 		if l.Data == nil || json.Unmarshal(l.Data, &res) != nil {
 			r.log.Warn("results line unreadable, skipped", "file", r.path, "offset", l.Off)
 		} else {

@@ -53,6 +53,12 @@ type Queue interface {
 	// archives them (never destroys). Results already recorded stay.
 	Flush(ctx context.Context) (FlushReport, error)
 
+	// Retry puts failed tasks back to pending with fresh attempts (ids
+	// empty: every failed task) and returns how many it put back. Their
+	// failed results are archived, not destroyed, and leave the results,
+	// so each final task keeps exactly one result record.
+	Retry(ctx context.Context, ids []string) (n int, err error)
+
 	// Close releases files and connections.
 	Close() error
 }

@@ -51,6 +51,7 @@ func New(store *Store, tokens *Tokens, cfg Config) *Server {
 		wire.PathStatus:   {http.MethodGet, actRead, s.status},
 		wire.PathResults:  {http.MethodGet, actRead, s.results},
 		wire.PathFlush:    {http.MethodPost, actFlush, s.flush},
+		wire.PathRetry:    {http.MethodPost, actFlush, s.retry},
 		wire.PathLease:    {http.MethodPost, actLease, s.lease},
 		wire.PathRenew:    {http.MethodPost, actLease, s.renew},
 		wire.PathComplete: {http.MethodPost, actLease, s.complete},
