@@ -23,6 +23,8 @@ import (
 //	lock.json      the epoch that may write the state (replaced atomically)
 //	claims/EPOCH   one file per epoch ever claimed (created with O_EXCL)
 //	flushed/*.jsonl  the tasks each Flush archived
+//	index.cache    the index of the queue's lines, so opening does not
+//	               parse the whole queue again (a cache: rebuilt if bad)
 //
 // In memory it keeps an index of the queue's lines (offset, id, checksum,
 // cores), never their content, and the ids that have results; everything
@@ -70,6 +72,8 @@ type FileOptions struct {
 	// one operation; an error it returns stops the operation there, as a
 	// crash would.
 	hook func(step string) error
+	// cacheLines (tests only) replaces indexCacheLines.
+	cacheLines int
 }
 
 // OpenFile opens the queue file at path and the campaign state beside it,
@@ -106,9 +110,15 @@ func OpenFile(path string, opts FileOptions) (*FileQueue, error) {
 	q := &FileQueue{
 		path: path, dir: opts.StateDir, now: opts.Now, log: opts.Logger.With("queue", path),
 		hook: opts.hook, owner: opts.Owner,
-		idx: newIndex(),
+		idx: newIndex(filepath.Join(opts.StateDir, indexCacheFile)),
 	}
 	q.res = newResultsLog(filepath.Join(q.dir, resultsFile), q.log)
+	if opts.cacheLines > 0 {
+		q.idx.cacheLines = opts.cacheLines
+	}
+	if err := q.idx.load(q.path, q.log); err != nil {
+		return nil, err
+	}
 	if err := q.reload(); err != nil {
 		return nil, err
 	}

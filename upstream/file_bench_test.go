@@ -59,3 +59,30 @@ func BenchmarkFileSubmit(b *testing.B) {
 	b.StopTimer()
 	os.Remove(path)
 }
+
+// BenchmarkFileOpen indexes a queue of 10,000 task lines of 10 kB (100 MB),
+// what every OpenFile does: read and validate each line, keep its offset.
+func BenchmarkFileOpen(b *testing.B) {
+	const n, size = 10_000, 10_000
+	path := filepath.Join(b.TempDir(), "tasks.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pad := make([]byte, size-60)
+	for i := range pad {
+		pad[i] = 'x'
+	}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(f, `{"id":"t-%06d","cmd":["true"],"input":"%s"}`+"\n", i, pad)
+	}
+	f.Close()
+	b.SetBytes(n * size)
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		q := openQ(b, path, newClock())
+		q.Close()
+	}
+	b.ReportMetric(float64(b.N*n)/time.Since(t0).Seconds(), "lines/s")
+}

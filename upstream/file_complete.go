@@ -7,7 +7,8 @@ import (
 )
 
 // Complete records final results: the first one per task, appended with
-// one write and fsynced before it returns. A later result for a task is
+// one write and fsynced before it returns; that one write is all it costs
+// unless it saw duplicates or expired leases. A later result for a task is
 // counted as a duplicate; one for a flushed or unknown task, or one that is
 // not a final state, is refused. The task's lease ends, whoever held it.
 func (q *FileQueue) Complete(ctx context.Context, cluster string, results []task.Result) (CompleteReport, error) {
@@ -47,9 +48,13 @@ func (q *FileQueue) Complete(ctx context.Context, cluster string, results []task
 		delete(q.st.Leases, r.ID)
 	}
 	q.st.Duplicates += len(rep.Duplicates)
-	q.expire(q.now())
-	if err := q.save(); err != nil {
-		return CompleteReport{}, q.failed(err)
+	// The leases of finished tasks need no write: the state on disk may
+	// keep them, and reading it drops every lease of a task with a result.
+	// The next write of the state leaves them out.
+	if expired := q.expire(q.now()); expired > 0 || len(rep.Duplicates) > 0 {
+		if err := q.save(); err != nil {
+			return CompleteReport{}, q.failed(err)
+		}
 	}
 	rep.Accepted = len(accept)
 	return rep, nil

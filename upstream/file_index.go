@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -42,9 +43,17 @@ type index struct {
 	byID  map[string]int // id → position in lines
 	end   int64          // offset after the last complete line scanned
 	endNo int            // lines before end, blank ones included
+
+	cache      string // path of the index cache; "" for none
+	cacheLines int    // lines of the index beyond the cache that make it worth rewriting
+	cached     int    // lines in the cache as last read or written
+	cachedEnd  int64  // and the bytes of the queue they cover
 }
 
-func newIndex() *index { return &index{byID: map[string]int{}} }
+// newIndex makes an empty index that keeps a cache at cache ("" for none).
+func newIndex(cache string) *index {
+	return &index{byID: map[string]int{}, cache: cache, cacheLines: indexCacheLines}
+}
 
 // refresh verifies the last line already indexed and indexes the complete
 // lines appended since. A file shorter than what was indexed, or whose last
@@ -71,7 +80,29 @@ func (x *index) refresh(path string) error {
 	if err != nil {
 		return fmt.Errorf("queue %s: read: %w", path, err)
 	}
+	if x.cache != "" && (len(x.lines)-x.cached >= x.cacheLines || x.end-x.cachedEnd >= indexCacheBytes) {
+		return x.saveCache(x.cache)
+	}
 	return nil
+}
+
+// load fills an empty index from its cache, if there is a good one, and
+// then brings it up to date with refresh. A cache that does not match the
+// queue file is dropped and the file indexed from its start.
+func (x *index) load(path string, log *slog.Logger) error {
+	if x.cache != "" {
+		if ok, err := x.loadCache(x.cache); err != nil {
+			log.Warn("index cache ignored", "err", err)
+		} else if ok {
+			err := x.refresh(path)
+			if err == nil || !errors.Is(err, ErrRewritten) {
+				return err
+			}
+			log.Warn("index cache does not match the queue file; indexing it anew", "err", err)
+			*x = index{byID: map[string]int{}, cache: x.cache, cacheLines: x.cacheLines}
+		}
+	}
+	return x.refresh(path)
 }
 
 // add classifies one line: a task (first line of its id), or a line that
