@@ -27,7 +27,7 @@ func (x *txn) applyAgentJoined(c AgentJoined) {
 		n = *old
 	}
 	n.ID, n.Cores, n.MemMB, n.Pilot, n.PilotEnd, n.Addr = in.ID, in.Cores, in.MemMB, in.Pilot, in.PilotEnd, in.Addr
-	x.nodes.Insert([]byte(n.ID), &n)
+	x.nodes.Insert(n.ID, &n)
 	x.out.Applied++
 }
 
@@ -50,14 +50,14 @@ func (x *txn) applyAgentLost(c AgentLost) {
 		}
 		x.requeue(t, nt)
 	}
-	x.nodes.Delete([]byte(c.Node))
+	x.nodes.Delete(c.Node)
 	x.out.Applied++
 }
 
 func (x *txn) applyPilotDraining(c PilotDraining) {
 	var hit []*Node
-	x.nodes.Root().Walk(func(_ []byte, v interface{}) bool {
-		if n := v.(*Node); n.Pilot == c.Pilot {
+	x.nodes.tree().Walk(func(_ string, n *Node) bool {
+		if n.Pilot == c.Pilot {
 			hit = append(hit, n)
 		}
 		return false
@@ -69,7 +69,7 @@ func (x *txn) applyPilotDraining(c PilotDraining) {
 	for _, n := range hit {
 		nn := *n
 		nn.Draining = true
-		x.nodes.Insert([]byte(nn.ID), &nn)
+		x.nodes.Insert(nn.ID, &nn)
 	}
 	x.out.Applied++
 }

@@ -218,14 +218,17 @@ func (x *txn) applyAcked(c Acked) {
 
 func (x *txn) applyFlush(c Flush) {
 	var drop []*Task
-	collect := func(_ []byte, v interface{}) bool {
-		drop = append(drop, v.(*Task))
+	x.queue.tree().Walk(func(_ uint64, t *Task) bool {
+		drop = append(drop, t)
+		return false
+	})
+	collect := func(_ string, t *Task) bool {
+		drop = append(drop, t)
 		return false
 	}
-	x.queue.Root().Walk(collect)
-	x.byState.Root().WalkPrefix([]byte{byte(Assigned)}, collect)
+	x.byState[Assigned].tree().Walk(collect)
 	if c.Running {
-		x.byState.Root().WalkPrefix([]byte{byte(Running)}, collect)
+		x.byState[Running].tree().Walk(collect)
 	}
 	sort.Slice(drop, func(i, j int) bool { return drop[i].Spec.ID < drop[j].Spec.ID })
 	for _, t := range drop {

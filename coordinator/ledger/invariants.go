@@ -22,10 +22,9 @@ func (v View) CheckInvariants() error {
 	}
 	used := map[string]use{}
 	var counts Counts
-	s.tasks.Root().Walk(func(k []byte, val interface{}) bool {
-		t := val.(*Task)
+	s.tasks.Walk(func(k string, t *Task) bool {
 		id := t.Spec.ID
-		if string(k) != id {
+		if k != id {
 			bad("task %q is stored under key %q", id, k)
 		}
 		counts.add(t.State, 1)
@@ -33,20 +32,20 @@ func (v View) CheckInvariants() error {
 			bad("task %q (%s): %s", id, t.State, msg)
 		}
 		if t.State == Queued {
-			if q, ok := s.queue.Get(seqKey(t.QueueSeq)); !ok || q.(*Task) != t {
+			if q, ok := s.queue.Get(t.QueueSeq); !ok || q != t {
 				bad("task %q is queued but not at its queue position %d", id, t.QueueSeq)
 			}
 			if t.QueueSeq > s.seq {
 				bad("task %q has queue position %d beyond the last handed out, %d", id, t.QueueSeq, s.seq)
 			}
-		} else if x, ok := s.byState.Get(stateKey(t.State, id)); !ok || x.(*Task) != t {
+		} else if x, ok := s.byState[t.State].Get(id); !ok || x != t {
 			bad("task %q is %s but not indexed as %s", id, t.State, t.State)
 		}
 		if t.Node != "" {
-			if x, ok := s.byNode.Get(nodeKey(t.Node, id)); !ok || x.(*Task) != t {
+			if x, ok := s.byNode.Get(nodeKey(t.Node, id)); !ok || x != t {
 				bad("task %q is on node %q but not indexed there", id, t.Node)
 			}
-			if _, ok := s.nodes.Get([]byte(t.Node)); !ok {
+			if _, ok := s.nodes.Get(t.Node); !ok {
 				bad("task %q is on node %q, which the ledger does not hold", id, t.Node)
 			}
 			u := used[t.Node]
@@ -68,14 +67,15 @@ func (v View) CheckInvariants() error {
 	if n := s.queue.Len(); n != counts.Queued {
 		bad("the queue holds %d entries for %d queued tasks", n, counts.Queued)
 	}
-	if n, want := s.byState.Len(), counts.Tasks()-counts.Queued; n != want {
-		bad("the state index holds %d entries for %d tasks that are not queued (a task in two states?)", n, want)
+	for st := Assigned; st < Removed; st++ {
+		if n, want := s.byState[st].Len(), counts.Of(st); n != want {
+			bad("the %s index holds %d entries for %d %s tasks (a task in two states?)", st, n, want, st)
+		}
 	}
 	if n, want := s.byNode.Len(), counts.Assigned+counts.Running; n != want {
 		bad("the node index holds %d entries for %d assigned and running tasks", n, want)
 	}
-	s.nodes.Root().Walk(func(_ []byte, val interface{}) bool {
-		n := val.(*Node)
+	s.nodes.Walk(func(_ string, n *Node) bool {
 		u := used[n.ID]
 		if n.UsedCores != u.cores || n.UsedMemMB != u.mem || n.Tasks != u.tasks {
 			bad("node %q records %d cores, %d MB, %d tasks used; its tasks use %d, %d, %d", n.ID, n.UsedCores, n.UsedMemMB, n.Tasks, u.cores, u.mem, u.tasks)

@@ -3,8 +3,6 @@ package ledger
 import (
 	"fmt"
 	"sync/atomic"
-
-	iradix "github.com/hashicorp/go-immutable-radix"
 )
 
 // Ledger is the task state machine. Apply, ApplyCommand and Restore must be
@@ -21,17 +19,14 @@ type state struct {
 	applied uint64
 	seq     uint64 // the last queue position handed out
 	counts  Counts
-	tasks   *iradix.Tree // id → *Task
-	queue   *iradix.Tree // seqKey(QueueSeq) → *Task: queued tasks in order
-	byState *iradix.Tree // stateKey(state, id) → *Task: every other task
-	byNode  *iradix.Tree // nodeKey(node, id) → *Task: assigned and running
-	nodes   *iradix.Tree // id → *Node
+	tasks   *btree[string, *Task]          // id → task
+	queue   *btree[uint64, *Task]          // QueueSeq → queued task, in queue order
+	byState [Removed]*btree[string, *Task] // [state] id → task, for every state but queued
+	byNode  *btree[string, *Task]          // nodeKey(node, id) → assigned or running task
+	nodes   *btree[string, *Node]          // id → node
 }
 
-func emptyState() *state {
-	e := iradix.New()
-	return &state{tasks: e, queue: e, byState: e, byNode: e, nodes: e}
-}
+func emptyState() *state { return &state{} }
 
 // New returns an empty ledger.
 func New() *Ledger {

@@ -48,18 +48,18 @@ func (v View) Persist(w io.Writer) error {
 		return fmt.Errorf("ledger snapshot: header: %w", err)
 	}
 	var err error
-	s.nodes.Root().Walk(func(_ []byte, val interface{}) bool {
-		if err = enc.Encode(val.(*Node)); err != nil {
-			err = fmt.Errorf("ledger snapshot: node %q: %w", val.(*Node).ID, err)
+	s.nodes.Walk(func(_ string, n *Node) bool {
+		if err = enc.Encode(n); err != nil {
+			err = fmt.Errorf("ledger snapshot: node %q: %w", n.ID, err)
 		}
 		return err != nil
 	})
 	if err != nil {
 		return err
 	}
-	s.tasks.Root().Walk(func(_ []byte, val interface{}) bool {
-		if err = enc.Encode(val.(*Task)); err != nil {
-			err = fmt.Errorf("ledger snapshot: task %q: %w", val.(*Task).Spec.ID, err)
+	s.tasks.Walk(func(_ string, t *Task) bool {
+		if err = enc.Encode(t); err != nil {
+			err = fmt.Errorf("ledger snapshot: task %q: %w", t.Spec.ID, err)
 		}
 		return err != nil
 	})
@@ -105,7 +105,7 @@ func (l *Ledger) Restore(r io.Reader) error {
 			return fmt.Errorf("ledger restore: node record %d of %d: %w", i+1, h.Nodes, err)
 		}
 		n.UsedCores, n.UsedMemMB, n.Tasks = 0, 0, 0
-		x.nodes.Insert([]byte(n.ID), n)
+		x.nodes.Insert(n.ID, n)
 	}
 	for i := 0; i < h.Tasks; i++ {
 		t := new(Task)

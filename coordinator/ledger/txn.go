@@ -1,84 +1,52 @@
 package ledger
 
-import (
-	"encoding/binary"
-
-	iradix "github.com/hashicorp/go-immutable-radix"
-)
-
 // txn is one Apply in progress: a transaction over every tree of the state.
 // All writes to a task go through put, which keeps every index, the counts
 // and the nodes' usage in step.
 type txn struct {
-	base    *state
 	seq     uint64
 	counts  Counts
-	tasks   *iradix.Txn
-	queue   *iradix.Txn
-	byState *iradix.Txn
-	byNode  *iradix.Txn
-	nodes   *iradix.Txn
+	tasks   *btxn[string, *Task]
+	queue   *btxn[uint64, *Task]
+	byState [Removed]*btxn[string, *Task]
+	byNode  *btxn[string, *Task]
+	nodes   *btxn[string, *Node]
 	out     *Outcome
 }
 
 func begin(s *state, out *Outcome) *txn {
-	return &txn{
-		base: s, seq: s.seq, counts: s.counts,
-		tasks: s.tasks.Txn(), queue: s.queue.Txn(), byState: s.byState.Txn(),
-		byNode: s.byNode.Txn(), nodes: s.nodes.Txn(),
+	x := &txn{
+		seq: s.seq, counts: s.counts,
+		tasks: s.tasks.txn(), queue: s.queue.txn(), byNode: s.byNode.txn(), nodes: s.nodes.txn(),
 		out: out,
 	}
+	for st := Assigned; st < Removed; st++ {
+		x.byState[st] = s.byState[st].txn()
+	}
+	return x
 }
 
 func (x *txn) commit(index uint64) *state {
-	nodes := x.nodes.CommitOnly()
-	x.counts.Nodes = nodes.Len()
-	return &state{
+	s := &state{
 		applied: index, seq: x.seq, counts: x.counts,
-		tasks: x.tasks.CommitOnly(), queue: x.queue.CommitOnly(),
-		byState: x.byState.CommitOnly(), byNode: x.byNode.CommitOnly(),
-		nodes: nodes,
+		tasks: x.tasks.commit(), queue: x.queue.commit(),
+		byNode: x.byNode.commit(), nodes: x.nodes.commit(),
 	}
-}
-
-func seqKey(seq uint64) []byte {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], seq)
-	return k[:]
-}
-
-func stateKey(s State, id string) []byte {
-	k := make([]byte, 1+len(id))
-	k[0] = byte(s)
-	copy(k[1:], id)
-	return k
+	for st := Assigned; st < Removed; st++ {
+		s.byState[st] = x.byState[st].commit()
+	}
+	s.counts.Nodes = s.nodes.Len()
+	return s
 }
 
 // nodeKey joins a node and a task id. Node ids never contain a NUL byte
-// (AgentJoined refuses them), so the prefix node+"\x00" holds exactly that
-// node's tasks.
-func nodeKey(node, id string) []byte {
-	k := make([]byte, 0, len(node)+1+len(id))
-	k = append(k, node...)
-	k = append(k, 0)
-	return append(k, id...)
-}
+// (AgentJoined refuses them), so the keys from node+"\x00" on that share
+// the prefix are exactly that node's tasks.
+func nodeKey(node, id string) string { return node + "\x00" + id }
 
-func (x *txn) task(id string) (*Task, bool) {
-	v, ok := x.tasks.Get([]byte(id))
-	if !ok {
-		return nil, false
-	}
-	return v.(*Task), true
-}
+func (x *txn) task(id string) (*Task, bool) { return x.tasks.Get(id) }
 
-func (x *txn) node(id string) (*Node, bool) {
-	v, ok := x.nodes.Get([]byte(id))
-	if !ok {
-		return nil, false
-	}
-	return v.(*Node), true
-}
+func (x *txn) node(id string) (*Node, bool) { return x.nodes.Get(id) }
 
 func (x *txn) nextSeq() uint64 {
 	x.seq++
@@ -91,9 +59,9 @@ func (x *txn) put(old, nw *Task) {
 		x.unindex(old)
 	}
 	if nw == nil {
-		x.tasks.Delete([]byte(old.Spec.ID))
+		x.tasks.Delete(old.Spec.ID)
 	} else {
-		x.tasks.Insert([]byte(nw.Spec.ID), nw)
+		x.tasks.Insert(nw.Spec.ID, nw)
 		x.index(nw)
 	}
 	var oldNode, newNode string
@@ -116,9 +84,9 @@ func (x *txn) put(old, nw *Task) {
 func (x *txn) unindex(t *Task) {
 	x.counts.add(t.State, -1)
 	if t.State == Queued {
-		x.queue.Delete(seqKey(t.QueueSeq))
+		x.queue.Delete(t.QueueSeq)
 	} else {
-		x.byState.Delete(stateKey(t.State, t.Spec.ID))
+		x.byState[t.State].Delete(t.Spec.ID)
 	}
 	if t.Node != "" {
 		x.byNode.Delete(nodeKey(t.Node, t.Spec.ID))
@@ -128,9 +96,9 @@ func (x *txn) unindex(t *Task) {
 func (x *txn) index(t *Task) {
 	x.counts.add(t.State, +1)
 	if t.State == Queued {
-		x.queue.Insert(seqKey(t.QueueSeq), t)
+		x.queue.Insert(t.QueueSeq, t)
 	} else {
-		x.byState.Insert(stateKey(t.State, t.Spec.ID), t)
+		x.byState[t.State].Insert(t.Spec.ID, t)
 	}
 	if t.Node != "" {
 		x.byNode.Insert(nodeKey(t.Node, t.Spec.ID), t)
@@ -147,14 +115,22 @@ func (x *txn) use(id string, t *Task, sign int) {
 	nn.UsedCores += sign * t.Spec.Cores
 	nn.UsedMemMB += int64(sign) * t.Spec.MemMB
 	nn.Tasks += sign
-	x.nodes.Insert([]byte(id), &nn)
+	x.nodes.Insert(id, &nn)
 }
 
 // onNode lists the records on a node, sorted by task id.
 func (x *txn) onNode(node string) []*Task {
+	return onNode(x.byNode.tree(), node)
+}
+
+func onNode(byNode *btree[string, *Task], node string) []*Task {
 	var ts []*Task
-	x.byNode.Root().WalkPrefix(nodeKey(node, ""), func(_ []byte, v interface{}) bool {
-		ts = append(ts, v.(*Task))
+	prefix := nodeKey(node, "")
+	byNode.Ascend(prefix, func(k string, t *Task) bool {
+		if len(k) < len(prefix) || k[:len(prefix)] != prefix {
+			return true
+		}
+		ts = append(ts, t)
 		return false
 	})
 	return ts

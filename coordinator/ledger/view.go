@@ -1,7 +1,5 @@
 package ledger
 
-import iradix "github.com/hashicorp/go-immutable-radix"
-
 // View is one immutable version of the ledger. Its methods never block and
 // are safe for concurrent use; Apply never changes a View already taken.
 // Records returned share their slices and maps with the ledger: do not
@@ -18,11 +16,11 @@ func (v View) Counts() Counts { return v.s.counts }
 
 // Task returns one task's record.
 func (v View) Task(id string) (Task, bool) {
-	t, ok := v.s.tasks.Get([]byte(id))
+	t, ok := v.s.tasks.Get(id)
 	if !ok {
 		return Task{}, false
 	}
-	return *t.(*Task), true
+	return *t, true
 }
 
 // Queued returns up to max queued tasks (all of them when max <= 0) in
@@ -39,46 +37,56 @@ func (v View) Queued(max int) []Task {
 // WalkQueued calls fn on the queued tasks in queue order until fn returns
 // true. It allocates nothing; fn must not modify the record.
 func (v View) WalkQueued(fn func(*Task) bool) {
-	v.s.queue.Root().Walk(func(_ []byte, val interface{}) bool { return fn(val.(*Task)) })
+	v.s.queue.Walk(func(_ uint64, t *Task) bool { return fn(t) })
+}
+
+// Walk calls fn on the tasks in one state (queued ones in queue order, the
+// others sorted by id) until fn returns true. fn must not modify the record.
+func (v View) Walk(s State, fn func(*Task) bool) {
+	if s == Queued {
+		v.WalkQueued(fn)
+		return
+	}
+	if s > Queued && s < Removed {
+		v.s.byState[s].Walk(func(_ string, t *Task) bool { return fn(t) })
+	}
 }
 
 // InState returns the tasks in one state: queued ones in queue order, the
 // others sorted by id.
 func (v View) InState(s State) []Task {
-	if s == Queued {
-		return v.Queued(0)
-	}
-	return collect(v.s.byState, []byte{byte(s)})
-}
-
-// OnNode returns the assigned and running tasks of a node, sorted by id.
-func (v View) OnNode(node string) []Task {
-	return collect(v.s.byNode, nodeKey(node, ""))
-}
-
-func collect(t *iradix.Tree, prefix []byte) []Task {
 	var out []Task
-	t.Root().WalkPrefix(prefix, func(_ []byte, val interface{}) bool {
-		out = append(out, *val.(*Task))
+	v.Walk(s, func(t *Task) bool {
+		out = append(out, *t)
 		return false
 	})
 	return out
 }
 
+// OnNode returns the assigned and running tasks of a node, sorted by id.
+func (v View) OnNode(node string) []Task {
+	ts := onNode(v.s.byNode, node)
+	out := make([]Task, len(ts))
+	for i, t := range ts {
+		out[i] = *t
+	}
+	return out
+}
+
 // Node returns one node's record.
 func (v View) Node(id string) (Node, bool) {
-	n, ok := v.s.nodes.Get([]byte(id))
+	n, ok := v.s.nodes.Get(id)
 	if !ok {
 		return Node{}, false
 	}
-	return *n.(*Node), true
+	return *n, true
 }
 
 // Nodes returns every node, sorted by id.
 func (v View) Nodes() []Node {
 	out := make([]Node, 0, v.s.nodes.Len())
-	v.s.nodes.Root().Walk(func(_ []byte, val interface{}) bool {
-		out = append(out, *val.(*Node))
+	v.s.nodes.Walk(func(_ string, n *Node) bool {
+		out = append(out, *n)
 		return false
 	})
 	return out
