@@ -53,7 +53,7 @@ func OpenStore(dir string, now func() time.Time) (*Store, error) {
 	}
 	path := filepath.Join(dir, "queue.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        2 * time.Second,
+		Timeout:        time.Second,
 		FreelistType:   bolt.FreelistMapType,
 		NoFreelistSync: true, // the freelist is rebuilt on open; data pages are still fsynced on every commit
 	})
