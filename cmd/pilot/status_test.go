@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,6 +213,9 @@ func TestStatusCountsAddUpDuringRun(t *testing.T) {
 		polls++
 		checkSums(t, *rep, n)
 		if rep.Live {
+			if live == 0 {
+				checkHTTP(t, queue)
+			}
 			live++
 			if rep.Leader == "" || len(rep.Pilots) != 3 && len(rep.Pilots) != 0 {
 				t.Fatalf("live status without a leader or with %d pilots: %+v", len(rep.Pilots), rep)
@@ -236,6 +241,74 @@ func TestStatusCountsAddUpDuringRun(t *testing.T) {
 		t.Fatalf("none of %d status polls saw the live cluster", polls)
 	}
 	t.Logf("%d polls, %d of them of the live cluster", polls, live)
+}
+
+// checkHTTP checks the agents' status servers: the leader's metrics, a
+// follower's redirect to the leader, a flush with a wrong token refused.
+func checkHTTP(t *testing.T, queue string) {
+	t.Helper()
+	rec, err := pilot.ReadLeaderRecord(queue + ".pilot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := map[string]string{} // node → HTTP address, from the agents' logs
+	logs, _ := filepath.Glob(filepath.Join(queue+".pilot", "logs", "*.log"))
+	for _, l := range logs {
+		readLines(t, l, func(b []byte) {
+			line := string(b)
+			if !strings.Contains(line, `msg="status HTTP"`) {
+				return
+			}
+			var node, addr string
+			for _, f := range strings.Fields(line) {
+				if v, ok := strings.CutPrefix(f, "node="); ok {
+					node = v
+				}
+				if v, ok := strings.CutPrefix(f, "addr="); ok {
+					addr = v
+				}
+			}
+			addrs[node] = addr
+		})
+	}
+	if len(addrs) != 3 || addrs[rec.Node] != rec.HTTP {
+		t.Fatalf("agents' status servers %v; leader record %+v", addrs, rec)
+	}
+	c := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get("http://" + rec.HTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"pilot_leader 1", `pilot_node_cores_total{node="local-1",pilot="local-1"} 2`, `pilot_ledger_tasks{state="running"}`, "pilot_results_written_total"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("leader's metrics lack %q", want)
+		}
+	}
+	for node, addr := range addrs {
+		if node == rec.Node {
+			continue
+		}
+		resp, err := c.Get("http://" + addr + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "http://"+rec.HTTP+"/status" {
+			t.Errorf("follower %s: %s to %q, want a redirect to the leader at %s", node, resp.Status, resp.Header.Get("Location"), rec.HTTP)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+rec.HTTP+"/flush", strings.NewReader(`{"cancel_running":true}`))
+	req.Header.Set("Authorization", "Bearer not-the-token")
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("flush with a wrong token: %s", resp.Status)
+	}
 }
 
 func TestFlushMidRun(t *testing.T) {
