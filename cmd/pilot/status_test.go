@@ -436,3 +436,72 @@ func readLines(t *testing.T, path string, fn func([]byte)) {
 		t.Fatal(err)
 	}
 }
+
+func TestFlushCancelRunning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 3-agent cluster")
+	}
+	dir := t.TempDir()
+	const n = 24
+	queue := writeQueue(t, dir, n, "20")
+	startLocal(t, dir, queue, true)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		rep := statusJSON(t, queue)
+		checkSums(t, rep, n)
+		if rep.Live && rep.Ledger.Running == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster never ran six tasks at once: %+v", rep)
+		}
+	}
+	out, errs, code := runPilot(t, "flush", "--queue", queue, "--cancel-running", "--yes", "--json")
+	flushed := time.Now()
+	if code != 0 {
+		t.Fatalf("flush: exit %d\n%s\n%s", code, out, errs)
+	}
+	var fr pilot.CampaignFlush
+	if err := json.Unmarshal([]byte(out), &fr); err != nil {
+		t.Fatal(err)
+	}
+	if fr.Cluster == nil || fr.Cluster.Cancelled < 6 || fr.Upstream.Pending+fr.Upstream.Leased != n {
+		t.Fatalf("flush --cancel-running: %s", out)
+	}
+	rep := statusJSON(t, queue)
+	checkSums(t, rep, n)
+	if rep.Ledger.Tasks() != 0 || rep.Upstream.Flushed != n {
+		t.Fatalf("right after the flush: %+v, ledger %+v", rep.Upstream, rep.Ledger)
+	}
+	// Every attempt ends long before its 20 seconds: the cancelled ones
+	// were stopped, and none started after the flush.
+	var ended int
+	for ended < 6 {
+		ended = 0
+		logs, _ := filepath.Glob(filepath.Join(dir, "pilot-local-*", "*", "attempts.jsonl"))
+		for _, l := range logs {
+			readLines(t, l, func(b []byte) {
+				var a struct {
+					Task       string
+					Start, End time.Time
+				}
+				if err := json.Unmarshal(b, &a); err != nil {
+					t.Fatal(err)
+				}
+				ended++
+				if a.Start.After(flushed) || a.End.Sub(a.Start) > 15*time.Second {
+					t.Errorf("attempt of %s ran %s to %s; the flush returned at %s", a.Task, a.Start, a.End, flushed)
+				}
+			})
+		}
+		if time.Now().After(flushed.Add(15 * time.Second)) {
+			t.Fatalf("%d of 6 cancelled attempts ended within 15s", ended)
+		}
+		if ended < 6 {
+			<-time.After(100 * time.Millisecond) // the agents are other processes: poll their logs
+		}
+	}
+	if rep := statusJSON(t, queue); rep.Refused != 0 || rep.Upstream.Done != 0 {
+		t.Fatalf("cancelled attempts left results: %+v, %d refused", rep.Upstream, rep.Refused)
+	}
+}
