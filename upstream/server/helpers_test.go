@@ -111,7 +111,7 @@ func specs(prefix string, n int) []task.Spec {
 // checkInvariants scans the whole file and compares it with the counters:
 // every task is in exactly one state, the pending FIFO and the lease index
 // name exactly the tasks in those states, per-cluster counts add up.
-func checkInvariants(t testing.TB, s *Store) {
+func checkInvariants(t fataler, s *Store) {
 	t.Helper()
 	err := s.view(func(x *txn) error {
 		var pending, leased, done, failed, flushed int
@@ -171,4 +171,10 @@ func checkInvariants(t testing.TB, s *Store) {
 	if err != nil {
 		t.Fatalf("invariant broken: %v", err)
 	}
+}
+
+// fataler is what checkInvariants needs of a *testing.T or a *rapid.T.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
 }
