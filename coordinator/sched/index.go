@@ -21,6 +21,8 @@ type index struct {
 	draining  []int32
 	reserved  []int32
 	remaining []time.Duration // by rank
+	busy      []time.Duration // by rank: until BusyUntil, -1 when unknown
+	shadow    []time.Duration // by rank: a reserved node is held until then
 	// most[ci] is the most free cores of any node in classes ci and
 	// later: a task wider than that fails with no search at all.
 	most []int
@@ -43,6 +45,8 @@ func newIndex(nodes []Node, now time.Time) *index {
 		class:     make([]int32, len(nodes)),
 		pos:       make([]int32, len(nodes)),
 		remaining: make([]time.Duration, len(nodes)),
+		busy:      make([]time.Duration, len(nodes)),
+		shadow:    make([]time.Duration, len(nodes)),
 	}
 	for i := range nodes {
 		ix.nodes[i] = &nodes[i]
@@ -53,6 +57,14 @@ func newIndex(nodes []Node, now time.Time) *index {
 		ix.free[r] = min(max(n.FreeCores, 0), max(n.TotalCores, 0))
 		ix.mem[r] = n.FreeMemMB
 		ix.remaining[r] = n.PilotEnd.Sub(now)
+		switch {
+		case ix.free[r] >= n.TotalCores:
+			ix.busy[r] = 0
+		case n.BusyUntil.IsZero():
+			ix.busy[r] = -1
+		default:
+			ix.busy[r] = max(n.BusyUntil.Sub(now), 0)
+		}
 		if !n.Draining {
 			ends = append(ends, n.PilotEnd)
 		}
@@ -96,11 +108,17 @@ func (ix *index) firstClass(need time.Duration) int {
 	return i
 }
 
-// find is the node for a task of c cores and m MB in classes [first,
-// stop): the first fit, in the pilot that ends soonest (latest when late),
+// find is the node for a task of c cores and m MB that needs need: a
+// reserved node it can use and leave before the reservation's time
+// (backfill; not for a task with no estimate, late), else in classes [first, stop) the first fit, in the pilot that ends soonest (latest when late),
 // then the lowest id. First fit keeps the nodes of high id empty, where
 // wide tasks find room.
-func (ix *index) find(c int, m int64, first, stop int, late bool) (int32, bool) {
+func (ix *index) find(c int, m int64, need time.Duration, first, stop int, late bool) (int32, bool) {
+	for _, r := range ix.reserved {
+		if !late && ix.free[r] >= c && ix.mem[r] >= m && need <= ix.shadow[r] && need < ix.remaining[r] {
+			return r, true
+		}
+	}
 	if c > ix.most[first] {
 		return -1, false
 	}
@@ -132,31 +150,43 @@ func (ix *index) take(r int32, c int, m int64) {
 	ix.free[r] -= c
 	ix.mem[r] -= m
 	ci := int(ix.class[r])
+	if ci < 0 {
+		return // a reserved node, backfilled
+	}
 	ix.classes[ci].set(int(ix.pos[r]), ix.free[r], ix.mem[r])
 	ix.updateMost(ci)
 }
 
-// findReserve is the node to hold for a starved task: among nodes that
-// could ever hold it before their pilot ends, the one with the most free
-// cores, then the soonest pilot end, then the lowest id.
-func (ix *index) findReserve(c int, m int64, need time.Duration) (int32, bool) {
-	best, bestF := int32(-1), -1
+// findReserve is the node to hold for a starved task of c cores and m MB
+// that needs need: among the nodes big enough, the one expected to be free
+// first (an idle one now, one whose running tasks have no estimate last)
+// with the time after that to run the task, then the one with the most
+// free cores, then the lowest id. It returns the node and when it is
+// expected to be free.
+func (ix *index) findReserve(c int, m int64, need time.Duration) (int32, time.Duration, bool) {
+	best, bestAt := int32(-1), time.Duration(0)
 	for ci := ix.firstClass(need); ci < len(ix.classes); ci++ {
 		for _, r := range ix.classes[ci].ranks {
 			n := ix.nodes[r]
-			if ix.class[r] >= 0 && ix.free[r] > bestF && n.TotalCores >= c && n.TotalMemMB >= m {
-				best, bestF = r, ix.free[r]
+			at := ix.busy[r]
+			if ix.class[r] < 0 || n.TotalCores < c || n.TotalMemMB < m || at < 0 || at+need >= ix.remaining[r] {
+				continue
+			}
+			if best < 0 || at < bestAt || (at == bestAt && ix.free[r] > ix.free[best]) {
+				best, bestAt = r, at
 			}
 		}
 	}
-	return best, best >= 0
+	return best, bestAt, best >= 0
 }
 
-// reserve takes node r out of the index: nothing else is placed on it.
-func (ix *index) reserve(r int32) {
+// reserve takes node r out of the index until shadow: only tasks that end
+// by then are placed on it.
+func (ix *index) reserve(r int32, shadow time.Duration) {
 	ci := int(ix.class[r])
 	ix.classes[ci].set(int(ix.pos[r]), -1, -1)
 	ix.class[r] = -1
+	ix.shadow[r] = shadow
 	ix.reserved = append(ix.reserved, r)
 	ix.updateMost(ci)
 }

@@ -33,7 +33,7 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 		if failed.ok && failed.cores == t.Cores && failed.mem == t.MemMB {
 			stop = max(first, failed.from)
 		}
-		if r, ok := ix.find(t.Cores, t.MemMB, first, stop, !it.estimated); ok {
+		if r, ok := ix.find(t.Cores, t.MemMB, it.need, first, stop, !it.estimated); ok {
 			ix.take(r, t.Cores, t.MemMB)
 			plan.Placements = append(plan.Placements, Placement{Task: t.ID, Node: ix.nodes[r].ID})
 			continue
@@ -47,9 +47,9 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 		}
 		reason := ix.diagnose(t.Cores, t.MemMB, first, it.need)
 		if it.starved && len(plan.Reservations) < maxReserve {
-			if r, ok := ix.findReserve(t.Cores, t.MemMB, it.need); ok {
-				ix.reserve(r)
-				plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[r].ID, After: len(plan.Placements)})
+			if r, at, ok := ix.findReserve(t.Cores, t.MemMB, it.need); ok {
+				ix.reserve(r, at)
+				plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[r].ID, Until: now.Add(at), After: len(plan.Placements)})
 			}
 		}
 		plan.Waiting[reason]++
@@ -88,6 +88,9 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 		order[i] = it
 	}
 	slices.SortFunc(order, func(a, b item) int {
+		if a.starved != b.starved {
+			return boolFirst(a.starved)
+		}
 		if a.estimated != b.estimated {
 			return boolFirst(!a.estimated)
 		}

@@ -130,35 +130,38 @@ func TestPlace(t *testing.T) {
 	}
 }
 
-// A wide task that has waited past StarveAfter holds a node; narrow tasks
-// go elsewhere, and once the node frees up the wide task gets it.
+// A wide task that has waited past StarveAfter holds the node that frees
+// up first; narrow tasks go elsewhere unless they end before it frees up
+// (backfill), and once the node is free the wide task gets it.
 func TestStarvedWideTaskReservesANode(t *testing.T) {
 	cfg := Config{Slack: 0.5, Margin: time.Minute, StarveAfter: time.Hour, ReserveShare: 0.5}
 	now := t0.Add(2 * time.Hour)
 	wide := Task{ID: "wide", Cores: 8, Est: time.Hour, Since: t0}
-	narrow := func(id string) Task { return Task{ID: id, Cores: 1, Est: time.Hour, Since: now, Seq: 1} }
-	view := View{Nodes: []Node{node("a", 8, 6, 24*time.Hour), node("b", 8, 2, 24*time.Hour)}}
+	narrow := func(id string, est time.Duration) Task { return Task{ID: id, Cores: 1, Est: est, Since: now, Seq: 1} }
+	a, b := node("a", 8, 2, 24*time.Hour), node("b", 8, 6, 24*time.Hour)
+	a.BusyUntil, b.BusyUntil = now.Add(time.Hour), now.Add(3*time.Hour)
+	view := View{Nodes: []Node{a, b}}
 
-	p := Place(view, []Task{narrow("n1"), wide, narrow("n2"), narrow("n3")}, now, cfg)
-	if want := []Reservation{{"wide", "a", 0}}; !slices.Equal(p.Reservations, want) {
+	p := Place(view, []Task{narrow("n1", time.Hour), wide, narrow("n2", time.Hour), narrow("short", 10*time.Minute), narrow("n3", time.Hour)}, now, cfg)
+	if want := []Reservation{{"wide", "a", now.Add(time.Hour), 0}}; !slices.Equal(p.Reservations, want) {
 		t.Fatalf("reservations %v, want %v", p.Reservations, want)
 	}
-	for _, pl := range p.Placements {
-		if pl.Node == "a" {
-			t.Fatalf("%s was placed on the reserved node a: %v", pl.Task, p.Placements)
-		}
+	want := []Placement{{"n1", "b"}, {"n2", "b"}, {"n3", "b"}, {"short", "a"}}
+	if !slices.Equal(p.Placements, want) {
+		t.Fatalf("placements %v, want %v (only the short task backfills the reserved node a)", p.Placements, want)
 	}
+	p = Place(view, []Task{narrow("n1", time.Hour), narrow("n2", time.Hour), narrow("n3", time.Hour), narrow("n4", time.Hour), narrow("n5", time.Hour), narrow("n6", time.Hour), narrow("n7", time.Hour), wide}, now, cfg)
 	if p.Waiting[ReasonReserved] != 1 || p.Waiting[ReasonCores] != 1 {
-		t.Fatalf("waiting %v, want 1 reserved (n3) and 1 cores (wide)", p.Waiting)
+		t.Fatalf("waiting %v, want 1 reserved (n7) and 1 cores (wide)", p.Waiting)
 	}
 
-	view.Nodes[0].FreeCores = 8
-	p = Place(view, []Task{narrow("n3"), wide}, now, cfg)
+	view.Nodes[0].FreeCores, view.Nodes[0].BusyUntil = 8, time.Time{}
+	p = Place(view, []Task{narrow("n3", time.Hour), wide}, now, cfg)
 	if p.Placements[0] != (Placement{"wide", "a"}) {
 		t.Fatalf("placements %v, want wide on a first", p.Placements)
 	}
 	cfg.StarveAfter = 0
-	p = Place(View{Nodes: []Node{node("a", 8, 6, 24*time.Hour)}}, []Task{wide, narrow("n1")}, now, cfg)
+	p = Place(View{Nodes: []Node{node("a", 8, 6, 24*time.Hour)}}, []Task{wide, narrow("n1", time.Hour)}, now, cfg)
 	if len(p.Reservations) != 0 || len(p.Placements) != 1 {
 		t.Fatalf("with starvation off: %+v", p)
 	}

@@ -27,6 +27,7 @@ func genView(t *rapid.T) View {
 				FreeMemMB:  int64(rapid.IntRange(0, int(mem)).Draw(t, "freemem")),
 				PilotEnd:   t0.Add(end),
 				Draining:   rapid.IntRange(0, 9).Draw(t, "draining") == 0,
+				BusyUntil:  t0.Add(time.Duration(rapid.IntRange(-1, 600).Draw(t, "busy_min")) * time.Minute),
 			})
 		}
 	}
@@ -101,13 +102,13 @@ func TestPlaceProperties(t *testing.T) {
 			tasks[tk.ID] = tk
 		}
 		reserved := map[string]bool{}
-		reservedAt := map[string]int{}
+		reservation := map[string]Reservation{}
 		for _, r := range plan.Reservations {
 			if reserved[r.Node] {
 				t.Fatalf("node %s reserved twice", r.Node)
 			}
 			reserved[r.Node] = true
-			reservedAt[r.Node] = r.After
+			reservation[r.Node] = r
 		}
 		decided := map[string]bool{}
 		for i, p := range plan.Placements {
@@ -119,8 +120,10 @@ func TestPlaceProperties(t *testing.T) {
 			if n.Draining {
 				t.Fatalf("task %s placed on draining node %+v", p.Task, n)
 			}
-			if reserved[p.Node] && i >= reservedAt[p.Node] {
-				t.Fatalf("task %s placed on node %s after its reservation", p.Task, n.ID)
+			if res, ok := reservation[p.Node]; ok && i >= res.After {
+				if d, known := need(v, tk, cfg); !known || t0.Add(d).After(res.Until) {
+					t.Fatalf("task %+v (need %s) backfilled on node %s reserved until +%s", tk, d, n.ID, res.Until.Sub(t0))
+				}
 			}
 			if d, _ := need(v, tk, cfg); !t0.Add(d).Before(n.PilotEnd) {
 				t.Fatalf("walltime rule broken: task %+v needs %s, node %s ends at +%s", tk, d, n.ID, n.PilotEnd.Sub(t0))
@@ -156,9 +159,10 @@ func TestPlaceProperties(t *testing.T) {
 			if decided[tk.ID] {
 				continue
 			}
-			d, _ := need(v, tk, cfg)
+			d, known := need(v, tk, cfg)
 			for _, n := range nodes {
-				if !n.Draining && !reserved[n.ID] && n.FreeCores >= tk.Cores && n.FreeMemMB >= tk.MemMB && t0.Add(d).Before(n.PilotEnd) {
+				backfill := known && reserved[n.ID] && !t0.Add(d).After(reservation[n.ID].Until)
+				if !n.Draining && (!reserved[n.ID] || backfill) && n.FreeCores >= tk.Cores && n.FreeMemMB >= tk.MemMB && t0.Add(d).Before(n.PilotEnd) {
 					t.Fatalf("task %+v waits but fits the room left on node %+v", tk, n)
 				}
 			}

@@ -13,6 +13,11 @@ type Node struct {
 	PilotEnd time.Time
 	// Draining nodes take no new task.
 	Draining bool
+	// BusyUntil is when the tasks running on the node are expected to
+	// have ended (the latest start plus estimate); zero when nothing runs
+	// or nothing is known. A reservation for a starved task goes to the
+	// node that frees up first, and lets shorter tasks use it until then.
+	BusyUntil time.Time
 }
 
 // Shape is a pilot that the site config may still start (its nodes'
@@ -72,7 +77,7 @@ func DefaultConfig() Config {
 	return Config{
 		Slack:        0.5,
 		Margin:       2 * time.Minute,
-		StarveAfter:  30 * time.Minute,
+		StarveAfter:  2 * time.Hour,
 		ReserveShare: 0.1,
 	}
 }
@@ -105,11 +110,13 @@ type Placement struct {
 	Node string
 }
 
-// Reservation holds a node for a starved task: no placement after it in
-// the plan is on that node, so the node drains until the task fits.
+// Reservation holds a node for a starved task until the node is expected
+// to be free (Until): no placement after it in the plan is on that node,
+// except tasks that are expected to end by Until (backfill).
 type Reservation struct {
-	Task string
-	Node string
+	Task  string
+	Node  string
+	Until time.Time
 	// After is the number of placements planned before the reservation.
 	After int
 }
