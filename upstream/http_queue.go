@@ -111,21 +111,53 @@ func (q *HTTPQueue) Renew(ctx context.Context, cluster string, ids []string, ttl
 	return out.Lost, err
 }
 
-// Complete sends final results in batches of at most opts.BatchTasks.
+// Complete sends final results in batches of at most opts.BatchTasks
+// results and opts.BatchBytes bytes.
 func (q *HTTPQueue) Complete(ctx context.Context, cluster string, results []task.Result) (CompleteReport, error) {
 	var rep CompleteReport
-	for len(results) > 0 {
-		n := min(len(results), q.opts.BatchTasks)
+	head, err := json.Marshal(cluster)
+	if err != nil {
+		return rep, err
+	}
+	var body bytes.Buffer
+	n := 0
+	send := func() error {
+		if n == 0 {
+			return nil
+		}
+		body.WriteString("]}")
 		var out wire.CompleteResponse
-		if err := q.postJSON(ctx, wire.PathComplete, wire.CompleteRequest{Cluster: cluster, Results: results[:n]}, &out); err != nil {
-			return rep, err
+		if err := q.call(ctx, http.MethodPost, wire.PathComplete, nil, "application/json", body.Bytes(), &out); err != nil {
+			return err
 		}
 		rep.Accepted += out.Accepted
 		rep.Duplicates = append(rep.Duplicates, out.Duplicates...)
 		rep.Refused = append(rep.Refused, out.Refused...)
-		results = results[n:]
+		body.Reset()
+		n = 0
+		return nil
 	}
-	return rep, nil
+	for i := range results {
+		line, err := json.Marshal(&results[i])
+		if err != nil {
+			return rep, fmt.Errorf("result %s: %w", results[i].ID, err)
+		}
+		if n > 0 && (n >= q.opts.BatchTasks || body.Len()+len(line)+2 > q.opts.BatchBytes) {
+			if err := send(); err != nil {
+				return rep, err
+			}
+		}
+		if n == 0 {
+			body.WriteString(`{"cluster":`)
+			body.Write(head)
+			body.WriteString(`,"results":[`)
+		} else {
+			body.WriteByte(',')
+		}
+		body.Write(line)
+		n++
+	}
+	return rep, send()
 }
 
 // Release returns leased tasks to pending.

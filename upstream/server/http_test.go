@@ -204,3 +204,30 @@ func TestTokenFileRules(t *testing.T) {
 		t.Errorf("Run refused to start but created its data directory: %v", err)
 	}
 }
+
+func TestClientSplitsBatchesUnderTheBodyLimit(t *testing.T) {
+	url := testServer(t, Config{MaxBodyBytes: 64 << 10})
+	opts := upstream.HTTPOptions{Token: tokAdmin, RetryFor: -1, BatchBytes: 48 << 10}
+	q, err := upstream.OpenHTTP(url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	in := specs("big", 12)
+	for i := range in {
+		in[i].Input = strings.Repeat("x", 20<<10)
+	}
+	if rep, err := q.Submit(bg, in); err != nil || rep.Accepted != 12 {
+		t.Fatalf("submit of 240 kB through a 64 kB limit: %+v %v", rep, err)
+	}
+	if _, err := q.Lease(bg, upstream.LeaseRequest{Cluster: "a", MaxTasks: 12, TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	res := make([]task.Result, len(in))
+	for i, s := range in {
+		res[i] = task.Result{ID: s.ID, State: task.StateDone, Value: json.RawMessage(`"` + strings.Repeat("v", 20<<10) + `"`)}
+	}
+	if rep, err := q.Complete(bg, "a", res); err != nil || rep.Accepted != 12 {
+		t.Fatalf("complete of 240 kB through a 64 kB limit: %+v %v", rep, err)
+	}
+}

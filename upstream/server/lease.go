@@ -13,13 +13,16 @@ import (
 const (
 	MaxLeaseTasks = 10000
 	MaxLeaseTTL   = 24 * time.Hour
+	// MaxLeaseBytes bounds the task lines one lease hands out, so a lease
+	// of big tasks stays a bounded answer; it always has at least one task.
+	MaxLeaseBytes = 32 << 20
 	// leaseScanSlack bounds how many pending tasks that do not fit
 	// MaxCores one lease skips over, so a lease never scans the backlog.
 	leaseScanSlack = 10000
 )
 
-// Lease hands up to req.MaxTasks pending tasks, oldest first, to
-// req.Cluster until now+req.TTL. Expired leases are returned to pending
+// Lease hands up to req.MaxTasks pending tasks (and about MaxLeaseBytes of
+// task lines), oldest first, to req.Cluster until now+req.TTL. Expired leases are returned to pending
 // first. With req.MaxCores set, tasks that do not fit the remaining cores
 // are skipped (they stay pending, in order).
 func (s *Store) Lease(ctx context.Context, req upstream.LeaseRequest) ([]upstream.Leased, error) {
@@ -68,9 +71,9 @@ func (s *Store) leaseRaw(ctx context.Context, req upstream.LeaseRequest, emit fu
 		}
 		expiry := now.Add(req.TTL).UnixNano()
 		var take [][]byte // pending keys
-		cores, skipped := 0, 0
+		cores, skipped, size := 0, 0, 0
 		cur := t.pending.Cursor()
-		for k, v := cur.First(); k != nil && len(take) < req.MaxTasks; k, v = cur.Next() {
+		for k, v := cur.First(); k != nil && len(take) < req.MaxTasks && size < MaxLeaseBytes; k, v = cur.Next() {
 			rec, ok := t.rec(string(v))
 			if !ok {
 				return fmt.Errorf("pending entry %x names task %q which has no record", k, v)
@@ -82,6 +85,7 @@ func (s *Store) leaseRaw(ctx context.Context, req upstream.LeaseRequest, emit fu
 				continue
 			}
 			cores += rec.Cores
+			size += len(t.specs.Get(v))
 			take = append(take, k)
 		}
 		for _, k := range take {

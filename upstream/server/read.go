@@ -10,8 +10,12 @@ import (
 	"github.com/pilot-hpc/pilot/upstream"
 )
 
-// MaxResultsPage caps one Results page.
-const MaxResultsPage = 10000
+// Caps of one Results page: records, and bytes (a page always has at least
+// one record when there is one).
+const (
+	MaxResultsPage      = 10000
+	MaxResultsPageBytes = 16 << 20
+)
 
 // Status reads the counters; it never scans the tasks.
 func (s *Store) Status(ctx context.Context) (upstream.Status, error) {
@@ -64,7 +68,9 @@ func (s *Store) ResultsRaw(ctx context.Context, from upstream.Cursor, max int, w
 		next := from
 		err := s.view(func(t *txn) error {
 			cur := t.results.Cursor()
-			for k, v := cur.Seek(u64(uint64(from) + 1)); k != nil && len(out) < max; k, v = cur.Next() {
+			size := 0
+			for k, v := cur.Seek(u64(uint64(from) + 1)); k != nil && len(out) < max && size < MaxResultsPageBytes; k, v = cur.Next() {
+				size += len(v)
 				out = append(out, append(json.RawMessage(nil), v...))
 				next = upstream.Cursor(beUint64(k))
 			}
