@@ -11,71 +11,10 @@ import (
 	"github.com/pilot-hpc/pilot/pilot"
 )
 
-// TestRetryFailedThenResults runs tasks that fail until a file exists,
-// retries them once it does, and checks that the results end with one
-// record per task, all done.
-func TestRetryFailedThenResults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a 3-agent cluster twice")
-	}
-	dir := t.TempDir()
-	ok := filepath.Join(dir, "ok")
-	var b strings.Builder
-	for i := 0; i < 4; i++ {
-		fmt.Fprintf(&b, `{"id":"f%d","cmd":["test","-f",%q],"input":"%d","max_attempts":1}`+"\n", i, ok, i)
-	}
-	queue := filepath.Join(dir, "q.jsonl")
-	if err := os.WriteFile(queue, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	runLocal := func() {
-		t.Helper()
-		if out, errs, code := runPilot(t, "local", "--nodes", "3", "--cores-per-node", "1", "--queue", queue); code != 0 {
-			t.Fatalf("pilot local: exit %d\n%s\n%s", code, out, errs)
-		}
-	}
-	runLocal()
-	if rep := statusJSON(t, queue); rep.Upstream.Failed != 4 {
-		t.Fatalf("first run: %+v", rep.Upstream)
-	}
-	out, _, _ := runPilot(t, "results", "--queue", queue, "--failed")
-	rows := 0
-	for _, l := range strings.Split(out, "\n") {
-		if f := strings.Fields(l); len(f) > 1 && f[1] == "failed" {
-			rows++
-		}
-	}
-	if rows != 4 {
-		t.Fatalf("results --failed:\n%s", out)
-	}
-
-	if _, errs, code := runPilot(t, "retry", "--queue", queue); code != exitUsage {
-		t.Fatalf("retry without --failed: exit %d: %s", code, errs)
-	}
-	out, errs, code := runPilot(t, "retry", "--failed", "--queue", queue)
-	if code != 0 || !strings.Contains(out, "retried 4 failed tasks") {
-		t.Fatalf("retry: exit %d\n%s\n%s", code, out, errs)
-	}
-	if rep := statusJSON(t, queue); rep.Upstream.Pending != 4 || rep.Upstream.Failed != 0 || rep.Results.Records != 0 {
-		t.Fatalf("after the retry: %+v, %d results", rep.Upstream, rep.Results.Records)
-	}
-
-	if err := os.WriteFile(ok, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	runLocal()
-	rep := statusJSON(t, queue)
-	if rep.Upstream.Done != 4 || rep.Results.Records != 4 {
-		t.Fatalf("second run: %+v, %d results", rep.Upstream, rep.Results.Records)
-	}
-	out, _, _ = runPilot(t, "results", "--queue", queue, "--json")
-	if n := strings.Count(out, "\n"); n != 4 || strings.Contains(out, `"state":"failed"`) {
-		t.Fatalf("results --json after the retry (%d lines):\n%s", n, out)
-	}
-}
-
-// TestRetryWhileLive retries failed tasks while a cluster leads the
-// campaign: the leader, handed the campaign back, leases them again.
+// TestRetryWhileLive runs tasks that fail until a file exists, and
+// retries them once it does while the cluster leads the campaign: the
+// leader, handed the campaign back, leases them again, and the results
+// end with one record per task, all done.
 func TestRetryWhileLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 3-agent cluster")
@@ -106,6 +45,19 @@ func TestRetryWhileLive(t *testing.T) {
 		}
 	}
 	waitFor("four failed", func(rep pilot.Report) bool { return rep.Live && rep.Upstream.Failed == 4 })
+	out, _, _ := runPilot(t, "results", "--queue", queue, "--failed")
+	rows := 0
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == "failed" {
+			rows++
+		}
+	}
+	if rows != 4 {
+		t.Fatalf("results --failed:\n%s", out)
+	}
+	if _, errs, code := runPilot(t, "retry", "--queue", queue); code != exitUsage {
+		t.Fatalf("retry without --failed: exit %d: %s", code, errs)
+	}
 	if err := os.WriteFile(ok, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -117,4 +69,8 @@ func TestRetryWhileLive(t *testing.T) {
 		t.Fatalf("retry: exit %d\n%s\n%s", code, out, errs)
 	}
 	waitFor("four done", func(rep pilot.Report) bool { return rep.Upstream.Done == 4 && rep.Results.Records == 4 })
+	out, _, _ = runPilot(t, "results", "--queue", queue, "--json")
+	if n := strings.Count(out, "\n"); n != 4 || strings.Contains(out, `"state":"failed"`) {
+		t.Fatalf("results --json after the retries (%d lines):\n%s", n, out)
+	}
 }
