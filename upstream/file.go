@@ -198,9 +198,27 @@ func (q *FileQueue) writable() error {
 			return err
 		}
 	default:
-		return fmt.Errorf("%w: %s holds epoch %d of %s, this writer had %d; claim again only if that writer is gone", ErrFenced, rec.Owner, rec.Epoch, q.dir, q.epoch)
+		return q.fencedBy(rec)
 	}
 	return q.refresh()
+}
+
+// fence checks, right before a write, that no newer epoch holds the
+// campaign. With writable's check at the start of the operation, this
+// leaves a deposed writer only the time of one write to slip one past it.
+func (q *FileQueue) fence() error {
+	rec, err := readLock(q.dir)
+	if err != nil {
+		return err
+	}
+	if rec.Epoch != q.epoch || rec.Owner != q.owner {
+		return q.fencedBy(rec)
+	}
+	return nil
+}
+
+func (q *FileQueue) fencedBy(rec lockRecord) error {
+	return fmt.Errorf("%w: %s holds epoch %d of %s, this writer had %d; claim again only if that writer is gone", ErrFenced, rec.Owner, rec.Epoch, q.dir, q.epoch)
 }
 
 // refresh reads what others appended: new queue lines and new results.
@@ -262,6 +280,9 @@ func (q *FileQueue) isPending(p int) bool {
 // save writes the state, after the fence check that writable did.
 func (q *FileQueue) save() error {
 	if err := q.step("state:write"); err != nil {
+		return err
+	}
+	if err := q.fence(); err != nil {
 		return err
 	}
 	q.st.Epoch = q.epoch

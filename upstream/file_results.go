@@ -18,18 +18,26 @@ const maxResultLine = 4 * task.MaxValueBytes
 
 // resultsLog is results.jsonl, one task.Result per line and exactly one line
 // per final task, and what the queue keeps of it in memory: the state of
-// each id that has a result.
+// each id that has a result, and where its line is. Should a deposed writer
+// slip a second line for an id past the fence, the first line is the
+// result and the later one is never read as one.
 type resultsLog struct {
 	path  string
 	log   *slog.Logger
-	state map[string]string // id → task.StateDone or task.StateFailed
-	end   int64             // offset after the last complete line read
+	state map[string]resultRec
+	end   int64 // offset after the last complete line read
 	endNo int
 	gen   uint64 // of results.gen when read: a Retry bumps it
 }
 
+// resultRec is what the queue keeps of one result.
+type resultRec struct {
+	state string // task.StateDone or task.StateFailed
+	off   int64  // where its line starts in results.jsonl
+}
+
 func newResultsLog(path string, log *slog.Logger) *resultsLog {
-	return &resultsLog{path: path, log: log, state: map[string]string{}}
+	return &resultsLog{path: path, log: log, state: map[string]resultRec{}}
 }
 
 // refresh reads the lines appended since the last call, or all of them
@@ -62,8 +70,10 @@ func (r *resultsLog) refresh() error {
 			r.log.Warn("results line unreadable, skipped", "file", r.path, "line", l.No)
 			return true
 		}
-		if _, seen := r.state[head.ID]; !seen {
-			r.state[head.ID] = head.State
+		if first, seen := r.state[head.ID]; !seen {
+			r.state[head.ID] = resultRec{state: head.State, off: l.Off}
+		} else {
+			r.log.Warn("second result line for a task ignored", "file", r.path, "line", l.No, "task", head.ID, "first_offset", first.off)
 		}
 		return true
 	})
@@ -115,10 +125,10 @@ func (r *resultsLog) append(rs []task.Result) error {
 }
 
 // read returns up to max results from offset from, and the offset after
-// the last one returned.
+// the last one returned. It reads only as far as the last refresh.
 func (r *resultsLog) read(from Cursor, max int) ([]task.Result, Cursor, error) {
-	if from < 0 {
-		return nil, from, fmt.Errorf("results cursor %d is negative; start from 0", from)
+	if from < 0 || int64(from) > r.end {
+		return nil, from, fmt.Errorf("results cursor %d is outside %s (%d bytes); start from 0", from, r.path, r.end)
 	}
 	f, err := os.Open(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -128,25 +138,16 @@ func (r *resultsLog) read(from Cursor, max int) ([]task.Result, Cursor, error) {
 		return nil, from, fmt.Errorf("results %s: %w", r.path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, from, fmt.Errorf("results %s: %w", r.path, err)
-	}
-	if int64(from) > st.Size() {
-		return nil, from, fmt.Errorf("results cursor %d is past the end of %s (%d bytes); start from 0", from, r.path, st.Size())
-	}
 	var out []task.Result
-	end, _, err := scanLines(f, int64(from), 0, st.Size(), maxResultLine, func(l rawLine) bool {
+	end, _, err := scanLines(f, int64(from), 0, r.end, maxResultLine, func(l rawLine) bool {
 		var res task.Result
-		if blank(l.Data) {
-			return max <= 0 || len(out) < max // a retried result
-		}
 		if l.Data == nil || json.Unmarshal(l.Data, &res) != nil {
-			r.log.Warn("results line unreadable, skipped", "file", r.path, "offset", l.Off)
-		} else {
+			return true // refresh warned about it
+		}
+		if first, ok := r.state[res.ID]; ok && first.off == l.Off {
 			out = append(out, res)
 		}
-		return max <= 0 || len(out) < max
+		return len(out) < max
 	})
 	if err != nil {
 		return nil, from, fmt.Errorf("results %s: read: %w", r.path, err)

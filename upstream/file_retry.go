@@ -198,7 +198,7 @@ func (r *resultsLog) adoptGen() error {
 		if r.end > 0 {
 			r.log.Info("results were retried: rereading them", "file", r.path, "generation", gen)
 		}
-		r.state = map[string]string{}
+		r.state = map[string]resultRec{}
 		r.end, r.endNo, r.gen = 0, 0, gen
 	}
 	return nil

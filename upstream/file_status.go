@@ -22,8 +22,8 @@ func (q *FileQueue) Status(ctx context.Context) (Status, error) {
 	now := q.now()
 	for p := range q.idx.lines {
 		l := &q.idx.lines[p]
-		if st, done := q.res.state[l.id]; done {
-			if st == task.StateDone {
+		if r, done := q.res.state[l.id]; done {
+			if r.state == task.StateDone {
 				s.Done++
 			} else {
 				s.Failed++
@@ -60,6 +60,9 @@ func (q *FileQueue) Results(ctx context.Context, from Cursor, max int) ([]task.R
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err := q.open(); err != nil {
+		return nil, from, err
+	}
+	if err := q.res.refresh(); err != nil {
 		return nil, from, err
 	}
 	return q.res.read(from, max)

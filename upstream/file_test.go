@@ -268,3 +268,48 @@ func TestFileOpenMissing(t *testing.T) {
 		t.Fatal("a failed open left a state directory")
 	}
 }
+
+// A newer writer that claims the campaign while an operation is under way
+// fences the write at its end, not only the next operation.
+func TestFileFencedMidOperation(t *testing.T) {
+	c := newClock()
+	var other *FileQueue
+	q, path := newQ(t, 5, c, func(o *FileOptions) {
+		o.hook = func(step string) error {
+			if step == "state:write" && other != nil {
+				_, err := other.Claim()
+				other = nil
+				return err
+			}
+			return nil
+		}
+	})
+	q.Claim()
+	other = openQ(t, path, c)
+	before, _ := os.ReadFile(filepath.Join(q.StateDir(), stateFile))
+	if _, err := q.Lease(ctx, LeaseRequest{Cluster: "a", MaxTasks: 2, TTL: time.Minute}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("lease fenced part way: %v", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(q.StateDir(), stateFile))
+	if string(before) != string(after) {
+		t.Fatal("a writer fenced part way wrote the state")
+	}
+}
+
+// A second result line for one id (a deposed writer's, slipped past the
+// fence) is never read as a result: the first one is.
+func TestFileSecondResultLineIgnored(t *testing.T) {
+	c := newClock()
+	q, _ := newQ(t, 2, c)
+	leaseAll(t, q, "a", 2)
+	q.Complete(ctx, "a", done(taskID(0)))
+	appendRaw(t, filepath.Join(q.StateDir(), resultsFile), `{"id":"t-000000","state":"failed","attempts":1,"exit_code":1,"runtime_s":0,"core_s":0}`+"\n")
+	q.Complete(ctx, "a", done(taskID(1)))
+	rs, _, err := q.Results(ctx, 0, 10)
+	if err != nil || len(rs) != 2 || rs[0].ID != taskID(0) || rs[0].State != task.StateDone || rs[1].ID != taskID(1) {
+		t.Fatalf("results %+v %v", rs, err)
+	}
+	if s, _ := openQ(t, q.Path(), c).Status(ctx); s.Done != 2 || s.Failed != 0 {
+		t.Fatalf("status %+v", s)
+	}
+}
