@@ -1,0 +1,25 @@
+// Package sim is the discrete-event simulator that proves how densely the
+// scheduler packs an allocation. It runs the real rules and no copy of
+// them: every state change is a real ledger command, encoded and fed to
+// the real ledger.Apply through one door (book, in ledger.go), every
+// placement of the dense policy is the real sched.Place, and
+// the ledger's CheckInvariants runs after every event (or every N events,
+// Config.CheckEvery). The only placement rule of its own is the fifo
+// baseline (fifo.go): first fit in submission order, blind to walltime.
+//
+// Time is a fake clock: an event queue ordered by (time, kind, sequence)
+// holds pilot arrivals, task ends, node losses and pilot ends; after the
+// events of one instant are applied, one scheduling round refills the
+// ledger's window from the simulated upstream and places tasks. Pilots
+// (Config.Pilots slots of Nodes/Pilots nodes) arrive after a random queue
+// wait, run for Walltime, may lose nodes, and are replaced until the work
+// is done. Tasks carry a true runtime that differs from their estimate.
+// Besides the ledger's state, the simulator keeps only what a leader
+// keeps beside it: the learned runtimes (sched.Estimator, fed from
+// completed tasks) and when each node's running tasks are expected to end
+// (for sched.Node.BusyUntil).
+//
+// Every random draw comes from generators seeded by Config.Seed, separate
+// for the workload and for each pilot slot, so both policies see the same
+// tasks and the same pilots, and a seed replays exactly.
+package sim

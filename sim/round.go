@@ -1,0 +1,187 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/pilot-hpc/pilot/coordinator/ledger"
+	"github.com/pilot-hpc/pilot/coordinator/sched"
+	"github.com/pilot-hpc/pilot/task"
+)
+
+// round is one scheduling round of the leader, after the events of an
+// instant: acknowledge the results written upstream, place queued tasks
+// with the policy, fail the unschedulable ones, and refill the ledger's
+// window from upstream, all in one log entry.
+func (r *run) round() error {
+	v := r.book.view()
+	queuedCores := r.readQueue(v)
+	nodes := schedNodes(v, r.busyUntil)
+	r.integrate(nodes)
+
+	var cmds []ledger.Command
+	if len(r.acks) > 0 {
+		cmds = append(cmds, ledger.Acked{At: r.at(), Tasks: r.acks})
+		r.acks = nil
+	}
+	places, unsched := r.plan(nodes)
+
+	if len(unsched) > 0 {
+		f := ledger.Fail{At: r.at()}
+		for _, u := range unsched {
+			j := r.jobOf[u.Task]
+			f.Items = append(f.Items, ledger.Failure{Task: u.Task, Attempt: r.attempt[j], Class: ledger.FailFatal, Error: "unschedulable: " + u.Detail})
+			queuedCores -= r.jobs[j].Spec.Cores
+		}
+		cmds = append(cmds, f)
+	}
+	if len(places) > 0 {
+		a := ledger.Assign{At: r.at()}
+		s := ledger.Started{At: r.at()}
+		for _, p := range places {
+			j := r.jobOf[p.Task]
+			att := r.attempt[j] + 1
+			a.Items = append(a.Items, ledger.Assignment{Task: p.Task, Node: p.Node, Attempt: att})
+			s.Items = append(s.Items, ledger.AttemptRef{Task: p.Task, Attempt: att})
+			queuedCores -= r.jobs[j].Spec.Cores
+			if r.m.started[j] < 0 {
+				r.m.started[j] = r.now
+			}
+			r.q.push(event{at: r.now + r.jobs[j].True, kind: evTaskEnd, job: j, attempt: att})
+			n := r.nodeOf[p.Node]
+			r.running[n] = append(r.running[n], j)
+			r.expect[j] = r.expectEnd(j)
+		}
+		cmds = append(cmds, a, s)
+	}
+	if in := r.refill(nodes, queuedCores); len(in.Tasks) > 0 {
+		cmds = append(cmds, in)
+	}
+	out, err := r.book.apply(cmds...)
+	if err != nil {
+		return err
+	}
+	r.finals(out)
+	return nil
+}
+
+// integrate adds the core-seconds used and allocated since the last
+// round, as the ledger's nodes have them, and notes them when upstream
+// has just run out of tasks.
+func (r *run) integrate(nodes []sched.Node) {
+	dt := (r.now - r.m.lastRound).Seconds()
+	r.m.used += float64(r.m.usedCores) * dt
+	r.m.alloc += float64(r.m.liveCores) * dt
+	r.m.lastRound = r.now
+	r.m.usedCores, r.m.liveCores = 0, 0
+	for _, n := range nodes {
+		r.m.usedCores += n.TotalCores - n.FreeCores
+		r.m.liveCores += n.TotalCores
+	}
+	if r.next == len(r.jobs) && r.m.drainedAt == 0 {
+		r.m.drainedAt, r.m.usedDrain, r.m.allocDrain = r.now, r.m.used, r.m.alloc
+	}
+}
+
+// readQueue reads the ledger's queued tasks into r.pend and returns their
+// cores.
+func (r *run) readQueue(v ledger.View) int {
+	r.pend = r.pend[:0]
+	cores := 0
+	v.WalkQueued(func(t *ledger.Task) bool {
+		j := r.jobOf[t.Spec.ID]
+		r.attempt[j] = t.Attempt
+		r.pend = append(r.pend, sched.Task{
+			ID: t.Spec.ID, Cores: t.Spec.Cores, MemMB: t.Spec.MemMB,
+			Est: seconds(t.Spec.EstS), Key: r.keys[j],
+			Since: time.Unix(0, t.IngestedAt), Seq: t.QueueSeq,
+		})
+		cores += t.Spec.Cores
+		return false
+	})
+	return cores
+}
+
+// plan asks the policy where the queued tasks go.
+func (r *run) plan(nodes []sched.Node) ([]sched.Placement, []sched.Unschedulable) {
+	if len(r.pend) == 0 || len(nodes) == 0 {
+		return nil, nil
+	}
+	start := time.Now()
+	defer func() { r.m.placeCalls++; r.m.placeTime += time.Since(start) }()
+	if r.cfg.Policy == PolicyDense {
+		plan := sched.Place(sched.View{Nodes: nodes, Shapes: r.shapes, Learned: r.est}, r.pend, epoch.Add(r.now), r.cfg.Sched)
+		return plan.Placements, plan.Unschedulable
+	}
+	var unsched []sched.Unschedulable
+	for _, t := range r.pend {
+		if t.Cores > r.cfg.Cores || t.MemMB > r.cfg.MemMB {
+			unsched = append(unsched, sched.Unschedulable{Task: t.ID, Limit: sched.ReasonFitsNoNode, Detail: "larger than any node"})
+		}
+	}
+	return fifo(nodes, r.pend), unsched
+}
+
+// refill leases tasks from the simulated upstream until the ledger holds
+// Window times the live cores in queued work.
+func (r *run) refill(nodes []sched.Node, queuedCores int) ledger.Ingest {
+	live := 0
+	for _, n := range nodes {
+		if !n.Draining {
+			live += n.TotalCores
+		}
+	}
+	in := ledger.Ingest{At: r.at()}
+	for target := int(r.cfg.Window * float64(live)); queuedCores < target && r.next < len(r.jobs); r.next++ {
+		in.Tasks = append(in.Tasks, ledger.Leased{Spec: r.jobs[r.next].Spec})
+		r.m.ingested[r.next] = r.now
+		queuedCores += r.jobs[r.next].Spec.Cores
+	}
+	return in
+}
+
+// finals records the tasks an entry made final; their results go upstream
+// and are acknowledged in the next round.
+func (r *run) finals(out *ledger.Outcome) {
+	if len(out.Final) == 0 {
+		return
+	}
+	v := r.book.view()
+	for _, id := range out.Final {
+		t, _ := v.Task(id)
+		j := r.jobOf[id]
+		r.final++
+		r.m.end = r.now
+		if t.State == ledger.Done {
+			r.m.done++
+			r.m.busy += float64(t.Spec.Cores) * r.jobs[j].True.Seconds()
+			r.est.Observe(r.keys[j], r.jobs[j].True)
+		} else {
+			r.m.failed++
+		}
+		r.acks = append(r.acks, id)
+	}
+}
+
+// taskResult is what the agent reports when an attempt of j succeeds.
+func taskResult(j Job) task.Result {
+	s := j.True.Seconds()
+	return task.Result{ExitCode: 0, RuntimeS: s, CoreS: s * float64(j.Spec.Cores)}
+}
+
+// at is the simulated now as the unix nanoseconds commands carry.
+func (r *run) at() int64 { return epoch.Add(r.now).UnixNano() }
+
+// queueWait draws how long the slot's next pilot waits in the batch queue.
+func (r *run) queueWait(slot int32) time.Duration {
+	if r.cfg.QueueWait <= 0 {
+		return 0
+	}
+	return time.Duration(r.slots[slot].Int64N(int64(r.cfg.QueueWait)))
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
