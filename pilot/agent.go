@@ -91,7 +91,13 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 			return nil, err
 		}
 	}
-	cache, err := scratchcache.New(scratchcache.Config{Root: cfg.ScratchRoot, Store: store, Logger: a.log})
+	// On one machine a dead agent's scratch leases go stale sooner, so its
+	// tasks' retries wait seconds, not minutes, for their entries.
+	var scratchTTL time.Duration
+	if cfg.Loopback {
+		scratchTTL = 10 * time.Second
+	}
+	cache, err := scratchcache.New(scratchcache.Config{Root: cfg.ScratchRoot, Store: store, LeaseTTL: scratchTTL, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}

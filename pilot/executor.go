@@ -196,7 +196,7 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task
 		return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailInfra, Error: msg,
 			Result: task.Result{ID: ref.Task, Node: e.node, Pilot: e.pilot, Error: msg, ExitCode: -1}}
 	}
-	sealed, lease, err := e.cache.Open(spec.ID, spec.Digest(), ref.Attempt)
+	sealed, lease, err := e.openEntry(ctx, ref, spec)
 	switch {
 	case err != nil:
 		return infra("scratch cache: %v", err)
@@ -266,5 +266,36 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task
 			msg = fmt.Sprintf("%s (%v)", msg, cause)
 		}
 		return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailInfra, Error: msg, Result: res}
+	}
+}
+
+// openEntry opens the attempt's scratch cache entry. While another live
+// attempt holds it (an attempt on a node that died, until its lease goes
+// stale; or a task of the same content that runs now and will seal a
+// result this one reuses), it waits, holding its cores, until the entry is
+// free or ctx ends. Failing at once instead would requeue the task as an
+// infra failure, which spends no retry, and the leader would place it
+// again at once: a hot loop until the lease goes stale.
+func (e *executor) openEntry(ctx context.Context, ref ledger.AttemptRef, spec task.Spec) (*scratchcache.Sealed, *scratchcache.Lease, error) {
+	wait := 50 * time.Millisecond
+	logged := false
+	for {
+		sealed, lease, err := e.cache.Open(spec.ID, spec.Digest(), ref.Attempt)
+		var held *scratchcache.HeldError
+		if !errors.As(err, &held) {
+			return sealed, lease, err
+		}
+		if !logged {
+			e.log.Info("waiting for a scratch cache entry another attempt holds", "task", ref.Task, "attempt", ref.Attempt,
+				"holder_task", held.Task, "holder_attempt", held.Attempt, "stale_at", held.StaleAt)
+			logged = true
+		}
+		d := min(wait, max(time.Until(held.StaleAt), time.Millisecond))
+		wait = min(2*wait, 2*time.Second)
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("%w (stopped waiting: %v)", err, context.Cause(ctx))
+		case <-time.After(d):
+		}
 	}
 }
