@@ -67,3 +67,12 @@ func TestServesTLS(t *testing.T) {
 		t.Fatalf("untrusted certificate: %v", err)
 	}
 }
+
+func TestRefusesToStartWithABadCertificate(t *testing.T) {
+	dir := t.TempDir()
+	cert, _ := selfSigned(t, dir)
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "d"), TokenFile: writeTokens(t, dir), TLSCert: cert, TLSKey: cert}
+	if err := Run(bg, cfg); err == nil || !strings.Contains(err.Error(), "--tls-key") {
+		t.Fatalf("Run with a certificate as its key: %v", err)
+	}
+}
