@@ -40,7 +40,7 @@ func (n *Node) raftError(op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrNotVoter):
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		addr, id := n.raft.LeaderWithID()
 		return fmt.Errorf("%s on node %s: %w", op, n.cfg.ID, &NotLeaderError{LeaderID: string(id), LeaderAddr: string(addr)})
 	case errors.Is(err, raft.ErrLeadershipLost):

@@ -3,6 +3,8 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 
 	"github.com/hashicorp/raft"
 )
@@ -18,6 +20,9 @@ type Server struct {
 // them). A node that already holds state ignores it and returns nil, so
 // every start may call it; start exactly one new cluster per campaign.
 func (n *Node) Bootstrap(servers []Server) error {
+	if !slices.ContainsFunc(servers, func(s Server) bool { return s.ID == n.cfg.ID && s.Voter }) {
+		return fmt.Errorf("bootstrap on node %s: the servers %v do not include this node as a voter", n.cfg.ID, servers)
+	}
 	cfg := raft.Configuration{}
 	for _, s := range servers {
 		sf := raft.Voter
