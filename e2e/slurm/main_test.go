@@ -1,0 +1,66 @@
+package slurm
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/pilot-hpc/pilot/batch/slurmtest"
+)
+
+// TestMain releases the test cluster (tearing it down if these tests
+// brought it up) and removes the binary built for them.
+func TestMain(m *testing.M) {
+	code := slurmtest.Main(m)
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// pilotBinary builds the pilot binary once, on a path every node sees.
+func pilotBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp(sharedRoot(), "pilot-e2e-bin-")
+		if built.err != nil {
+			return
+		}
+		if built.err = os.Chmod(built.dir, 0o755); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "pilot")
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		out, err := exec.Command(gobin, "build", "-o", built.bin, "github.com/pilot-hpc/pilot/cmd/pilot").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("build the pilot binary: %v: %s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+// sharedRoot is a directory all the test cluster's nodes see: /tmp, unless
+// the cluster gives each node a private /tmp.
+func sharedRoot() string {
+	if os.Getenv("SLURM_TEST_PRIVATE_TMP") == "1" {
+		return "/var/tmp"
+	}
+	return os.TempDir()
+}
