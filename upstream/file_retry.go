@@ -29,13 +29,15 @@ const (
 // a new file under retried/ (written whole, fsynced), the state is written
 // without any lease of a finished task, then the lines are overwritten in
 // place with spaces of the same length, so no byte offset moves and
-// readers skip them as blank; then results.gen is bumped, which makes
-// every process that reads the campaign rebuild what it knows of the
-// results, and the campaign is handed back to the writer it displaced (as
-// Flush does), which rereads the state and leases the tasks again. A task
-// whose line a Flush archived, and a malformed line's result, are not
-// retried. A crash part way leaves some tasks retried and some not: run
-// Retry again, which also bumps results.gen however little it finds.
+// readers skip them as blank; results.gen is bumped (before the blanking
+// and after it), which makes every process that reads the campaign rebuild
+// what it knows of the results, and the campaign is handed back to the
+// writer it displaced (as Flush does), which rereads the state and leases
+// the tasks again. A task whose line a Flush archived, and a malformed
+// line's result, are not retried. A crash part way leaves some tasks
+// retried and some not, and the campaign with the crashed process: the
+// writer claims it again and sees what was retried; run Retry again for
+// the rest (it also bumps results.gen however little it finds).
 func (q *FileQueue) Retry(ctx context.Context, ids []string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -77,6 +79,13 @@ func (q *FileQueue) Retry(ctx context.Context, ids []string) (int, error) {
 		if err := q.save(); err != nil {
 			return 0, q.failed(err)
 		}
+		// Bump the generation before the blanking as well as after it: a
+		// writer fenced by this retry has read nothing since it was fenced,
+		// so if this process dies part way, the writer that claims the
+		// campaign again sees a new generation and rereads the results.
+		if err := bumpResultsGen(q.dir); err != nil {
+			return 0, q.failed(err)
+		}
 		if err := blankLines(q.res.path, hits); err != nil {
 			return 0, q.failed(err)
 		}
@@ -85,11 +94,7 @@ func (q *FileQueue) Retry(ctx context.Context, ids []string) (int, error) {
 		}
 		q.log.Info("retried failed tasks", "tasks", len(hits), "archive", filepath.Join(dir, name))
 	}
-	gen, err := readResultsGen(q.dir)
-	if err != nil {
-		return 0, err
-	}
-	if err := writeAtomic(q.dir, resultsGenFile, []byte(strconv.FormatUint(gen+1, 10)+"\n")); err != nil {
+	if err := bumpResultsGen(q.dir); err != nil {
 		return 0, q.failed(err)
 	}
 	if err := q.reload(); err != nil {
@@ -171,6 +176,15 @@ func blankLines(path string, lines []resultLine) error {
 
 // blank reports whether a line is empty or only spaces (a retried result).
 func blank(b []byte) bool { return b != nil && len(bytes.TrimSpace(b)) == 0 }
+
+// bumpResultsGen moves results.gen on by one.
+func bumpResultsGen(dir string) error {
+	gen, err := readResultsGen(dir)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(dir, resultsGenFile, []byte(strconv.FormatUint(gen+1, 10)+"\n"))
+}
 
 func readResultsGen(dir string) (uint64, error) {
 	b, err := os.ReadFile(filepath.Join(dir, resultsGenFile))

@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,4 +161,53 @@ func checkRetryInvariants(t *testing.T, q *FileQueue, path string, c *clock, lin
 		t.Fatalf("%d result records, status says %d done + %d failed", len(got), s.Done, s.Failed)
 	}
 	return s
+}
+
+// TestFileRetryCrash stops a Retry where a crash could (after the archive,
+// after the blanking, before results.gen moved) and checks that running
+// Retry again from a new process finishes the job.
+func TestFileRetryCrash(t *testing.T) {
+	for _, step := range []string{"retry:archive-written", "retry:results-blanked"} {
+		t.Run(step, func(t *testing.T) {
+			ctx := context.Background()
+			c := newClock()
+			leader, path := newQ(t, 4, c, func(o *FileOptions) { o.Owner = "leader" })
+			ids := leaseAll(t, leader, "c1", 10)
+			if _, err := leader.Complete(ctx, "c1", append(failed(ids[:2]...), done(ids[2:]...)...)); err != nil {
+				t.Fatal(err)
+			}
+			crash := errors.New("crash")
+			admin := openQ(t, path, c, func(o *FileOptions) {
+				o.Owner = "admin"
+				o.hook = func(s string) error {
+					if s == step {
+						return crash
+					}
+					return nil
+				}
+			})
+			if _, err := admin.Retry(ctx, nil); !errors.Is(err, crash) {
+				t.Fatalf("Retry: %v, want the crash", err)
+			}
+			// The crashed admin holds the campaign; the leader takes it back.
+			if _, err := leader.Claim(); err != nil {
+				t.Fatal(err)
+			}
+			checkRetryInvariants(t, leader, path, c, 4)
+
+			again := openQ(t, path, c, func(o *FileOptions) { o.Owner = "admin2" })
+			if _, err := again.Retry(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			s := checkRetryInvariants(t, leader, path, c, 4)
+			if s.Pending != 2 || s.Failed != 0 {
+				t.Fatalf("after retrying again: %+v", s)
+			}
+			leased := leaseAll(t, leader, "c1", 10)
+			slices.Sort(leased)
+			if !slices.Equal(leased, ids[:2]) {
+				t.Fatalf("the leader leased %v, want %v", leased, ids[:2])
+			}
+		})
+	}
 }
