@@ -21,6 +21,15 @@
 //     members file that lets new pilots find the live cluster.
 //   - rpc/: the authenticated msgpack RPC between the leader and the agents
 //     (Assign, Cancel, Report).
+//   - status*.go, metrics*.go: every agent's HTTP server (GET /status, the
+//     leader's view of the live cluster; GET /metrics, Prometheus; POST
+//     /flush, authenticated with a token derived from the campaign key).
+//     The leader publishes its address in STATE/leader.json, counts what
+//     upstream and the dispatcher answer, measures throughput, and records
+//     results upstream refused in STATE/refused.jsonl. A flush closes the
+//     dispatcher's gate, so no attempt of a dropped task starts after it.
+//     The client side (WatchStatus, FlushCampaign) is what 'pilot status'
+//     and 'pilot flush' call.
 //
 // Subpackages exist where a boundary pays: the leader loop in coordinator/
 // imports member/ and rpc/, and this package imports the leader loop, so the
