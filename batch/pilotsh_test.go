@@ -17,13 +17,14 @@ import (
 const pilotSh = "../scripts/sbatch/pilot.sh"
 
 // fakeAgent is a stand-in `pilot` binary: it records how it was started
-// and, on SIGUSR1 or SIGTERM, notes the signal and exits as a drained agent.
+// and, when pilot.sh's drain file appears (the walltime warning, USR1 to
+// the batch shell) or on SIGTERM, notes it and exits as a drained agent.
 const fakeAgent = `#!/bin/bash
 f=$PILOT_TEST_DIR/agent-${SLURMD_NODENAME:-none}
 { echo "args=$*"; echo "host=$(hostname)"; echo "job=$SLURM_JOB_ID"; } > "$f.tmp" && mv "$f.tmp" "$f.started"
-trap 'echo usr1 > "$f.signal"; exit 0' USR1
 trap 'echo term > "$f.signal"; exit 0' TERM
-while :; do sleep 1 & wait $!; done
+until [ -e "$PILOT_DRAIN_FILE" ]; do sleep 0.2 & wait $!; done
+echo usr1 > "$f.signal"
 `
 
 func TestPilotShRefusesBadSetup(t *testing.T) {

@@ -34,6 +34,7 @@ func init() {
 		storeURI   string
 		bindIface  string
 		wallMargin time.Duration
+		drainFile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --queue FILE|URL [--site FILE]",
@@ -101,6 +102,11 @@ end are read from Slurm.`,
 					}
 				}
 			}()
+			if drainFile != "" {
+				wctx, stop := context.WithCancel(cmd.Context())
+				defer stop()
+				go watchDrainFile(wctx, drainFile, drain)
+			}
 			if err := pilot.Run(cmd.Context(), cfg, drain); err != nil {
 				return unavailable(err, "see the agent's log above; 'pilot status' shows the cluster")
 			}
@@ -126,6 +132,7 @@ end are read from Slurm.`,
 	f.StringVar(&cfg.Pilot, "pilot", "", "the pilot id (default the Slurm job id, else 'local')")
 	f.DurationVar(&endIn, "end-in", 0, "the pilot ends this long from now (default: Slurm's end time, else none)")
 	f.DurationVar(&cfg.DrainMargin, "drain-margin", 0, "drain this long before the pilot ends (default 2m)")
+	f.StringVar(&drainFile, "drain-file", os.Getenv("PILOT_DRAIN_FILE"), "drain when this file appears; pilot.sh creates it on Slurm's walltime warning ($PILOT_DRAIN_FILE)")
 	f.DurationVar(&wallMargin, "walltime-margin", 0, "a task starts only if its estimate (x1.5) plus this ends before its pilot does; the leader's value counts (default 2m)")
 	f.IntVar(&cores, "cores", 0, "cores to offer (default: detected, or Slurm's)")
 	f.Int64Var(&memMB, "mem-mb", 0, "memory to offer in MiB (default: detected, or Slurm's)")
@@ -234,4 +241,26 @@ func newLogger(level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// watchDrainFile asks for a drain once path exists. pilot.sh creates it when
+// Slurm warns of the walltime: a signal passed on through srun would reach
+// every process of the job step, the running tasks too, and kill them.
+func watchDrainFile(ctx context.Context, path string, drain chan<- pilot.Drain) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := os.Stat(path); err == nil {
+			select {
+			case drain <- pilot.Drain{}:
+			default:
+			}
+			return
+		}
+	}
 }

@@ -78,14 +78,26 @@ agent+=("${extra[@]}")
 
 log "nodes ${SLURM_JOB_NODELIST:-?}, restart ${SLURM_RESTART_COUNT:-0}: ${agent[*]}"
 
-# srun passes USR1 and TERM on to every agent of the step. A signal that
-# comes before the step exists means the allocation ends already.
+# The walltime warning (USR1) reaches the agents as a drain file in the
+# job's working directory, which every node sees: the agents look for it
+# every second. Not as a signal through srun: Slurm signals every process of
+# the step, the running tasks too, and USR1 would kill them. TERM (the job
+# is being killed) goes through srun. A signal that comes before the step
+# exists means the allocation ends already.
+drain_file=$PWD/.pilot-drain-$SLURM_JOB_ID
+rm -f "$drain_file"
+export PILOT_DRAIN_FILE=$drain_file
 step=
 pending=
 # shellcheck disable=SC2317 # called from the traps below
 forward() {
   log "got SIG$1, passing it to the agents"
-  if [ -n "$step" ]; then kill -s "$1" "$step" 2>/dev/null; else pending=$1; fi
+  [ "$1" = USR1 ] && : >"$drain_file"
+  if [ -z "$step" ]; then
+    pending=$1
+  elif [ "$1" != USR1 ]; then
+    kill -s "$1" "$step" 2>/dev/null
+  fi
 }
 trap 'forward USR1' USR1
 trap 'forward TERM' TERM
@@ -103,7 +115,7 @@ srun --no-kill --kill-on-bad-exit=0 --ntasks-per-node=1 --nodes="${SLURM_JOB_NUM
   --cpus-per-task="${SLURM_CPUS_ON_NODE:-1}" --mem=0 \
   "${agent[@]}" &
 step=$!
-[ -n "$pending" ] && kill -s "$pending" "$step" 2>/dev/null
+[ -n "$pending" ] && [ "$pending" != USR1 ] && kill -s "$pending" "$step" 2>/dev/null
 
 # A trapped signal interrupts wait; wait again until the step has ended.
 rc=0
@@ -119,5 +131,6 @@ if [ "$rc" -gt 128 ]; then
   last=$?
   [ "$last" -ne 127 ] && rc=$last
 fi
+rm -f "$drain_file"
 log "agents ended with exit code $rc"
 exit "$rc"
