@@ -29,9 +29,9 @@ import (
 func TestCampaignAcrossPilots(t *testing.T) {
 	c := slurmtest.Need(t, 6)
 	start := time.Now()
-	// 300 tasks, about 2400 core-seconds: more than the first pilots can do
-	// before the first one's walltime. Every tenth task has no estimate
-	// (a drain stops it); every fifth is long.
+	// 300 tasks, about 1900 core-seconds: more than the first pilots can do
+	// before the first one's walltime (about 1300 measured). Every tenth
+	// task has no estimate (a drain stops it); every fifth is long.
 	var specs []task.Spec
 	for i := range 300 {
 		id := fmt.Sprintf("t%03d", i)
@@ -39,9 +39,9 @@ func TestCampaignAcrossPilots(t *testing.T) {
 		case i%10 == 0:
 			specs = append(specs, sleepTask(id, 5, 0, 1))
 		case i%5 == 0 || i%10 == 3:
-			specs = append(specs, sleepTask(id, 20, 20, 1))
+			specs = append(specs, sleepTask(id, 15, 15, 1))
 		default:
-			specs = append(specs, sleepTask(id, float64(3+i%5), float64(3+i%5), 1))
+			specs = append(specs, sleepTask(id, float64(2+i%5), float64(2+i%5), 1))
 		}
 	}
 	est := map[string]float64{}
