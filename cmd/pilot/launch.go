@@ -81,8 +81,9 @@ type launch struct {
 	every    time.Duration
 	keepIdle bool
 
-	lastWhy string
-	drained map[string]bool // pilots already asked to drain
+	lastShape string          // the last printed plan's pilots and whether work remained
+	lastSaid  time.Time       // when it was printed
+	drained   map[string]bool // pilots already asked to drain
 }
 
 func newLaunch(sc *site.Config, queue, script string, out io.Writer) (*launch, error) {
@@ -176,9 +177,11 @@ func (l *launch) round(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if plan.Why != l.lastWhy {
+	// A line when the pilots' picture changes, else one a minute.
+	shape := fmt.Sprint(plan.Want, plan.Covering, plan.Expiring, plan.Stuck, work.Tasks == 0)
+	if shape != l.lastShape || time.Since(l.lastSaid) >= time.Minute {
 		l.say("%d done, %d failed, %d pending, %d leased; %s", st.Done, st.Failed, st.Pending, st.Leased, plan.Why)
-		l.lastWhy = plan.Why
+		l.lastShape, l.lastSaid = shape, time.Now()
 	}
 	if work.Tasks > 0 {
 		return false, nil
