@@ -17,6 +17,7 @@ type ClusterStatus struct {
 	At            time.Time      `json:"at"`
 	Applied       uint64         `json:"applied"` // the ledger's Raft index
 	Ledger        ledger.Counts  `json:"ledger"`
+	RetryWaiting  int            `json:"retry_waiting"` // queued tasks that already had an attempt
 	Nodes         []NodeStatus   `json:"nodes"`
 	Pilots        []PilotStatus  `json:"pilots"`
 	Running       []RunningTask  `json:"running"` // the oldest running tasks, at most maxRunningShown
@@ -67,6 +68,12 @@ const maxRunningShown = 50
 // clusterStatus reads one view of the ledger into a ClusterStatus.
 func clusterStatus(v ledger.View, now time.Time) ClusterStatus {
 	st := ClusterStatus{At: now, Applied: v.Applied(), Ledger: v.Counts(), Waiting: map[string]int{}}
+	v.WalkQueued(func(t *ledger.Task) bool {
+		if t.Attempt > 0 {
+			st.RetryWaiting++
+		}
+		return false
+	})
 	running := v.InState(ledger.Running)
 	sort.Slice(running, func(i, j int) bool {
 		if running[i].StartedAt != running[j].StartedAt {

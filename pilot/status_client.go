@@ -75,13 +75,16 @@ type Report struct {
 	// ledger queued + assigned + running + done and failed not yet written
 	// upstream + InTransit (leased but not yet in the ledger, or dropped
 	// from it and not yet returned).
-	Ledger    *ledger.Counts `json:"ledger"`
-	InTransit int            `json:"in_transit"`
-	Pilots    []PilotStatus  `json:"pilots"`
-	Nodes     []NodeStatus   `json:"nodes"`
-	Running   []RunningTask  `json:"running,omitempty"`
-	Oldest    *RunningTask   `json:"oldest_running,omitempty"`
-	Waiting   map[string]int `json:"waiting,omitempty"`
+	Ledger *ledger.Counts `json:"ledger"`
+	// RetryWaiting counts the ledger's queued tasks that already had an
+	// attempt (requeued after a failure or a lost node).
+	RetryWaiting int            `json:"retry_waiting"`
+	InTransit    int            `json:"in_transit"`
+	Pilots       []PilotStatus  `json:"pilots"`
+	Nodes        []NodeStatus   `json:"nodes"`
+	Running      []RunningTask  `json:"running,omitempty"`
+	Oldest       *RunningTask   `json:"oldest_running,omitempty"`
+	Waiting      map[string]int `json:"waiting,omitempty"`
 	// Throughput is the leader's measurement; ETAS the time left at that
 	// rate for the pending and leased tasks (0 when unknown).
 	Throughput    *Throughput `json:"throughput,omitempty"`
@@ -177,7 +180,7 @@ func (w *Watcher) Read(ctx context.Context) (*Report, error) {
 		return rep, nil
 	}
 	rep.Live, rep.Leader = true, cs.Leader
-	rep.Ledger = &cs.Ledger
+	rep.Ledger, rep.RetryWaiting = &cs.Ledger, cs.RetryWaiting
 	rep.InTransit = st.Leased - cs.Ledger.Tasks()
 	rep.Pilots, rep.Nodes, rep.Running, rep.Oldest, rep.Waiting = cs.Pilots, cs.Nodes, cs.Running, cs.Oldest, cs.Waiting
 	rep.Throughput, rep.UpstreamError = &cs.Throughput, cs.UpstreamError

@@ -29,8 +29,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	} else {
 		l := r.Ledger
 		fmt.Fprintf(&b, "cluster     leader %s\n", r.Leader)
-		fmt.Fprintf(&b, "ledger      queued %d, assigned %d, running %d, done %d and failed %d not yet written upstream\n",
-			l.Queued, l.Assigned, l.Running, l.Done, l.Failed)
+		fmt.Fprintf(&b, "ledger      queued %d (%d of them waiting to retry), assigned %d, running %d, done %d and failed %d not yet written upstream\n",
+			l.Queued, r.RetryWaiting, l.Assigned, l.Running, l.Done, l.Failed)
 		fmt.Fprintf(&b, "            upstream's leased %d = these %d in the ledger + %d in transit (leased, not yet ingested; negative\n            while the ledger holds results already written, or running tasks a flush dropped upstream)\n",
 			u.Leased, l.Tasks(), r.InTransit)
 		if len(r.Waiting) > 0 {

@@ -81,6 +81,13 @@ func TestClusterStatusFromLedger(t *testing.T) {
 	if busy, total := busyCores(l.View()); busy != 4 || total != 14 {
 		t.Fatalf("busyCores %d/%d", busy, total)
 	}
+	if st.RetryWaiting != 0 {
+		t.Fatalf("retry waiting %d before any requeue", st.RetryWaiting)
+	}
+	apply(ledger.Requeue{At: at(6), Items: []ledger.AttemptRef{{Task: "t4", Attempt: 1}}})
+	if st := clusterStatus(l.View(), now); st.RetryWaiting != 1 || st.Ledger.Queued != 2 {
+		t.Fatalf("after a requeue: retry waiting %d, queued %d", st.RetryWaiting, st.Ledger.Queued)
+	}
 }
 
 func TestRate(t *testing.T) {
