@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"encoding/json"
 	"hash/crc32"
 	"testing"
 )
@@ -51,6 +52,29 @@ func FuzzScanLines(f *testing.F) {
 		}
 		if end != want || end != pos || endNo != no {
 			t.Fatalf("scan ended at %d (line %d), want %d", end, endNo, want)
+		}
+	})
+}
+
+// FuzzResultHead checks the quick reading of a result line against JSON:
+// whatever it answers, the JSON decoder answers too.
+func FuzzResultHead(f *testing.F) {
+	f.Add([]byte(`{"id":"t-1","state":"done","attempts":1,"exit_code":0,"runtime_s":0,"core_s":0}`))
+	f.Add([]byte(`{"id":"line:7","state":"failed","error":"x"}`))
+	f.Add([]byte(`{"state":"done","id":"a"}`))
+	f.Add([]byte(`{"id":"a\"b","state":"done"}`))
+	f.Add([]byte("{\"id\":\"0\",\"state\":\"\x9f\"}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, state, ok := resultHead(b)
+		if !ok || !json.Valid(b) {
+			return
+		}
+		var head struct{ ID, State string }
+		json.Unmarshal(b, &head)
+		if bytes.HasPrefix(b, []byte(`{"id":"`)) && !bytes.Contains(b[7:], []byte(`"id"`)) && !bytes.Contains(b, []byte(`"state":`+`"`+state+`"`+`,"state"`)) {
+			if head.ID != id || (head.State != state && bytes.Count(b, []byte(`"state"`)) == 1) {
+				t.Fatalf("%q: quick %q %q, JSON %q %q", b, id, state, head.ID, head.State)
+			}
 		}
 	})
 }

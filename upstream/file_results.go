@@ -62,18 +62,18 @@ func (r *resultsLog) refresh() error {
 		return fmt.Errorf("results %s shrank from %d to %d bytes; it is append-only, so restore it", r.path, r.end, st.Size())
 	}
 	r.end, r.endNo, err = scanLines(f, r.end, r.endNo, st.Size(), maxResultLine, func(l rawLine) bool {
-		var head struct{ ID, State string }
 		if blank(l.Data) {
 			return true // a retried result
 		}
-		if l.Data == nil || json.Unmarshal(l.Data, &head) != nil || head.ID == "" {
+		id, state, ok := resultHead(l.Data)
+		if !ok {
 			r.log.Warn("results line unreadable, skipped", "file", r.path, "line", l.No)
 			return true
 		}
-		if first, seen := r.state[head.ID]; !seen {
-			r.state[head.ID] = resultRec{state: head.State, off: l.Off}
+		if first, seen := r.state[id]; !seen {
+			r.state[id] = resultRec{state: state, off: l.Off}
 		} else {
-			r.log.Warn("second result line for a task ignored", "file", r.path, "line", l.No, "task", head.ID, "first_offset", first.off)
+			r.log.Warn("second result line for a task ignored", "file", r.path, "line", l.No, "task", id, "first_offset", first.off)
 		}
 		return true
 	})
@@ -81,6 +81,41 @@ func (r *resultsLog) refresh() error {
 		return fmt.Errorf("results %s: read: %w", r.path, err)
 	}
 	return nil
+}
+
+// resultHead reads the id and state of a result line. Lines this queue
+// wrote start {"id":"ID","state":"STATE" (task.Result's field order), which
+// it reads without parsing the rest (a value may be 64 kB: reopening a
+// campaign of 100k results must not parse them all); any other line is
+// parsed as JSON.
+func resultHead(b []byte) (id, state string, ok bool) {
+	const p1, p2 = `{"id":"`, `","state":"`
+	if rest, found := bytes.CutPrefix(b, []byte(p1)); found {
+		if i := plainLen(rest); i > 0 && i < len(rest) && rest[i] == '"' {
+			id = string(rest[:i])
+			if rest, found = bytes.CutPrefix(rest[i:], []byte(p2)); found {
+				if j := plainLen(rest); j < len(rest) && rest[j] == '"' {
+					return id, string(rest[:j]), true
+				}
+			}
+		}
+	}
+	var head struct{ ID, State string }
+	if b == nil || json.Unmarshal(b, &head) != nil || head.ID == "" {
+		return "", "", false
+	}
+	return head.ID, head.State, true
+}
+
+// plainLen is the length of the run of printable ASCII at the start of b,
+// quote and backslash left out: JSON string content that means itself.
+func plainLen(b []byte) int {
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return len(b)
 }
 
 // repair cuts off a last line without its newline: an append that a crash
