@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,7 +71,7 @@ refuses when not on a terminal. 'pilot status' shows zero pending right after.`,
 			var stopped []string
 			var stopErr error
 			if stopPilots {
-				stopped, stopErr = scancelPilots(cmd, rep.Pilots)
+				stopped, stopErr = scancelPilots(ctx, rep.Pilots)
 			}
 			if asJSON {
 				enc := json.NewEncoder(out)
@@ -152,8 +153,9 @@ func confirm(cmd *cobra.Command, rep *pilot.Report, cancelRunning, stopPilots bo
 	return nil
 }
 
-// scancelPilots cancels the pilots whose ids are Slurm job ids.
-func scancelPilots(cmd *cobra.Command, pilots []pilot.PilotStatus) ([]string, error) {
+// scancelPilots cancels the pilots whose ids are Slurm job ids, with one
+// scancel of at most half a minute.
+func scancelPilots(ctx context.Context, pilots []pilot.PilotStatus) ([]string, error) {
 	var ids []string
 	for _, p := range pilots {
 		if p.ID != "" && strings.Trim(p.ID, "0123456789_") == "" {
@@ -163,7 +165,9 @@ func scancelPilots(cmd *cobra.Command, pilots []pilot.PilotStatus) ([]string, er
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if err := (&batch.Slurm{}).Cancel(cmd.Context(), ids...); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := (&batch.Slurm{}).Cancel(ctx, ids...); err != nil {
 		return nil, fmt.Errorf("scancel %s: %w", strings.Join(ids, " "), err)
 	}
 	return ids, nil
