@@ -64,10 +64,15 @@ refuses when not on a terminal. 'pilot status' shows zero pending right after.`,
 			}
 			start := time.Now()
 			res, err := pilot.FlushCampaign(ctx, cfg, cancelRunning)
+			took := time.Since(start)
+			if err != nil && res.Upstream.Archive != "" {
+				fmt.Fprintf(out, "upstream: dropped %d pending and %d leased tasks; archived in %s\n", res.Upstream.Pending, res.Upstream.Leased, res.Upstream.Archive)
+				return unavailable(fmt.Errorf("the live cluster's ledger was not flushed: %w", err),
+					"run flush again: upstream is already empty, and the cluster's ledger is flushed then")
+			}
 			if err != nil {
 				return flushErr(err)
 			}
-			took := time.Since(start)
 			var stopped []string
 			var stopErr error
 			if stopPilots {
