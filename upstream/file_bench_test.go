@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,12 +78,46 @@ func BenchmarkFileOpen(b *testing.B) {
 		fmt.Fprintf(f, `{"id":"t-%06d","cmd":["true"],"input":"%s"}`+"\n", i, pad)
 	}
 	f.Close()
-	b.SetBytes(n * size)
+	for _, cached := range []bool{false, true} {
+		b.Run(fmt.Sprintf("cached=%v", cached), func(b *testing.B) {
+			openQ(b, path, newClock()).Close() // writes the cache
+			b.SetBytes(n * size)
+			b.ResetTimer()
+			t0 := time.Now()
+			for i := 0; i < b.N; i++ {
+				if !cached {
+					os.Remove(path + ".pilot/" + indexCacheFile)
+				}
+				openQ(b, path, newClock()).Close()
+			}
+			b.ReportMetric(float64(b.N*n)/time.Since(t0).Seconds(), "lines/s")
+		})
+	}
+}
+
+// BenchmarkFileOpenResults opens a campaign with 20,000 results of 5 kB
+// (100 MB): what a status or a new leader pays for results.jsonl.
+func BenchmarkFileOpenResults(b *testing.B) {
+	const n = 20_000
+	q, path := newQ(b, n, newClock())
+	value := []byte(`"` + strings.Repeat("v", 5000) + `"`)
+	for i := 0; i < n; i += 1000 {
+		ls, err := q.Lease(ctx, LeaseRequest{Cluster: "a", MaxTasks: 1000, TTL: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs := done(specIDs(ls)...)
+		for j := range rs {
+			rs[j].Value = value
+		}
+		if _, err := q.Complete(ctx, "a", rs); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.ResetTimer()
 	t0 := time.Now()
 	for i := 0; i < b.N; i++ {
-		q := openQ(b, path, newClock())
-		q.Close()
+		openQ(b, path, newClock()).Close()
 	}
-	b.ReportMetric(float64(b.N*n)/time.Since(t0).Seconds(), "lines/s")
+	b.ReportMetric(float64(b.N*n)/time.Since(t0).Seconds(), "results/s")
 }
