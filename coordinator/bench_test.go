@@ -100,6 +100,7 @@ func BenchmarkLedgerApply(b *testing.B) {
 	fsm := coordinator.NewFSM(nil)
 	transitions := 0
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for e, data := range entries {
 		out := fsm.Apply(&raft.Log{Index: uint64(e + 1), Type: raft.LogCommand, Data: data}).(*ledger.Outcome)
@@ -109,11 +110,13 @@ func BenchmarkLedgerApply(b *testing.B) {
 		transitions += out.Applied
 	}
 	b.StopTimer()
+	cpu := cpuTime() - cpu0
 	if err := fsm.Ledger().CheckInvariants(); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(transitions)/b.Elapsed().Seconds(), "transitions/s")
 	b.ReportMetric(float64(transitions)/5/b.Elapsed().Seconds(), "lifecycles/s")
+	b.ReportMetric(cpu.Seconds()*1e6/float64(transitions), "cpu-µs/transition")
 }
 
 // BenchmarkLedgerCommit measures the replicated ledger: 3 voters over TCP

@@ -134,6 +134,9 @@ func decode(data []byte, top bool) (Command, error) {
 }
 
 func unmarshal(body []byte, v any) error {
+	if err := skim(body); err != nil {
+		return err
+	}
 	return msgpack.Unmarshal(body, v)
 }
 
