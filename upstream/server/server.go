@@ -90,6 +90,7 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := &http.Server{
 		Handler:           New(store, tokens, cfg),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // a body trickling in cannot hold a submit slot for ever
 		IdleTimeout:       2 * time.Minute,
 		TLSConfig:         tlsConfig,
 	}
