@@ -38,8 +38,41 @@ type executor struct {
 
 	mu       sync.Mutex
 	running  map[ledger.AttemptRef]*attempt
+	finished recent // attempts that ran here lately: a resend is not run again
 	draining bool
 	wg       sync.WaitGroup
+}
+
+// recent is a bounded set of the attempts a node finished lately. A new
+// leader resends every attempt the ledger still has assigned, including
+// ones that finished here whose report is still on its way (the reporter
+// never drops it): those are accepted and not run again.
+type recent struct {
+	set  map[ledger.AttemptRef]struct{}
+	ring []ledger.AttemptRef
+	next int
+}
+
+const recentAttempts = 4096
+
+func (r *recent) add(ref ledger.AttemptRef) {
+	if r.set == nil {
+		r.set = make(map[ledger.AttemptRef]struct{}, recentAttempts)
+		r.ring = make([]ledger.AttemptRef, 0, recentAttempts)
+	}
+	if len(r.ring) < recentAttempts {
+		r.ring = append(r.ring, ref)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = ref
+		r.next = (r.next + 1) % recentAttempts
+	}
+	r.set[ref] = struct{}{}
+}
+
+func (r *recent) has(ref ledger.AttemptRef) bool {
+	_, ok := r.set[ref]
+	return ok
 }
 
 // attempt is one attempt this node runs.
@@ -77,7 +110,8 @@ type refusal struct {
 }
 
 // Accept starts the given attempts and returns those it refused. An
-// attempt this node already runs is accepted again (a leader may resend);
+// attempt this node runs or lately finished is accepted again and not
+// started twice (a leader may resend);
 // one that needs more cores than are free, or that arrives while the node
 // drains, is refused.
 func (e *executor) Accept(work []coordinator.Work) []refusal {
@@ -90,7 +124,7 @@ func (e *executor) Accept(work []coordinator.Work) []refusal {
 			refused = append(refused, refusal{ref, fmt.Errorf("node %s is draining: %w", e.node, ledger.ErrDraining)})
 			continue
 		}
-		if _, ok := e.running[ref]; ok {
+		if _, ok := e.running[ref]; ok || e.finished.has(ref) {
 			continue
 		}
 		// A newer attempt of a task replaces an older one still here.
@@ -179,6 +213,7 @@ func (e *executor) run(ctx context.Context, ref ledger.AttemptRef, a *attempt, a
 		e.cores.Release(ownerKey(ref))
 		e.mu.Lock()
 		delete(e.running, ref)
+		e.finished.add(ref)
 		e.mu.Unlock()
 	}()
 	spec := a.work.Spec
