@@ -54,7 +54,27 @@ func newCluster(t *testing.T, lines []string) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.keepLogs)
+	t.Cleanup(c.stopAll)
 	return c
+}
+
+// stopAll ends every agent at cleanup: a drain (SIGTERM) of all at once
+// with a short grace, then SIGKILL, so no process outlives its test.
+func (c *cluster) stopAll() {
+	for _, a := range c.agents {
+		if a.alive() {
+			_ = a.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	grace := time.After(15 * time.Second)
+	for _, a := range c.agents {
+		select {
+		case <-a.done:
+		case <-grace:
+			c.t.Logf("agent %s did not drain within 15s: killed", a.name)
+			a.kill(c.t)
+		}
+	}
 }
 
 // keepLogs copies the agents' logs and attempt logs of a failed test to
@@ -125,7 +145,6 @@ func (c *cluster) start(name string, o agentOpts) *agent {
 	}
 	go func() { a.err = a.cmd.Wait(); close(a.done) }()
 	c.agents = append(c.agents, a)
-	c.t.Cleanup(func() { a.stop(c.t) })
 	return a
 }
 
@@ -174,21 +193,6 @@ func (a *agent) wait(t *testing.T, d time.Duration) error {
 	case <-time.After(d):
 		t.Fatalf("agent %s still runs %s later; its log:\n%s", a.name, d, a.tail(40))
 		return nil
-	}
-}
-
-// stop ends the agent at cleanup: a drain (SIGTERM) with a short grace,
-// then SIGKILL, so no process outlives its test.
-func (a *agent) stop(t *testing.T) {
-	if !a.alive() {
-		return
-	}
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.done:
-	case <-time.After(15 * time.Second):
-		t.Logf("agent %s did not drain within 15s: killed", a.name)
-		a.kill(t)
 	}
 }
 

@@ -64,3 +64,11 @@ func sharedRoot() string {
 	}
 	return os.TempDir()
 }
+
+// skipShort skips a test that needs minutes of real Slurm time under -short.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs pilots on the real test Slurm for minutes; skipped with -short")
+	}
+}

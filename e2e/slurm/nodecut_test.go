@@ -15,6 +15,7 @@ import (
 // finish there, and have one result each; the node's own late finishes
 // never become second results.
 func TestNodeCutOff(t *testing.T) {
+	skipShort(t)
 	c := slurmtest.Need(t, 3)
 	start := time.Now()
 	var specs []task.Spec

@@ -27,6 +27,7 @@ import (
 //     nothing that had finished;
 //   - in the end every task has exactly one result line.
 func TestCampaignAcrossPilots(t *testing.T) {
+	skipShort(t)
 	c := slurmtest.Need(t, 6)
 	start := time.Now()
 	// 300 tasks, about 1900 core-seconds: more than the first pilots can do
