@@ -109,7 +109,8 @@ func (r *run) plan(nodes []sched.Node) ([]sched.Placement, []sched.Unschedulable
 	start := time.Now()
 	defer func() { r.m.placeCalls++; r.m.placeTime += time.Since(start) }()
 	if r.cfg.Policy == PolicyDense {
-		plan := sched.Place(sched.View{Nodes: nodes, Shapes: r.shapes, Learned: r.est}, r.pend, epoch.Add(r.now), r.cfg.Sched)
+		plan := sched.Place(sched.View{Nodes: nodes, Shapes: r.shapes, Learned: r.est, Held: r.held}, r.pend, epoch.Add(r.now), r.cfg.Sched)
+		r.held = plan.Reservations
 		return plan.Placements, plan.Unschedulable
 	}
 	var unsched []sched.Unschedulable

@@ -85,6 +85,7 @@ type run struct {
 	running [][]int32
 	expect  []time.Duration // by job
 
+	held    []sched.Reservation // the last plan's, handed to the next
 	pend    []sched.Task
 	attempt []int // each job's current attempt, as last read from the ledger
 	acks    []string

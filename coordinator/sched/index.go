@@ -16,6 +16,7 @@ type index struct {
 	free      []int   // free cores by rank
 	mem       []int64 // free memory by rank
 	class     []int32 // class by rank; -1 for draining and reserved nodes
+	home      []int32 // class by rank as built; -1 for draining nodes
 	pos       []int32 // position in its class by rank
 	classes   []class // by remaining time, shortest first
 	draining  []int32
@@ -43,6 +44,7 @@ func newIndex(nodes []Node, now time.Time) *index {
 		free:      make([]int, len(nodes)),
 		mem:       make([]int64, len(nodes)),
 		class:     make([]int32, len(nodes)),
+		home:      make([]int32, len(nodes)),
 		pos:       make([]int32, len(nodes)),
 		remaining: make([]time.Duration, len(nodes)),
 		busy:      make([]time.Duration, len(nodes)),
@@ -77,13 +79,13 @@ func newIndex(nodes []Node, now time.Time) *index {
 	}
 	for r, n := range ix.nodes {
 		if n.Draining {
-			ix.class[r] = -1
+			ix.class[r], ix.home[r] = -1, -1
 			ix.draining = append(ix.draining, int32(r))
 			continue
 		}
 		ci, _ := slices.BinarySearchFunc(ends, n.PilotEnd, func(a, b time.Time) int { return a.Compare(b) })
 		cl := &ix.classes[ci]
-		ix.class[r], ix.pos[r] = int32(ci), int32(len(cl.ranks))
+		ix.class[r], ix.home[r], ix.pos[r] = int32(ci), int32(ci), int32(len(cl.ranks))
 		cl.ranks = append(cl.ranks, int32(r))
 	}
 	for ci := range ix.classes {
@@ -189,6 +191,23 @@ func (ix *index) reserve(r int32, shadow time.Duration) {
 	ix.shadow[r] = shadow
 	ix.reserved = append(ix.reserved, r)
 	ix.updateMost(ci)
+}
+
+// unreserve puts reserved node r back into the index.
+func (ix *index) unreserve(r int32) {
+	ci := int(ix.home[r])
+	ix.class[r] = int32(ci)
+	ix.classes[ci].set(int(ix.pos[r]), ix.free[r], ix.mem[r])
+	ix.reserved = slices.DeleteFunc(ix.reserved, func(x int32) bool { return x == r })
+	for ; ci >= 0; ci-- {
+		ix.most[ci] = max(ix.classes[ci].tree[1], ix.most[ci+1])
+	}
+}
+
+// rank is the rank of the node with id, if there is one.
+func (ix *index) rank(id string) (int32, bool) {
+	r, ok := slices.BinarySearchFunc(ix.nodes, id, func(n *Node, id string) int { return strings.Compare(n.ID, id) })
+	return int32(r), ok
 }
 
 // updateMost recomputes most from class ci down, after ci lost cores.

@@ -150,6 +150,19 @@ func TestStarvedWideTaskReservesANode(t *testing.T) {
 	if !slices.Equal(p.Placements, want) {
 		t.Fatalf("placements %v, want %v (only the short task backfills the reserved node a)", p.Placements, want)
 	}
+	// The next plan keeps the hold on a, though b now looks free sooner.
+	held := view
+	held.Held = p.Reservations
+	held.Nodes = []Node{a, b}
+	held.Nodes[1].BusyUntil = now.Add(10 * time.Minute)
+	if p := Place(held, []Task{wide}, now, cfg); len(p.Reservations) != 1 || p.Reservations[0].Node != "a" {
+		t.Fatalf("held reservation moved: %v", p.Reservations)
+	}
+	held.Held = nil
+	if p := Place(held, []Task{wide}, now, cfg); len(p.Reservations) != 1 || p.Reservations[0].Node != "b" {
+		t.Fatalf("with nothing held the reservation should go to b, which frees first: %v", p.Reservations)
+	}
+
 	p = Place(view, []Task{narrow("n1", time.Hour), narrow("n2", time.Hour), narrow("n3", time.Hour), narrow("n4", time.Hour), narrow("n5", time.Hour), narrow("n6", time.Hour), narrow("n7", time.Hour), wide}, now, cfg)
 	if p.Waiting[ReasonReserved] != 1 || p.Waiting[ReasonCores] != 1 {
 		t.Fatalf("waiting %v, want 1 reserved (n7) and 1 cores (wide)", p.Waiting)

@@ -92,89 +92,101 @@ func TestPlaceProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		v, pending, cfg := genView(t), genPending(t), genConfig(t)
 		plan := Place(v, pending, t0, cfg)
-
-		nodes := map[string]Node{}
-		for _, n := range v.Nodes {
-			nodes[n.ID] = n
-		}
-		tasks := map[string]Task{}
-		for _, tk := range pending {
-			tasks[tk.ID] = tk
-		}
-		reserved := map[string]bool{}
-		reservation := map[string]Reservation{}
-		for _, r := range plan.Reservations {
-			if reserved[r.Node] {
-				t.Fatalf("node %s reserved twice", r.Node)
-			}
-			reserved[r.Node] = true
-			reservation[r.Node] = r
-		}
-		decided := map[string]bool{}
-		for i, p := range plan.Placements {
-			tk, n := tasks[p.Task], nodes[p.Node]
-			if decided[p.Task] {
-				t.Fatalf("task %s placed twice", p.Task)
-			}
-			decided[p.Task] = true
-			if n.Draining {
-				t.Fatalf("task %s placed on draining node %+v", p.Task, n)
-			}
-			if res, ok := reservation[p.Node]; ok && i >= res.After {
-				if d, known := need(v, tk, cfg); !known || t0.Add(d).After(res.Until) {
-					t.Fatalf("task %+v (need %s) backfilled on node %s reserved until +%s", tk, d, n.ID, res.Until.Sub(t0))
-				}
-			}
-			if d, _ := need(v, tk, cfg); !t0.Add(d).Before(n.PilotEnd) {
-				t.Fatalf("walltime rule broken: task %+v needs %s, node %s ends at +%s", tk, d, n.ID, n.PilotEnd.Sub(t0))
-			}
-			n.FreeCores -= tk.Cores
-			n.FreeMemMB -= tk.MemMB
-			if n.FreeCores < 0 || n.FreeMemMB < 0 {
-				t.Fatalf("node %s oversubscribed by task %+v: %+v", n.ID, tk, n)
-			}
-			nodes[p.Node] = n
-		}
-		for _, u := range plan.Unschedulable {
-			tk := tasks[u.Task]
-			if decided[u.Task] {
-				t.Fatalf("task %s both placed and unschedulable", u.Task)
-			}
-			decided[u.Task] = true
-			d, _ := need(v, tk, cfg)
-			for _, n := range v.Nodes {
-				if n.TotalCores >= tk.Cores && n.TotalMemMB >= tk.MemMB && (len(v.Shapes) == 0 || t0.Add(d).Before(n.PilotEnd)) {
-					t.Fatalf("task %+v unschedulable (%s) but fits node %+v", tk, u.Detail, n)
-				}
-			}
-		}
-		waiting := 0
-		for _, c := range plan.Waiting {
-			waiting += c
-		}
-		if waiting+len(decided) != len(pending) {
-			t.Fatalf("%d waiting + %d decided != %d pending", waiting, len(decided), len(pending))
-		}
-		for _, tk := range pending {
-			if decided[tk.ID] {
-				continue
-			}
-			d, known := need(v, tk, cfg)
-			for _, n := range nodes {
-				backfill := known && reserved[n.ID] && !t0.Add(d).After(reservation[n.ID].Until)
-				if !n.Draining && (!reserved[n.ID] || backfill) && n.FreeCores >= tk.Cores && n.FreeMemMB >= tk.MemMB && t0.Add(d).Before(n.PilotEnd) {
-					t.Fatalf("task %+v waits but fits the room left on node %+v", tk, n)
-				}
-			}
-		}
-
-		again := Place(v, pending, t0, cfg)
-		shuffled := slices.Clone(v.Nodes)
-		perm := rapid.Permutation(shuffled).Draw(t, "node_order")
-		v.Nodes = perm
-		third := Place(v, pending, t0, cfg)
-		if fmt.Sprint(again) != fmt.Sprint(plan) || fmt.Sprint(third) != fmt.Sprint(plan) {
-			t.Fatalf("same input, different plans:\n%v\n%v\n%v", plan, again, third)
-		}
+		checkPlan(t, v, pending, cfg, plan)
+		// The next plan, with this one's reservations held.
+		v.Held = plan.Reservations
+		checkPlan(t, v, pending, cfg, Place(v, pending, t0, cfg))
 	})
+}
+
+func checkPlan(t *rapid.T, v View, pending []Task, cfg Config, plan Plan) {
+	nodes := map[string]Node{}
+	for _, n := range v.Nodes {
+		nodes[n.ID] = n
+	}
+	tasks := map[string]Task{}
+	for _, tk := range pending {
+		tasks[tk.ID] = tk
+	}
+	reserved := map[string]bool{}
+	reservation := map[string]Reservation{}
+	for _, r := range plan.Reservations {
+		if reserved[r.Node] {
+			t.Fatalf("node %s reserved twice", r.Node)
+		}
+		reserved[r.Node] = true
+		reservation[r.Node] = r
+	}
+	decided := map[string]bool{}
+	for i, p := range plan.Placements {
+		tk, n := tasks[p.Task], nodes[p.Node]
+		if decided[p.Task] {
+			t.Fatalf("task %s placed twice", p.Task)
+		}
+		decided[p.Task] = true
+		if n.Draining {
+			t.Fatalf("task %s placed on draining node %+v", p.Task, n)
+		}
+		if res, ok := reservation[p.Node]; ok && i >= res.After {
+			if d, known := need(v, tk, cfg); !known || t0.Add(d).After(res.Until) {
+				t.Fatalf("task %+v (need %s) backfilled on node %s reserved until +%s", tk, d, n.ID, res.Until.Sub(t0))
+			}
+		}
+		if d, _ := need(v, tk, cfg); !t0.Add(d).Before(n.PilotEnd) {
+			t.Fatalf("walltime rule broken: task %+v needs %s, node %s ends at +%s", tk, d, n.ID, n.PilotEnd.Sub(t0))
+		}
+		n.FreeCores -= tk.Cores
+		n.FreeMemMB -= tk.MemMB
+		if n.FreeCores < 0 || n.FreeMemMB < 0 {
+			t.Fatalf("node %s oversubscribed by task %+v: %+v", n.ID, tk, n)
+		}
+		nodes[p.Node] = n
+	}
+	for _, u := range plan.Unschedulable {
+		tk := tasks[u.Task]
+		if decided[u.Task] {
+			t.Fatalf("task %s both placed and unschedulable", u.Task)
+		}
+		decided[u.Task] = true
+		d, _ := need(v, tk, cfg)
+		for _, n := range v.Nodes {
+			if n.TotalCores >= tk.Cores && n.TotalMemMB >= tk.MemMB && (len(v.Shapes) == 0 || t0.Add(d).Before(n.PilotEnd)) {
+				t.Fatalf("task %+v unschedulable (%s) but fits node %+v", tk, u.Detail, n)
+			}
+		}
+	}
+	waiting := 0
+	for _, c := range plan.Waiting {
+		waiting += c
+	}
+	if waiting+len(decided) != len(pending) {
+		t.Fatalf("%d waiting + %d decided != %d pending", waiting, len(decided), len(pending))
+	}
+	for _, tk := range pending {
+		if decided[tk.ID] {
+			continue
+		}
+		d, known := need(v, tk, cfg)
+		for _, n := range nodes {
+			backfill := known && reserved[n.ID] && !t0.Add(d).After(reservation[n.ID].Until)
+			if !n.Draining && (!reserved[n.ID] || backfill) && n.FreeCores >= tk.Cores && n.FreeMemMB >= tk.MemMB && t0.Add(d).Before(n.PilotEnd) {
+				t.Fatalf("task %+v waits but fits the room left on node %+v", tk, n)
+			}
+		}
+	}
+
+	again := Place(v, pending, t0, cfg)
+	shuffled := slices.Clone(v.Nodes)
+	perm := rapid.Permutation(shuffled).Draw(t, "node_order")
+	v.Nodes = perm
+	if rapid.Bool().Draw(t, "reverse_pending") {
+		// Place must not depend on how the caller orders pending
+		// tasks either (Seq decides ties).
+		pending = slices.Clone(pending)
+		slices.Reverse(pending)
+	}
+	third := Place(v, pending, t0, cfg)
+	if fmt.Sprint(again) != fmt.Sprint(plan) || fmt.Sprint(third) != fmt.Sprint(plan) {
+		t.Fatalf("same input, different plans:\n%v\n%v\n%v", plan, again, third)
+	}
 }

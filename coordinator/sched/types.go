@@ -38,6 +38,10 @@ type View struct {
 	// Learned holds runtimes learned from completed tasks; nil means none.
 	// Place only reads it.
 	Learned *Estimator
+	// Held is the previous plan's Reservations: a starved task keeps its
+	// node from plan to plan until it fits there, so the node drains
+	// instead of the reservation wandering while others refill it.
+	Held []Reservation
 }
 
 // Task is one pending (queued) task of the ledger.
