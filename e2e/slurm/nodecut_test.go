@@ -16,7 +16,7 @@ import (
 // never become second results.
 func TestNodeCutOff(t *testing.T) {
 	skipShort(t)
-	c := slurmtest.Need(t, 3)
+	c := slurmtest.Need(t, 6) // one cluster size for the package: a resize restarts the cluster
 	start := time.Now()
 	var specs []task.Spec
 	for i := range 72 {
