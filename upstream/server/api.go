@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -27,33 +28,26 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) results(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
 	var from, max int64
 	var wait float64
-	for k, v := range q {
-		var err error
+	err := params(r, "results takes from, max and wait_s", func(k, v string) (err error) {
 		switch k {
 		case "from":
-			from, err = strconv.ParseInt(v[0], 10, 64)
-			if from < 0 {
-				err = fmt.Errorf("negative")
-			}
+			from, err = nonNegative(v)
 		case "max":
-			max, err = strconv.ParseInt(v[0], 10, 64)
-			if max < 0 {
-				err = fmt.Errorf("negative")
-			}
+			max, err = nonNegative(v)
 		case "wait_s":
-			wait, err = strconv.ParseFloat(v[0], 64)
-			if wait < 0 || wait > MaxResultsWait.Seconds() {
+			wait, err = strconv.ParseFloat(v, 64)
+			if err == nil && (wait < 0 || wait > MaxResultsWait.Seconds()) {
 				err = fmt.Errorf("must be 0 to %g", MaxResultsWait.Seconds())
 			}
 		default:
-			return refuse(http.StatusBadRequest, wire.CodeBadRequest, "unknown parameter %q; results takes from, max and wait_s", k)
+			return errUnknownParam
 		}
-		if err != nil {
-			return refuse(http.StatusBadRequest, wire.CodeBadRequest, "parameter %s=%q: %v", k, v[0], err)
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	raw, next, err := s.store.ResultsRaw(r.Context(), upstream.Cursor(from), int(max), time.Duration(wait*float64(time.Second)))
 	if err != nil {
@@ -140,6 +134,70 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, wire.ReleaseResponse{Released: n})
 	return nil
+}
+
+// archive lists the flushes, or with epoch= reads a page of the tasks one
+// archived.
+func (s *Server) archive(w http.ResponseWriter, r *http.Request) error {
+	var epoch, from, max int64
+	err := params(r, "archive takes epoch, from and max", func(k, v string) (err error) {
+		switch k {
+		case "epoch":
+			epoch, err = nonNegative(v)
+		case "from":
+			from, err = nonNegative(v)
+		case "max":
+			max, err = nonNegative(v)
+		default:
+			return errUnknownParam
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if epoch == 0 {
+		fl, err := s.store.Flushes()
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"flushes": fl})
+		return nil
+	}
+	tasks, next, err := s.store.Archive(uint64(epoch), uint64(from), int(max))
+	if err != nil {
+		return err
+	}
+	if tasks == nil {
+		tasks = []json.RawMessage{}
+	}
+	writeJSON(w, http.StatusOK, wire.ArchiveResponse{Tasks: tasks, Next: next})
+	return nil
+}
+
+var errUnknownParam = errors.New("unknown parameter")
+
+// params hands each query parameter to set and turns its errors into
+// refusals that name the parameter.
+func params(r *http.Request, takes string, set func(k, v string) error) error {
+	for k, v := range r.URL.Query() {
+		err := set(k, v[0])
+		if errors.Is(err, errUnknownParam) {
+			return refuse(http.StatusBadRequest, wire.CodeBadRequest, "unknown parameter %q; %s", k, takes)
+		}
+		if err != nil {
+			return refuse(http.StatusBadRequest, wire.CodeBadRequest, "parameter %s=%q: %v", k, v[0], err)
+		}
+	}
+	return nil
+}
+
+func nonNegative(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err == nil && n < 0 {
+		err = errors.New("must not be negative")
+	}
+	return n, err
 }
 
 func noQuery(r *http.Request) error {

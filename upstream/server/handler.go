@@ -56,6 +56,7 @@ func New(store *Store, tokens *Tokens, cfg Config) *Server {
 		wire.PathRenew:    {http.MethodPost, actLease, s.renew},
 		wire.PathComplete: {http.MethodPost, actLease, s.complete},
 		wire.PathRelease:  {http.MethodPost, actLease, s.release},
+		wire.PathArchive:  {http.MethodGet, actRead, s.archive},
 	}
 	return s
 }

@@ -168,6 +168,20 @@ func TestPilotRoundTripOverHTTP(t *testing.T) {
 	if err != nil || fr.Pending+fr.Leased != 49 {
 		t.Fatalf("flush %+v %v", fr, err)
 	}
+	req, _ := http.NewRequest("GET", url+wire.PathArchive+"?epoch=1&max=30", nil)
+	req.Header.Set("Authorization", "Bearer "+tokSubmit)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var arch wire.ArchiveResponse
+	if err := json.NewDecoder(resp.Body).Decode(&arch); err != nil || len(arch.Tasks) != 30 || arch.Next == 0 {
+		t.Fatalf("archive page: %d tasks, next %d, %v", len(arch.Tasks), arch.Next, err)
+	}
+	if status, e := raw(t, "GET", url+wire.PathArchive+"?epoch=7", tokSubmit, ""); status != 400 || !strings.Contains(e.Message, "was not flushed") {
+		t.Fatalf("archive of an epoch never flushed: %d %+v", status, e)
+	}
 }
 
 func TestTokenFileRules(t *testing.T) {

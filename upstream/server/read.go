@@ -93,35 +93,3 @@ func (s *Store) ResultsRaw(ctx context.Context, from upstream.Cursor, max int, w
 		}
 	}
 }
-
-// Flush archives every pending and leased task by starting a new epoch:
-// the old epoch's pending and lease buckets stay in the file as the
-// archive, their tasks count as flushed, and results of them are refused.
-// One small transaction however long the backlog.
-func (s *Store) Flush(ctx context.Context) (upstream.FlushReport, error) {
-	var rep upstream.FlushReport
-	err := s.update(ctx, func(t *txn) error {
-		old := t.c.Epoch
-		rep = upstream.FlushReport{Pending: t.c.Pending, Leased: t.c.Leased,
-			Archive: fmt.Sprintf("%s: buckets %s and %s", s.path, pendingName(old), leasesName(old))}
-		rec := map[string]any{"epoch": old, "pending": t.c.Pending, "leased": t.c.Leased, "at": s.now().UTC().Format(time.RFC3339Nano)}
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		if err := t.tx.Bucket(bFlushes).Put(u64(old), b); err != nil {
-			return err
-		}
-		t.c.Flushed += t.c.Pending + t.c.Leased
-		t.c.Pending, t.c.Leased = 0, 0
-		if err := t.tx.DeleteBucket(bLeasedBy); err != nil {
-			return err
-		}
-		if t.leasedBy, err = t.tx.CreateBucket(bLeasedBy); err != nil {
-			return err
-		}
-		t.c.Epoch++
-		return t.openEpoch()
-	})
-	return rep, err
-}

@@ -185,6 +185,24 @@ func TestFlushArchivesAndRefusesLateResults(t *testing.T) {
 	if ls, _ := s.Lease(bg, upstream.LeaseRequest{Cluster: "a", MaxTasks: 100, TTL: time.Minute}); len(ls) != 0 {
 		t.Fatalf("leased %d flushed tasks", len(ls))
 	}
+	arch, next, err := s.Archive(1, 0, 100)
+	if err != nil || len(arch) != 9 || next == 0 {
+		t.Fatalf("archive of epoch 1: %d tasks, next %d, %v", len(arch), next, err)
+	}
+	for i, line := range arch {
+		if sp, err := task.Parse(line); err != nil || sp.ID != fmt.Sprintf("t-%06d", i) {
+			t.Fatalf("archive line %d: %s %v", i, line, err)
+		}
+	}
+	if more, _, _ := s.Archive(1, next, 100); len(more) != 0 {
+		t.Fatalf("archive goes on after its end: %d", len(more))
+	}
+	if _, _, err := s.Archive(2, 0, 100); !errors.Is(err, upstream.ErrBadRequest) {
+		t.Fatalf("archive of the current epoch: %v", err)
+	}
+	if fl, err := s.Flushes(); err != nil || len(fl) != 1 || fl[0].Pending != 5 || fl[0].Leased != 4 {
+		t.Fatalf("flushes %+v %v", fl, err)
+	}
 	// A flushed id may be submitted again; a finished one keeps its result.
 	mustSubmit(t, s, specs("t", 10))
 	st, _ = s.Status(bg)

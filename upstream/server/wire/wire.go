@@ -16,6 +16,7 @@ const (
 	PathRenew    = "/v1/renew"    // POST RenewRequest (role pilot)
 	PathComplete = "/v1/complete" // POST CompleteRequest (role pilot)
 	PathRelease  = "/v1/release"  // POST ReleaseRequest (role pilot)
+	PathArchive  = "/v1/archive"  // GET: the flushes; ?epoch=E&from=CURSOR&max=N: tasks a flush archived (any role)
 )
 
 // Content types of a submit body. JSONL is for people and curl; the Go
@@ -101,4 +102,11 @@ type ReleaseResponse struct {
 type ResultsResponse struct {
 	Results []json.RawMessage `json:"results"`
 	Next    int64             `json:"next"`
+}
+
+// ArchiveResponse is one page of the tasks a flush archived, as their JSON
+// lines, and the cursor of the next page.
+type ArchiveResponse struct {
+	Tasks []json.RawMessage `json:"tasks"`
+	Next  uint64            `json:"next"`
 }
