@@ -51,6 +51,9 @@ type FileQueue struct {
 	epoch   uint64 // 0 until this queue claims the campaign
 	cur     int    // lines[:cur] have been read (the cursor as a position)
 	pending posHeap
+	// dirty: a reread of the state failed (the queue file was rewritten),
+	// so memory may not match the disk; the next call rereads first.
+	dirty bool
 }
 
 // FileOptions configures OpenFile. Zero values take the defaults named on
@@ -200,6 +203,9 @@ func (q *FileQueue) writable() error {
 	default:
 		return q.fencedBy(rec)
 	}
+	if q.dirty {
+		return q.reload()
+	}
 	return q.refresh()
 }
 
@@ -232,6 +238,7 @@ func (q *FileQueue) refresh() error {
 // reload rereads state.json and derives everything the queue keeps in
 // memory from it, the index and the results.
 func (q *FileQueue) reload() error {
+	q.dirty = true
 	if err := q.refresh(); err != nil {
 		return err
 	}
@@ -260,6 +267,7 @@ func (q *FileQueue) reload() error {
 		}
 	}
 	heap.Init(&q.pending)
+	q.dirty = false
 	return nil
 }
 
@@ -277,7 +285,7 @@ func (q *FileQueue) isPending(p int) bool {
 	return !leased
 }
 
-// save writes the state, after the fence check that writable did.
+// save writes the state, checking the fence again right before.
 func (q *FileQueue) save() error {
 	if err := q.step("state:write"); err != nil {
 		return err

@@ -163,3 +163,34 @@ func TestFileWriterChild(t *testing.T) {
 		fmt.Println(i)
 	}
 }
+
+// An operation that fails part way while the queue file is also cut short
+// cannot reread the state; the queue remembers that and rereads it on the
+// next call, so the tasks the failed call had picked are not lost.
+func TestFileFailedRereadIsRetried(t *testing.T) {
+	c := newClock()
+	var path string
+	var whole []byte
+	armed := false
+	q, path := newQ(t, 6, c, func(o *FileOptions) {
+		o.hook = func(step string) error {
+			if armed && step == "lease:results-written" {
+				armed = false
+				os.WriteFile(path, whole[:10], 0o600)
+				return errCrash
+			}
+			return nil
+		}
+	})
+	whole, _ = os.ReadFile(path)
+	leaseAll(t, q, "a", 2)
+	armed = true
+	c.Advance(2 * time.Hour) // every lease expires: all six are pending again
+	if _, err := q.Lease(ctx, LeaseRequest{Cluster: "a", MaxTasks: 3, TTL: time.Hour}); !errors.Is(err, errCrash) {
+		t.Fatalf("lease: %v", err)
+	}
+	os.WriteFile(path, whole, 0o600)
+	if ids := leaseAll(t, q, "a", 10); len(ids) != 6 {
+		t.Fatalf("after the failed lease and a restored file, leased %v, want all 6", ids)
+	}
+}

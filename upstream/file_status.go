@@ -82,7 +82,7 @@ func (q *FileQueue) read() error {
 			return err
 		}
 		switch {
-		case rec.Epoch == q.epoch && rec.Owner == q.owner:
+		case rec.Epoch == q.epoch && rec.Owner == q.owner && !q.dirty:
 			return q.refresh()
 		case rec.Epoch > q.epoch && rec.Owner == q.owner && rec.HandBack:
 			q.log.Info("campaign handed back", "epoch", rec.Epoch)

@@ -175,12 +175,18 @@ func TestFileFencing(t *testing.T) {
 	if string(stateBefore) != string(stateAfter) || string(resultsBefore) != string(resultsAfter) {
 		t.Fatal("a fenced writer changed the state")
 	}
-	// The new writer sees the old one's leases and can finish the work.
+	// The new writer sees the old one's live leases: it never leases those
+	// tasks again while they last, and can finish the work.
+	for _, id := range leaseAll(t, q2, "b", 3) {
+		if id == ls[0].Spec.ID || id == ls[1].Spec.ID {
+			t.Fatalf("%s leased to the new writer's cluster while the old lease lives", id)
+		}
+	}
 	if rep, err := q2.Complete(ctx, "b", done(specIDs(ls)...)); err != nil || rep.Accepted != 2 {
 		t.Fatalf("new writer completing: %+v %v", rep, err)
 	}
 	// Reading needs no claim and works under any epoch.
-	if s := checkInvariants(t, q1, 10); s.Done != 2 {
+	if s := checkInvariants(t, q1, 10); s.Done != 2 || s.LeasedBy["b"] != 8 {
 		t.Fatalf("status through the fenced queue: %+v", s)
 	}
 }
@@ -257,6 +263,13 @@ func TestFileRewrittenQueue(t *testing.T) {
 	if _, err := q.Lease(ctx, LeaseRequest{Cluster: "a", MaxTasks: 1, TTL: time.Minute}); !errors.Is(err, ErrRewritten) {
 		t.Fatalf("lease after truncation: %v", err)
 	}
+	// Restored, the queue goes on from the state on disk: the tasks leased
+	// before are still leased, the next line appended is the next task.
+	os.WriteFile(path, append(b, taskLine(5)+"\n"...), 0o600)
+	if ids := leaseAll(t, q, "a", 5); strings.Join(ids, ",") != taskID(5) {
+		t.Fatalf("after restoring leased %v", ids)
+	}
+	checkInvariants(t, q, 6)
 }
 
 func TestFileOpenMissing(t *testing.T) {
