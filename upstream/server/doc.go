@@ -13,9 +13,11 @@
 // of epoch E), leases-E (expiry|id -> cluster, ordered by expiry so the
 // reaper reads only expired ones), results (seq -> result JSON, the stream
 // a cursor follows), dups (seq -> a duplicate result), leasedby (cluster ->
-// count) and meta (counters). A flush starts a new epoch: the old pending
-// and lease buckets stay as its archive and tasks still in them count as
-// flushed, so a flush of a million tasks is one small transaction.
+// count), flushes (epoch -> what a flush archived) and meta (counters). A
+// flush starts a new epoch: the leased tasks join the old epoch's FIFO,
+// which stays as the archive, and tasks whose record is still of an older
+// epoch count as flushed, so a flush of a million tasks is one small
+// transaction.
 //
 // Store implements upstream.Queue directly (in-process, for tests and
 // tools); Server puts the HTTP API, tokens and limits in front of it.
