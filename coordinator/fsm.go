@@ -62,7 +62,10 @@ func (f *FSM) wake() {
 }
 
 // WaitApplied blocks until the ledger has applied index (or a later
-// entry), or ctx ends.
+// entry), or ctx ends. Give it the index of a command entry (an
+// Outcome.Index, a View.Applied): raft's own entries (configuration
+// changes, barriers) do not reach the ledger, so waiting for one of their
+// indexes lasts until the next command.
 func (f *FSM) WaitApplied(ctx context.Context, index uint64) error {
 	for {
 		f.mu.Lock()

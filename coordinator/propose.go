@@ -40,7 +40,8 @@ func (n *Node) Barrier(ctx context.Context) error {
 	return n.raftError("barrier", n.wait(ctx, n.raft.Barrier(enqueueTimeout(ctx))))
 }
 
-// WaitApplied blocks until this node's ledger has applied index, or ctx ends.
+// WaitApplied blocks until this node's ledger has applied index, or ctx
+// ends; see FSM.WaitApplied for which indexes to give it.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 	return n.fsm.WaitApplied(ctx, index)
 }

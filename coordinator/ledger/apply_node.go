@@ -17,16 +17,23 @@ func (x *txn) applyAgentJoined(c AgentJoined) {
 	case in.MemMB < 0:
 		x.out.refuse(CmdAgentJoined, "", in.ID, CodeInvalid, "mem_mb must not be negative, got %d", in.MemMB)
 		return
+	case in.Prefetch < 0:
+		x.out.refuse(CmdAgentJoined, "", in.ID, CodeInvalid, "prefetch must not be negative, got %d", in.Prefetch)
+		return
 	}
 	n := Node{JoinedAt: c.At}
 	if old, ok := x.node(in.ID); ok {
-		if in.Cores < old.UsedCores || (in.MemMB > 0 && in.MemMB < old.UsedMemMB) {
-			x.out.refuse(CmdAgentJoined, "", in.ID, CodeOversubscribed, "the node rejoined with %d cores and %d MB, its tasks use %d cores and %d MB", in.Cores, in.MemMB, old.UsedCores, old.UsedMemMB)
+		if in.Cores+in.Prefetch < old.UsedCores || (in.MemMB > 0 && in.MemMB < old.UsedMemMB) {
+			x.out.refuse(CmdAgentJoined, "", in.ID, CodeOversubscribed, "the node rejoined with %d cores (prefetch %d) and %d MB, its tasks use %d cores and %d MB", in.Cores, in.Prefetch, in.MemMB, old.UsedCores, old.UsedMemMB)
 			return
 		}
 		n = *old
+		if in.Pilot != old.Pilot {
+			// The same host in a new allocation: a fresh start.
+			n.Draining, n.JoinedAt = false, c.At
+		}
 	}
-	n.ID, n.Cores, n.MemMB, n.Pilot, n.PilotEnd, n.Addr = in.ID, in.Cores, in.MemMB, in.Pilot, in.PilotEnd, in.Addr
+	n.ID, n.Cores, n.MemMB, n.Pilot, n.PilotEnd, n.Addr, n.Prefetch = in.ID, in.Cores, in.MemMB, in.Pilot, in.PilotEnd, in.Addr, in.Prefetch
 	x.nodes.Insert(n.ID, &n)
 	x.out.Applied++
 }

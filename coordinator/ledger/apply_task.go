@@ -48,7 +48,7 @@ func (x *txn) applyAssign(c Assign) {
 			x.out.refuse(CmdAssign, a.Task, a.Node, CodeDraining, "pilot %s is draining", n.Pilot)
 			continue
 		case t.Spec.Cores > n.FreeCores():
-			x.out.refuse(CmdAssign, a.Task, a.Node, CodeOversubscribed, "the task needs %d cores, the node has %d of %d free", t.Spec.Cores, n.FreeCores(), n.Cores)
+			x.out.refuse(CmdAssign, a.Task, a.Node, CodeOversubscribed, "the task needs %d cores, the node has %d of %d (and a prefetch of %d) free", t.Spec.Cores, n.FreeCores(), n.Cores, n.Prefetch)
 			continue
 		case n.MemMB > 0 && t.Spec.MemMB > n.FreeMemMB():
 			x.out.refuse(CmdAssign, a.Task, a.Node, CodeOversubscribed, "the task needs %d MB, the node has %d of %d MB free", t.Spec.MemMB, n.FreeMemMB(), n.MemMB)

@@ -144,7 +144,8 @@ type Requeue struct {
 
 // AgentJoined adds a node, or updates a known one (a new address, a later
 // pilot end); a known node keeps what its tasks use, and may not shrink
-// below it.
+// below it. A known node that joins with another pilot (the same host in a
+// new allocation) stops draining.
 type AgentJoined struct {
 	At   int64    `msgpack:"at"`
 	Node NodeInfo `msgpack:"node"`
@@ -158,6 +159,8 @@ type NodeInfo struct {
 	Pilot    string `msgpack:"pilot,omitempty"`
 	PilotEnd int64  `msgpack:"pilot_end,omitempty"`
 	Addr     string `msgpack:"addr,omitempty"`
+	// Prefetch: see Node.Prefetch.
+	Prefetch int `msgpack:"prefetch,omitempty"`
 }
 
 // DefaultCrashLimit is the number of node deaths a task may witness before

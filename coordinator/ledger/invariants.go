@@ -80,8 +80,8 @@ func (v View) CheckInvariants() error {
 		if n.UsedCores != u.cores || n.UsedMemMB != u.mem || n.Tasks != u.tasks {
 			bad("node %q records %d cores, %d MB, %d tasks used; its tasks use %d, %d, %d", n.ID, n.UsedCores, n.UsedMemMB, n.Tasks, u.cores, u.mem, u.tasks)
 		}
-		if n.UsedCores > n.Cores {
-			bad("node %q is oversubscribed: %d cores used of %d", n.ID, n.UsedCores, n.Cores)
+		if n.UsedCores > n.Cores+n.Prefetch {
+			bad("node %q is oversubscribed: %d cores used of %d and a prefetch of %d", n.ID, n.UsedCores, n.Cores, n.Prefetch)
 		}
 		if n.MemMB > 0 && n.UsedMemMB > n.MemMB {
 			bad("node %q is oversubscribed: %d MB used of %d", n.ID, n.UsedMemMB, n.MemMB)

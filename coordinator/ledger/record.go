@@ -47,6 +47,12 @@ type Node struct {
 	Addr     string `msgpack:"addr,omitempty"`      // the agent's RPC address
 	Draining bool   `msgpack:"draining,omitempty"`
 	JoinedAt int64  `msgpack:"joined_at"`
+	// Prefetch is how many cores of assigned tasks the node may hold
+	// beyond its Cores: a short local backlog its agent starts the moment
+	// cores free up, so a task's round trip to the leader does not leave
+	// them idle. Only what runs is bounded by Cores (the agent pins every
+	// running task to cores of its own, promise 3); 0: no backlog.
+	Prefetch int `msgpack:"prefetch,omitempty"`
 
 	// What assigned and running tasks hold on this node.
 	UsedCores int   `msgpack:"used_cores,omitempty"`
@@ -54,8 +60,13 @@ type Node struct {
 	Tasks     int   `msgpack:"tasks,omitempty"`
 }
 
-// FreeCores is what a new task may still take on this node.
-func (n Node) FreeCores() int { return n.Cores - n.UsedCores }
+// FreeCores is what a new task may still take on this node: its cores and
+// its prefetch allowance, less what its assigned and running tasks hold.
+func (n Node) FreeCores() int { return n.Cores + n.Prefetch - n.UsedCores }
+
+// IdleCores is how many of the node's cores no task holds (0 while a
+// backlog waits).
+func (n Node) IdleCores() int { return max(n.Cores-n.UsedCores, 0) }
 
 // FreeMemMB is the memory a new task may still take; meaningless when
 // MemMB is 0.

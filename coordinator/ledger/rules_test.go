@@ -334,3 +334,17 @@ func TestViewIsStable(t *testing.T) {
 		t.Fatal("an old view changed under a later Apply")
 	}
 }
+
+func TestRejoinInANewPilotStopsDraining(t *testing.T) {
+	b := newBook(t)
+	b.ok(join("n1", "p1", 4, 0))
+	b.ok(PilotDraining{At: 3, Pilot: "p1"})
+	b.ok(join("n1", "p1", 4, 0))
+	if !b.node("n1").Draining {
+		t.Fatal("a rejoin in the same pilot stopped draining")
+	}
+	b.ok(join("n1", "p2", 4, 0))
+	if n := b.node("n1"); n.Draining || n.Pilot != "p2" {
+		t.Fatalf("a node in a new pilot: %+v", n)
+	}
+}
