@@ -83,21 +83,33 @@ func (r *run) integrate(nodes []sched.Node) {
 }
 
 // readQueue reads the ledger's queued tasks into r.pend and returns their
-// cores.
+// cores. A queue entry keeps its position (QueueSeq) until it leaves the
+// queue, so entries already read last round are reused, not converted
+// again.
 func (r *run) readQueue(v ledger.View) int {
-	r.pend = r.pend[:0]
-	cores := 0
+	prev, prevJob := r.pend, r.pendJob
+	r.pend, r.pendJob = r.spare[:0], r.spareJob[:0]
+	k, cores := 0, 0
 	v.WalkQueued(func(t *ledger.Task) bool {
-		j := r.jobOf[t.Spec.ID]
-		r.attempt[j] = t.Attempt
-		r.pend = append(r.pend, sched.Task{
-			ID: t.Spec.ID, Cores: t.Spec.Cores, MemMB: t.Spec.MemMB,
-			Est: seconds(t.Spec.EstS), Key: r.keys[j],
-			Since: time.Unix(0, t.IngestedAt), Seq: t.QueueSeq,
-		})
+		for k < len(prev) && prev[k].Seq < t.QueueSeq {
+			k++
+		}
+		if k < len(prev) && prev[k].Seq == t.QueueSeq {
+			r.pend, r.pendJob = append(r.pend, prev[k]), append(r.pendJob, prevJob[k])
+		} else {
+			j := r.jobOf[t.Spec.ID]
+			r.pend = append(r.pend, sched.Task{
+				ID: t.Spec.ID, Cores: t.Spec.Cores, MemMB: t.Spec.MemMB,
+				Est: seconds(t.Spec.EstS), Key: r.keys[j],
+				Since: time.Unix(0, t.IngestedAt), Seq: t.QueueSeq,
+			})
+			r.pendJob = append(r.pendJob, j)
+		}
+		r.attempt[r.pendJob[len(r.pendJob)-1]] = t.Attempt
 		cores += t.Spec.Cores
 		return false
 	})
+	r.spare, r.spareJob = prev, prevJob
 	return cores
 }
 

@@ -85,12 +85,15 @@ type run struct {
 	running [][]int32
 	expect  []time.Duration // by job
 
-	held    []sched.Reservation // the last plan's, handed to the next
-	pend    []sched.Task
-	attempt []int // each job's current attempt, as last read from the ledger
-	acks    []string
-	final   int
-	m       metrics
+	held []sched.Reservation // the last plan's, handed to the next
+	// The queued tasks as last read, and their jobs; spare and spareJob
+	// are the buffers of the read before, reused.
+	pend, spare       []sched.Task
+	pendJob, spareJob []int32
+	attempt           []int // each job's current attempt, as last read from the ledger
+	acks              []string
+	final             int
+	m                 metrics
 }
 
 func newRun(cfg Config, jobs []Job) *run {

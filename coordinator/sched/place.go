@@ -124,18 +124,18 @@ func holdPrior(ix *index, prior []Reservation, pending []Task, maxReserve int) m
 // item is one pending task with what its visiting order depends on.
 type item struct {
 	need      time.Duration // est*(1+Slack)+Margin; Margin alone with no estimate
-	since     int64         // unix nanoseconds
+	key       uint64        // the visiting order, packed (see visitOrder)
 	seq       uint64
 	i         int32
-	cores     int32
 	estimated bool
 	starved   bool
 }
 
-// visitOrder is the order Place tries tasks in: starved tasks (oldest
-// wait first), then tasks with no estimate at all (while pilots have the
-// most time left), then the longest need first and the widest first, then
-// submission order.
+// visitOrder is the order Place tries tasks in: starved tasks first, then
+// tasks with no estimate at all (while pilots have the most time left),
+// then the widest first, then the longest need first (to the second),
+// then submission order. The order is packed into one key per task so
+// sorting 10,000 tasks costs little.
 func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 	order := make([]item, len(pending))
 	for i := range pending {
@@ -144,36 +144,24 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 		if !ok {
 			est, ok = v.Learned.Estimate(t.Key)
 		}
-		it := item{i: int32(i), since: t.Since.UnixNano(), seq: t.Seq, cores: int32(t.Cores), estimated: ok, need: cfg.Margin}
+		it := item{i: int32(i), seq: t.Seq, estimated: ok, need: cfg.Margin}
 		if ok {
 			it.need += time.Duration(float64(est) * (1 + cfg.Slack))
 		}
 		it.starved = cfg.StarveAfter > 0 && now.Sub(t.Since) >= cfg.StarveAfter
+		const maxSec = 1<<46 - 1
+		needSec := uint64(min(max(it.need/time.Second, 0), maxSec))
+		cores := uint64(min(max(t.Cores, 0), 1<<16-1))
+		it.key = uint64(btoi(!it.starved))<<63 | uint64(btoi(it.estimated))<<62 | (1<<16-1-cores)<<46 | (maxSec - needSec)
 		order[i] = it
 	}
 	slices.SortFunc(order, func(a, b item) int {
-		if a.starved != b.starved {
-			return boolFirst(a.starved)
-		}
-		if a.estimated != b.estimated {
-			return boolFirst(!a.estimated)
-		}
-		if c := cmp.Compare(b.cores, a.cores); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.need, a.need); c != 0 {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
 	return order
-}
-
-func boolFirst(aFirst bool) int {
-	if aFirst {
-		return -1
-	}
-	return 1
 }
 
 func reserveCap(nodes int, share float64) int {
