@@ -153,6 +153,25 @@ func checkSums(t *testing.T, rep pilot.Report, total int) {
 	}
 }
 
+// liveStatus polls 'pilot status --json' until it reaches the live
+// cluster: one read may miss the leader while leadership moves, or when a
+// loaded machine makes it answer slowly.
+func liveStatus(t *testing.T, queue string, total int) pilot.Report {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rep := statusJSON(t, queue)
+		checkSums(t, rep, total)
+		if rep.Live {
+			return rep
+		}
+		t.Logf("status did not reach the cluster: %s", rep.NoCluster)
+		if time.Now().After(deadline) {
+			t.Fatalf("no live cluster for 30s: %s", rep.NoCluster)
+		}
+	}
+}
+
 func TestStatusWithoutLiveCluster(t *testing.T) {
 	dir := t.TempDir()
 	queue := writeQueue(t, dir, 5, "1")
@@ -346,8 +365,7 @@ func TestFlushMidRun(t *testing.T) {
 		t.Fatalf("flush did not reach the live cluster or dropped nothing: %s", out)
 	}
 
-	rep := statusJSON(t, queue)
-	checkSums(t, rep, n)
+	rep := liveStatus(t, queue, n)
 	if rep.Upstream.Pending != 0 || rep.Upstream.Leased != 0 || rep.Ledger.Queued != 0 || rep.Ledger.Assigned != 0 {
 		t.Fatalf("right after the flush: upstream %+v, ledger %+v", rep.Upstream, rep.Ledger)
 	}
@@ -468,8 +486,7 @@ func TestFlushCancelRunning(t *testing.T) {
 	if fr.Cluster == nil || fr.Cluster.Cancelled < 6 || fr.Upstream.Pending+fr.Upstream.Leased != n {
 		t.Fatalf("flush --cancel-running: %s", out)
 	}
-	rep := statusJSON(t, queue)
-	checkSums(t, rep, n)
+	rep := liveStatus(t, queue, n)
 	if rep.Ledger.Tasks() != 0 || rep.Upstream.Flushed != n {
 		t.Fatalf("right after the flush: %+v, ledger %+v", rep.Upstream, rep.Ledger)
 	}
