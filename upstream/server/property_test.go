@@ -15,6 +15,7 @@ import (
 // modelTask is what the model knows of one task.
 type modelTask struct {
 	final   bool
+	failed  bool // final and failed: Retry may reopen it
 	flushed bool
 	cluster string    // holder of a lease, "" if none
 	expiry  time.Time // of that lease
@@ -22,7 +23,7 @@ type modelTask struct {
 
 // TestQueueRulesHoldUnderRandomOperations drives a store with random
 // submits, leases by three clusters, renewals, completions, releases,
-// clock jumps, reaps and flushes, and checks after every step that the
+// clock jumps, reaps, flushes and retries of failed tasks, and checks after every step that the
 // file agrees with its counters and with a model: no task is held by two
 // clusters at once, a task's first result is the only one accepted,
 // flushed tasks take no results, and every task is in exactly one state.
@@ -123,6 +124,12 @@ func TestQueueRulesHoldUnderRandomOperations(t *testing.T) {
 				for _, id := range want {
 					res = append(res, task.Result{ID: id, State: rapid.SampledFrom([]string{task.StateDone, task.StateFailed}).Draw(rt, "state")})
 				}
+				firstState := map[string]string{}
+				for _, r := range res {
+					if _, ok := firstState[r.ID]; !ok {
+						firstState[r.ID] = r.State
+					}
+				}
 				rep, err := s.Complete(bg, c, res)
 				if err != nil {
 					rt.Fatal(err)
@@ -132,7 +139,7 @@ func TestQueueRulesHoldUnderRandomOperations(t *testing.T) {
 					m := model[id]
 					if !m.final && !m.flushed {
 						accepted++
-						m.final, m.cluster = true, ""
+						m.final, m.failed, m.cluster = true, firstState[id] == task.StateFailed, ""
 					}
 				}
 				if rep.Accepted != accepted {
@@ -149,6 +156,27 @@ func TestQueueRulesHoldUnderRandomOperations(t *testing.T) {
 					if m := model[id]; m.cluster == c {
 						m.cluster = ""
 					}
+				}
+			},
+			"retry": func(rt *rapid.T) {
+				want := someIDs(rt)
+				n, err := s.Retry(bg, want)
+				if err != nil {
+					rt.Fatal(err)
+				}
+				named := map[string]bool{}
+				for _, id := range want {
+					named[id] = true
+				}
+				reopened := 0
+				for id, m := range model {
+					if m.failed && (len(want) == 0 || named[id]) {
+						m.final, m.failed, m.flushed = false, false, false
+						reopened++
+					}
+				}
+				if n != reopened {
+					rt.Fatalf("retry %v: %d back to pending, model %d", want, n, reopened)
 				}
 			},
 			"advance": func(rt *rapid.T) {
