@@ -47,8 +47,11 @@ func (x *txn) applyAssign(c Assign) {
 		case n.Draining:
 			x.out.refuse(CmdAssign, a.Task, a.Node, CodeDraining, "pilot %s is draining", n.Pilot)
 			continue
+		case t.Spec.Cores > n.FreeCores() && n.Prefetch > 0:
+			x.out.refuse(CmdAssign, a.Task, a.Node, CodeOversubscribed, "the task needs %d cores, the node has %d of %d and a prefetch of %d free", t.Spec.Cores, n.FreeCores(), n.Cores, n.Prefetch)
+			continue
 		case t.Spec.Cores > n.FreeCores():
-			x.out.refuse(CmdAssign, a.Task, a.Node, CodeOversubscribed, "the task needs %d cores, the node has %d of %d (and a prefetch of %d) free", t.Spec.Cores, n.FreeCores(), n.Cores, n.Prefetch)
+			x.out.refuse(CmdAssign, a.Task, a.Node, CodeOversubscribed, "the task needs %d cores, the node has %d of %d free", t.Spec.Cores, n.FreeCores(), n.Cores)
 			continue
 		case n.MemMB > 0 && t.Spec.MemMB > n.FreeMemMB():
 			x.out.refuse(CmdAssign, a.Task, a.Node, CodeOversubscribed, "the task needs %d MB, the node has %d of %d MB free", t.Spec.MemMB, n.FreeMemMB(), n.MemMB)
