@@ -27,10 +27,26 @@ func (l *Leader) place(ctx context.Context) error {
 		return nil
 	}
 	nodes := v.Nodes()
+	// A node's prefetch (a backlog its agent starts as cores free up) is
+	// offered only when the queue needs more cores than are idle: while
+	// the idle cores can take every queued task, none waits in a backlog.
+	idle, need := 0, 0
+	for _, n := range nodes {
+		if !n.Draining {
+			idle += n.IdleCores()
+		}
+	}
+	for _, t := range queued {
+		need += t.Spec.Cores
+	}
 	view := sched.View{Nodes: make([]sched.Node, len(nodes)), Shapes: l.cfg.Shapes}
 	for i, n := range nodes {
+		free := n.FreeCores()
+		if need <= idle {
+			free = n.IdleCores()
+		}
 		view.Nodes[i] = sched.Node{
-			ID: n.ID, TotalCores: n.Cores, FreeCores: n.FreeCores(),
+			ID: n.ID, TotalCores: n.Cores, FreeCores: free,
 			TotalMemMB: n.MemMB, FreeMemMB: n.FreeMemMB(),
 			PilotEnd: time.Unix(0, n.PilotEnd), Draining: n.Draining,
 		}
