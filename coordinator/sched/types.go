@@ -68,7 +68,7 @@ type Config struct {
 	Slack float64
 	// Margin is the fixed part of the walltime rule (startup, staging).
 	Margin time.Duration
-	// StarveAfter is how long a task may wait before it is served first
+	// StarveAfter is how long a task may wait before it is visited first
 	// and may hold a reservation; 0 turns starvation handling off.
 	StarveAfter time.Duration
 	// ReserveShare caps reservations at this share of the nodes (at least
