@@ -110,16 +110,17 @@ func OpenFile(path string, opts FileOptions) (*FileQueue, error) {
 	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("campaign state directory: %w", err)
 	}
+	log := opts.Logger.With("queue", path)
 	q := &FileQueue{
-		path: path, dir: opts.StateDir, now: opts.Now, log: opts.Logger.With("queue", path),
+		path: path, dir: opts.StateDir, now: opts.Now, log: log,
 		hook: opts.hook, owner: opts.Owner,
-		idx: newIndex(filepath.Join(opts.StateDir, indexCacheFile)),
+		idx: newIndex(filepath.Join(opts.StateDir, indexCacheFile), log),
 	}
 	q.res = newResultsLog(filepath.Join(q.dir, resultsFile), q.log)
 	if opts.cacheLines > 0 {
 		q.idx.cacheLines = opts.cacheLines
 	}
-	if err := q.idx.load(q.path, q.log); err != nil {
+	if err := q.idx.load(q.path); err != nil {
 		return nil, err
 	}
 	if err := q.reload(); err != nil {

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -44,6 +45,7 @@ type index struct {
 	end   int64          // offset after the last complete line scanned
 	endNo int            // lines before end, blank ones included
 
+	log        *slog.Logger
 	cache      string // path of the index cache; "" for none
 	cacheLines int    // lines of the index beyond the cache that make it worth rewriting
 	cached     int    // lines in the cache as last read or written
@@ -51,8 +53,8 @@ type index struct {
 }
 
 // newIndex makes an empty index that keeps a cache at cache ("" for none).
-func newIndex(cache string) *index {
-	return &index{byID: map[string]int{}, cache: cache, cacheLines: indexCacheLines}
+func newIndex(cache string, log *slog.Logger) *index {
+	return &index{byID: map[string]int{}, cache: cache, cacheLines: indexCacheLines, log: log}
 }
 
 // refresh verifies the last line already indexed and indexes the complete
@@ -80,26 +82,34 @@ func (x *index) refresh(path string) error {
 	if err != nil {
 		return fmt.Errorf("queue %s: read: %w", path, err)
 	}
-	if x.cache != "" && (len(x.lines)-x.cached >= x.cacheLines || x.end-x.cachedEnd >= indexCacheBytes) {
-		return x.saveCache(x.cache)
-	}
+	x.maybeCache()
 	return nil
+}
+
+// maybeCache writes the index cache when the index has grown enough past
+// it. Failing to is only worth a warning: the cache saves time, no more.
+func (x *index) maybeCache() {
+	if x.cache != "" && (len(x.lines)-x.cached >= x.cacheLines || x.end-x.cachedEnd >= indexCacheBytes) {
+		if err := x.saveCache(x.cache); err != nil {
+			x.log.Warn("index cache not written", "err", err)
+		}
+	}
 }
 
 // load fills an empty index from its cache, if there is a good one, and
 // then brings it up to date with refresh. A cache that does not match the
 // queue file is dropped and the file indexed from its start.
-func (x *index) load(path string, log *slog.Logger) error {
+func (x *index) load(path string) error {
 	if x.cache != "" {
 		if ok, err := x.loadCache(x.cache); err != nil {
-			log.Warn("index cache ignored", "err", err)
+			x.log.Warn("index cache ignored", "err", err)
 		} else if ok {
 			err := x.refresh(path)
 			if err == nil || !errors.Is(err, ErrRewritten) {
 				return err
 			}
-			log.Warn("index cache does not match the queue file; indexing it anew", "err", err)
-			*x = index{byID: map[string]int{}, cache: x.cache, cacheLines: x.cacheLines}
+			x.log.Warn("index cache does not match the queue file; indexing it anew", "err", err)
+			*x = *newIndex(x.cache, x.log)
 		}
 	}
 	return x.refresh(path)
@@ -168,7 +178,12 @@ func (x *index) spec(f io.ReaderAt, path string, p int) (task.Spec, error) {
 	if err != nil {
 		return task.Spec{}, err
 	}
-	s, err := task.Parse(bytes.TrimSpace(b))
+	// The bytes passed their checksum, so they are the line that task.Parse
+	// validated (strictly) when it was indexed: a plain decode gives the
+	// same task, at half the cost of validating 10 kB lines again.
+	var s task.Spec
+	err = json.Unmarshal(bytes.TrimSpace(b), &s)
+	s.ApplyDefaults()
 	if err != nil || s.ID != x.lines[p].id {
 		return task.Spec{}, fmt.Errorf("%w: %s:%d no longer parses as task %q", ErrRewritten, path, x.lines[p].no, x.lines[p].id)
 	}

@@ -24,7 +24,7 @@ func TestFileIndexCache(t *testing.T) {
 	want := openQ(t, path, c, small).idx // from the cache, then the two new lines
 
 	fresh := func() *index {
-		x := newIndex("")
+		x := newIndex("", nil)
 		if err := x.refresh(path); err != nil {
 			t.Fatal(err)
 		}

@@ -101,6 +101,7 @@ func (q *FileQueue) Submit(ctx context.Context, specs []task.Spec) (SubmitReport
 			q.idx.endNo++
 			start = ends[k]
 		}
+		q.idx.maybeCache()
 	}
 	return rep, nil
 }
