@@ -43,6 +43,7 @@ func (r *run) round() error {
 			a.Items = append(a.Items, ledger.Assignment{Task: p.Task, Node: p.Node, Attempt: att})
 			s.Items = append(s.Items, ledger.AttemptRef{Task: p.Task, Attempt: att})
 			queuedCores -= r.jobs[j].Spec.Cores
+			r.m.usedCores += r.jobs[j].Spec.Cores
 			if r.m.started[j] < 0 {
 				r.m.started[j] = r.now
 			}
@@ -65,8 +66,9 @@ func (r *run) round() error {
 }
 
 // integrate adds the core-seconds used and allocated since the last
-// round, as the ledger's nodes have them, and notes them when upstream
-// has just run out of tasks.
+// round, and notes them when upstream has just run out of tasks. The cores
+// used from now on are the ledger's before this round plus what the round
+// places (round adds those).
 func (r *run) integrate(nodes []sched.Node) {
 	dt := (r.now - r.m.lastRound).Seconds()
 	r.m.used += float64(r.m.usedCores) * dt

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -15,13 +16,18 @@ import (
 // simulated time.
 var epoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// ErrBroken wraps every error of a run that started: a refused command, a
+// broken invariant or work that never ends. Errors without it are bad
+// configurations or workload files.
+var ErrBroken = errors.New("the simulation broke")
+
 // Run simulates one configuration to the end of its work and returns its
 // figures. Any error (a refused command, a broken invariant, work that
 // never ends) names the seed, which replays the run exactly. ctx cancels a
 // run between two instants.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	fail := func(err error) (Result, error) {
-		return Result{}, fmt.Errorf("sim seed %d (policy %s, workload %s): %w; replay it with the same flags and --seed %d", cfg.Seed, cfg.Policy, cfg.workloadName(), err, cfg.Seed)
+		return Result{}, fmt.Errorf("%w: sim seed %d (policy %s, workload %s): %w; replay it with the same flags and --seed %d", ErrBroken, cfg.Seed, cfg.Policy, cfg.workloadName(), err, cfg.Seed)
 	}
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err

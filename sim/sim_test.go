@@ -133,7 +133,7 @@ func TestUnfinishedRunNamesTheSeed(t *testing.T) {
 	cfg := small(PolicyFIFO, WorkloadNMR)
 	cfg.Tasks, cfg.Walltime, cfg.NodeLoss, cfg.Seed = 20, 5*time.Minute, 0, 42
 	_, err := Run(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), "sim seed 42") || !strings.Contains(err.Error(), "unfinished") {
+	if !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), "sim seed 42") || !strings.Contains(err.Error(), "unfinished") {
 		t.Fatalf("error %v, want one naming seed 42 and the unfinished tasks", err)
 	}
 }

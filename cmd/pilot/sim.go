@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -56,8 +57,11 @@ blind to walltime); both runs them side by side.`,
 					return usageErr("%w", err)
 				}
 				res, err := sim.Run(cmd.Context(), c)
-				if err != nil {
-					return withHint(err, "a failed run is a bug in the scheduler, the ledger or the simulator: keep the command line, it replays exactly")
+				switch {
+				case errors.Is(err, sim.ErrBroken):
+					return withHint(err, "this is a bug in the scheduler, the ledger or the simulator: keep the command line, it replays the run exactly")
+				case err != nil:
+					return withHint(err, "a workload file holds one task per line in the task format, plus \"true_s\", its true runtime in seconds")
 				}
 				if asJSON {
 					b, _ := json.Marshal(res)
