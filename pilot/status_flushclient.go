@@ -9,9 +9,11 @@ import (
 	"io/fs"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pilot-hpc/pilot/authconn"
+	"github.com/pilot-hpc/pilot/batch"
 	"github.com/pilot-hpc/pilot/upstream"
 )
 
@@ -105,4 +107,24 @@ func flushCluster(ctx context.Context, cfg CampaignConfig, cancelRunning bool) (
 			return nil, "", err
 		}
 	}
+}
+
+// StopSlurmPilots cancels the pilots whose ids are Slurm job ids, with one
+// scancel of at most half a minute, and returns the ids it cancelled.
+func StopSlurmPilots(ctx context.Context, pilots []PilotStatus) ([]string, error) {
+	var ids []string
+	for _, p := range pilots {
+		if p.ID != "" && strings.Trim(p.ID, "0123456789_") == "" {
+			ids = append(ids, p.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := (&batch.Slurm{}).Cancel(ctx, ids...); err != nil {
+		return nil, fmt.Errorf("scancel %s: %w", strings.Join(ids, " "), err)
+	}
+	return ids, nil
 }

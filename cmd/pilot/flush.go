@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/pilot-hpc/pilot/batch"
 	"github.com/pilot-hpc/pilot/pilot"
 	"github.com/pilot-hpc/pilot/upstream"
 )
@@ -76,7 +74,7 @@ refuses when not on a terminal. 'pilot status' shows zero pending right after.`,
 			var stopped []string
 			var stopErr error
 			if stopPilots {
-				stopped, stopErr = scancelPilots(ctx, rep.Pilots)
+				stopped, stopErr = pilot.StopSlurmPilots(ctx, rep.Pilots)
 			}
 			if asJSON {
 				enc := json.NewEncoder(out)
@@ -156,24 +154,4 @@ func confirm(cmd *cobra.Command, rep *pilot.Report, cancelRunning, stopPilots bo
 		return withHint(errors.New("flush cancelled: nothing was dropped"), "")
 	}
 	return nil
-}
-
-// scancelPilots cancels the pilots whose ids are Slurm job ids, with one
-// scancel of at most half a minute.
-func scancelPilots(ctx context.Context, pilots []pilot.PilotStatus) ([]string, error) {
-	var ids []string
-	for _, p := range pilots {
-		if p.ID != "" && strings.Trim(p.ID, "0123456789_") == "" {
-			ids = append(ids, p.ID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := (&batch.Slurm{}).Cancel(ctx, ids...); err != nil {
-		return nil, fmt.Errorf("scancel %s: %w", strings.Join(ids, " "), err)
-	}
-	return ids, nil
 }

@@ -1,4 +1,4 @@
-package main
+package pilot
 
 import (
 	"context"
@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/pilot-hpc/pilot/pilot"
 )
 
 // TestStopPilotsCancelsSlurmJobsOnly runs --stop-pilots' scancel against a
@@ -22,8 +20,8 @@ func TestStopPilotsCancelsSlurmJobsOnly(t *testing.T) {
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	ctx := context.Background()
-	pilots := []pilot.PilotStatus{{ID: "local-0"}, {ID: "4242"}, {ID: "77_3"}, {ID: ""}}
-	got, err := scancelPilots(ctx, pilots)
+	pilots := []PilotStatus{{ID: "local-0"}, {ID: "4242"}, {ID: "77_3"}, {ID: ""}}
+	got, err := StopSlurmPilots(ctx, pilots)
 	if err != nil || !slices.Equal(got, []string{"4242", "77_3"}) {
 		t.Fatalf("cancelled %v, %v", got, err)
 	}
@@ -31,7 +29,7 @@ func TestStopPilotsCancelsSlurmJobsOnly(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(b)) != "4242 77_3" {
 		t.Fatalf("scancel ran with %q, %v", b, err)
 	}
-	if got, err := scancelPilots(ctx, pilots[:1]); err != nil || got != nil {
+	if got, err := StopSlurmPilots(ctx, pilots[:1]); err != nil || got != nil {
 		t.Fatalf("no Slurm pilot: %v, %v", got, err)
 	}
 }
