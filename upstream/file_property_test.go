@@ -145,6 +145,43 @@ func TestFileQueueProperties(t *testing.T) {
 				}
 				appendRaw(t, m.path, b.String())
 			},
+			"submit": func(t *rapid.T) {
+				// Another process submits (pilot submit): some ids new, some
+				// already in the campaign (refused), maybe one twice.
+				sub, err := OpenFile(m.path, FileOptions{Now: m.clk.Now, Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var specs []task.Spec
+				for n := rapid.IntRange(1, 4).Draw(t, "n"); n > 0; n-- {
+					id := taskID(m.nextID + 1)
+					if len(m.lines) > 0 && rapid.IntRange(0, 3).Draw(t, "old") == 0 {
+						id = m.idOf(t)
+					} else {
+						m.nextID++
+					}
+					specs = append(specs, task.Spec{ID: id, Cmd: []string{"true"}})
+				}
+				rep, err := sub.Submit(ctx, specs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				known := map[string]bool{}
+				for _, id := range m.lines {
+					known[id] = true
+				}
+				accepted := 0
+				for _, s := range specs {
+					if task.ValidateID(s.ID) == nil && !known[s.ID] {
+						known[s.ID] = true
+						m.lines = append(m.lines, s.ID)
+						accepted++
+					}
+				}
+				if rep.Accepted != accepted || len(rep.Rejected) != len(specs)-accepted {
+					t.Fatalf("submit %v: %+v, the model accepts %d", specs, rep, accepted)
+				}
+			},
 			"lease": func(t *rapid.T) {
 				cl := rapid.SampledFrom([]string{"a", "b"}).Draw(t, "cluster")
 				n := rapid.IntRange(1, 6).Draw(t, "n")
