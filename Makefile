@@ -31,6 +31,9 @@ fuzz: ## run every fuzz target briefly (FUZZTIME=10s each)
 bench: build ## the benchmarks: ledger, scheduler, queue server, end to end
 	@scripts/bench.sh
 
+bench-peers: build ## pilot beside Work Queue, Dask, tsp, parallel, xargs -P (installs them; QUICK=1: minutes)
+	@scripts/bench-peers.sh
+
 sim: build ## simulate 100k tasks under both policies on both workloads
 	@scripts/sim.sh
 
@@ -47,4 +50,4 @@ slurm-down: ## tear the test Slurm cluster down, leaving nothing behind
 clean: ## remove build outputs
 	rm -rf bin
 
-.PHONY: help build test race lint fuzz bench sim demo clean slurm-up slurm-down
+.PHONY: help build test race lint fuzz bench bench-peers sim demo clean slurm-up slurm-down

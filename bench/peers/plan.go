@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Run is one system on one workload in one round.
+type Run struct {
+	Round int
+	W     Workload
+	S     System
+}
+
+// Plan is every run in the order they go: round by round, workload by
+// workload, the systems in an order that rotates each round (A B C, B C A, …)
+// so none always runs first or right after another.
+type Plan struct {
+	Runs    []Run
+	Skipped []string
+	Est     time.Duration
+	cfg     Config
+}
+
+// prior is a rough guess of a system's rate on `true` and its start-up, for
+// the plan's time estimate only; nothing is measured from it.
+var prior = map[string]struct{ rate, startup float64 }{
+	"pilot": {270, 3}, "xargs": {1100, 0}, "workqueue": {100, 1},
+	"dask": {300, 6}, "tsp": {150, 0}, "parallel": {150, 0},
+}
+
+// NewPlan lays out the runs and estimates how long they take.
+func NewPlan(cfg Config, wls []Workload, syss []System) Plan {
+	p := Plan{cfg: cfg}
+	for _, w := range wls {
+		for _, s := range syss {
+			if why := s.Skip(w); why != "" {
+				p.Skipped = append(p.Skipped, fmt.Sprintf("%s on %s (%s)", s.Name, w.Name, why))
+			}
+		}
+	}
+	for round := 1; round <= cfg.Rounds; round++ {
+		for _, w := range wls {
+			for i := range syss {
+				s := syss[(i+round-1)%len(syss)]
+				if s.Skip(w) != "" {
+					continue
+				}
+				p.Runs = append(p.Runs, Run{Round: round, W: w, S: s})
+				p.Est += p.estimate(w, s)
+			}
+		}
+	}
+	return p
+}
+
+// estimate guesses one run's time from prior, within its limit.
+func (p Plan) estimate(w Workload, s System) time.Duration {
+	pr := prior[s.Name]
+	secs := pr.startup + float64(len(w.Tasks))/pr.rate
+	if w.Sleeps() {
+		secs = pr.startup + 1.1*w.LowerBound()
+	}
+	limit := p.cfg.Limit
+	if s.Name == "pilot" || s.Name == "xargs" {
+		limit = p.cfg.FloorLimit
+	}
+	return min(time.Duration(secs*float64(time.Second)), limit)
+}
+
+// Print says what will run, the estimate and the budget.
+func (p Plan) Print(w io.Writer) {
+	fmt.Fprintf(w, "bench-peers plan: %d runs in %d round(s); estimated %s, budget %s (no run starts after it)\n",
+		len(p.Runs), p.cfg.Rounds, p.Est.Round(time.Second), p.cfg.Budget)
+	seen := map[string]bool{}
+	for _, r := range p.Runs {
+		if seen[r.W.Name] {
+			continue
+		}
+		seen[r.W.Name] = true
+		var names []string
+		for _, q := range p.Runs {
+			if q.Round == 1 && q.W.Name == r.W.Name {
+				names = append(names, q.S.Name)
+			}
+		}
+		lb := ""
+		if r.W.Sleeps() {
+			lb = fmt.Sprintf(", lower bound %.2fs", r.W.LowerBound())
+		}
+		fmt.Fprintf(w, "  %-7s %6d tasks on %d slots%s: %s\n", r.W.Name, len(r.W.Tasks), r.W.Slots, lb, strings.Join(names, " "))
+	}
+	for _, s := range p.Skipped {
+		fmt.Fprintf(w, "  skipped: %s\n", s)
+	}
+	fmt.Fprintf(w, "  limits: a peer's run stops after %s (its rate counts what finished), pilot's and xargs's after %s\n",
+		p.cfg.Limit, p.cfg.FloorLimit)
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestPlanAlternatesAndSkips(t *testing.T) {
+	sz := Sizes{Noop: 3, Pack: 50, Deep: 20000}
+	pack, _ := Generate("pack", 1, sz)
+	deep, _ := Generate("deep", 1, sz)
+	syss := []System{pilotSystem, xargsSystem, tspSystem}
+	p := NewPlan(Config{Rounds: 2, Limit: time.Minute, FloorLimit: time.Minute}, []Workload{pack, deep}, syss)
+	var got []string
+	for _, r := range p.Runs {
+		got = append(got, r.W.Name+"/"+r.S.Name)
+	}
+	want := []string{
+		"pack/pilot", "pack/tsp", "deep/pilot", "deep/xargs", // round 1: pilot xargs tsp
+		"pack/tsp", "pack/pilot", "deep/xargs", "deep/pilot", // round 2: xargs tsp pilot
+	}
+	if len(got) != len(want) {
+		t.Fatalf("runs %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("runs %v, want %v", got, want)
+		}
+	}
+	if len(p.Skipped) != 2 {
+		t.Errorf("skipped %v, want xargs on pack and tsp on deep", p.Skipped)
+	}
+}
+
+// TestXargsStampsPack runs a small pack1c through xargs -P with the real
+// stamp helper and reads the makespan back.
+func TestXargsStampsPack(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc to build the stamp helper")
+	}
+	helpers := t.TempDir()
+	if out, err := exec.Command("gcc", "-O2", "-o", filepath.Join(helpers, "stamp"), "helpers/stamp.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v: %s", err, out)
+	}
+	w, _ := Generate("pack1c", 3, Sizes{Pack: 8})
+	dir := t.TempDir()
+	env := Env{Dir: dir, Helpers: helpers, Limit: time.Minute}
+	o, err := xargsSystem.Run(context.Background(), env, w)
+	if err != nil || o.Done != 8 || o.Capped {
+		t.Fatalf("xargs: %+v, %v", o, err)
+	}
+	n, span, err := Span(env.StampFile())
+	if err != nil || n != 8 {
+		t.Fatalf("stamps: %d, %v; want 8", n, err)
+	}
+	if lb := w.LowerBound(); span < lb || span > o.Wall {
+		t.Errorf("makespan %.3f s: below the lower bound %.3f s or above the command's %.3f s", span, lb, o.Wall)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 { // args and stamps; the output files are gone
+		t.Errorf("left in the run's directory: %v", ents)
+	}
+}
