@@ -19,8 +19,8 @@ func TestNodeCutOff(t *testing.T) {
 	c := slurmtest.Need(t, 6) // one cluster size for the package: a resize restarts the cluster
 	start := time.Now()
 	var specs []task.Spec
-	for i := range 72 {
-		specs = append(specs, sleepTask(fmt.Sprintf("c%03d", i), 6, 6, 2))
+	for i := range 48 {
+		specs = append(specs, sleepTask(fmt.Sprintf("c%03d", i), 5, 5, 2))
 	}
 	cp := newCampaign(t, c, siteParams{nodes: 3, keep: 1, cores: 2,
 		walltime: 5 * time.Minute, drain: time.Minute, overlap: time.Minute}, specs)
