@@ -34,6 +34,36 @@ func BenchmarkFileLeaseComplete(b *testing.B) {
 	}
 }
 
+// BenchmarkFileLeaseComplete10kB is BenchmarkFileLeaseComplete with tasks
+// of 10 kB (the user's), in batches of 500: decoding them dominates.
+func BenchmarkFileLeaseComplete10kB(b *testing.B) {
+	const batch = 500
+	path := filepath.Join(b.TempDir(), "tasks.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pad := strings.Repeat("x", 9940)
+	for i := 0; i < b.N*batch; i++ {
+		fmt.Fprintf(f, `{"id":"t-%07d","cmd":["true"],"input":"%s"}`+"\n", i, pad)
+	}
+	f.Close()
+	q := openQ(b, path, newClock())
+	b.SetBytes(batch * 10_000)
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		ls, err := q.Lease(ctx, LeaseRequest{Cluster: "a", MaxTasks: batch, TTL: time.Hour})
+		if err != nil || len(ls) != batch {
+			b.Fatalf("lease: %d, %v", len(ls), err)
+		}
+		if _, err := q.Complete(ctx, "a", done(specIDs(ls)...)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/time.Since(t0).Seconds(), "tasks/s")
+}
+
 // BenchmarkFileSubmit appends batches of 1,000 tasks of 10 kB.
 func BenchmarkFileSubmit(b *testing.B) {
 	const batch = 1000
