@@ -82,7 +82,7 @@ func DefaultConfig() Config {
 		Slack:        0.5,
 		Margin:       2 * time.Minute,
 		StarveAfter:  2 * time.Hour,
-		ReserveShare: 0.1,
+		ReserveShare: 0.3,
 	}
 }
 
