@@ -18,17 +18,35 @@ import (
 	"github.com/pilot-hpc/pilot/task"
 )
 
+// prefetchCores is a node's prefetch allowance (ledger.Node.Prefetch): the
+// cores of attempts that may wait in its backlog. The leader's steward
+// gives every node this and the node's executor accepts this much, so both
+// agree without gossiping it. prefetchFactor × cores hides the round trip
+// to the leader for short tasks; the leader offers it only when the queue
+// needs more cores than are idle.
+func prefetchCores(cores int) int { return prefetchFactor * cores }
+
+const prefetchFactor = 2
+
 // Resolver turns a task that names a function ("fn") into the argv and
 // environment of this site (the site config's functions table).
 type Resolver func(task.Spec) (argv []string, env map[string]string, err error)
 
-// executor runs the attempts the leader dispatches to this node: it takes
-// each one's cores, looks its entry up in the scratch cache (a sealed entry
-// is a hit: reported at once, never run again), runs it pinned in its work
-// directory, seals its output, and reports every step.
+// executor runs the attempts the leader dispatches to this node: it looks
+// each one's entry up in the scratch cache (a sealed entry is a hit:
+// reported at once, never run again), takes its cores, runs it pinned in
+// its work directory, gives the cores back as soon as the process ends,
+// seals its output, and reports every step.
+//
+// It accepts attempts for up to its cores plus its prefetch allowance (the
+// ledger's Node.Prefetch): those beyond the free cores wait here, in a
+// local backlog, and start the moment cores free up, without a round trip
+// to the leader. Only running processes hold cores, so what runs never
+// exceeds the node's cores (promise 3).
 type executor struct {
 	node, pilot string
 	cores       *Cores
+	prefetch    int // cores of attempts that may wait for cores here
 	cache       *scratchcache.Cache
 	resolve     Resolver
 	report      func(coordinator.Report)
@@ -37,8 +55,10 @@ type executor struct {
 	log         *slog.Logger
 
 	mu       sync.Mutex
-	running  map[ledger.AttemptRef]*attempt
-	finished recent // attempts that ran here lately: a resend is not run again
+	running  map[ledger.AttemptRef]*attempt // running or waiting for cores
+	accepted int                            // the cores those need
+	freed    chan struct{}                  // closed (and replaced) when cores are released
+	finished recent                         // attempts that ran here lately: a resend is not run again
 	draining bool
 	wg       sync.WaitGroup
 }
@@ -111,9 +131,9 @@ type refusal struct {
 
 // Accept starts the given attempts and returns those it refused. An
 // attempt this node runs or lately finished is accepted again and not
-// started twice (a leader may resend);
-// one that needs more cores than are free, or that arrives while the node
-// drains, is refused.
+// started twice (a leader may resend); one that needs more cores than the
+// free cores and the free backlog, or that arrives while the node drains,
+// is refused.
 func (e *executor) Accept(work []coordinator.Work) []refusal {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -133,17 +153,19 @@ func (e *executor) Accept(work []coordinator.Work) []refusal {
 				a.cancel(errCancelled)
 			}
 		}
-		alloc, err := e.cores.Alloc(ownerKey(ref), w.Spec.Cores)
-		if err != nil {
-			refused = append(refused, refusal{ref, fmt.Errorf("task %s attempt %d on node %s: %w", ref.Task, ref.Attempt, e.node, err)})
+		if limit := e.cores.Total() + e.prefetch; w.Spec.Cores > e.cores.Total() || e.accepted+w.Spec.Cores > limit {
+			err := fmt.Errorf("%w: task %s attempt %d asks for %d, node %s holds %d of its %d cores and a backlog of %d", ErrNoCores,
+				ref.Task, ref.Attempt, w.Spec.Cores, e.node, e.accepted, e.cores.Total(), e.prefetch)
+			refused = append(refused, refusal{ref, err})
 			continue
 		}
+		e.accepted += w.Spec.Cores
 		ctx, cancel := context.WithCancelCause(context.Background())
 		a := &attempt{work: w, cancel: cancel, done: make(chan struct{})}
 		a.end = expectedEnd(w.Spec, time.Now())
 		e.running[ref] = a
 		e.wg.Add(1)
-		go e.run(ctx, ref, a, alloc)
+		go e.run(ctx, ref, a)
 	}
 	return refused
 }
@@ -206,26 +228,34 @@ func (e *executor) Drain(ctx context.Context, deadline time.Time) {
 func ownerKey(r ledger.AttemptRef) string { return r.Task + "#" + strconv.Itoa(r.Attempt) }
 
 // run is one attempt from its cache lookup to its report.
-func (e *executor) run(ctx context.Context, ref ledger.AttemptRef, a *attempt, alloc Allocation) {
+func (e *executor) run(ctx context.Context, ref ledger.AttemptRef, a *attempt) {
 	defer e.wg.Done()
 	defer close(a.done)
 	defer func() {
-		e.cores.Release(ownerKey(ref))
+		e.releaseCores(ref)
 		e.mu.Lock()
 		delete(e.running, ref)
+		e.accepted -= a.work.Spec.Cores
 		e.finished.add(ref)
 		e.mu.Unlock()
 	}()
 	spec := a.work.Spec
-	rec := attemptRecord{Task: ref.Task, Attempt: ref.Attempt, Node: e.node, Pilot: e.pilot, Cores: alloc.IDs, CPUs: alloc.CPUs, Start: time.Now()}
-	r := e.execute(ctx, ref, spec, alloc, &rec)
-	rec.End = time.Now()
+	rec := attemptRecord{Task: ref.Task, Attempt: ref.Attempt, Node: e.node, Pilot: e.pilot}
+	r := e.execute(ctx, ref, spec, &rec)
+	if rec.Start.IsZero() {
+		rec.Start = time.Now()
+	}
+	if rec.End.IsZero() {
+		rec.End = time.Now()
+	}
 	rec.Outcome = outcomeOf(r)
 	e.attempts.write(rec)
 	e.report(r)
 }
 
-func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task.Spec, alloc Allocation, rec *attemptRecord) coordinator.Report {
+// execute runs one attempt; rec gets the cores it held and when (from
+// taking them to the end of its process).
+func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task.Spec, rec *attemptRecord) coordinator.Report {
 	infra := func(format string, args ...any) coordinator.Report {
 		msg := fmt.Sprintf(format, args...)
 		return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailInfra, Error: msg,
@@ -270,6 +300,14 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task
 			stopRun(fmt.Errorf("scratch cache lease lost: %w", err))
 		}
 	}()
+	// The lease is kept while the attempt waits in the backlog too.
+	alloc, err := e.acquireCores(runCtx, ref, spec.Cores)
+	if err != nil {
+		stopKeep()
+		lease.Release()
+		return infra("task %s attempt %d never got its cores on node %s: %v", ref.Task, ref.Attempt, e.node, err)
+	}
+	rec.Cores, rec.CPUs, rec.Start = alloc.IDs, alloc.CPUs, time.Now()
 	out := runner.Run(runCtx, runner.Request{
 		Spec: run, Attempt: ref.Attempt, Workdir: lease.WorkDir(), CPUs: alloc.CPUs,
 		Env: append(os.Environ(), lease.Env()...), Grace: e.grace,
@@ -277,6 +315,8 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task
 			e.report(coordinator.Report{Kind: coordinator.ReportStarted, Task: ref.Task, Attempt: ref.Attempt})
 		},
 	})
+	e.releaseCores(ref)
+	rec.End = time.Now()
 	stopKeep()
 	rec.Cache = task.CacheMiss
 	res := out.Result(spec)
@@ -333,4 +373,40 @@ func (e *executor) openEntry(ctx context.Context, ref ledger.AttemptRef, spec ta
 		case <-time.After(d):
 		}
 	}
+}
+
+// acquireCores waits until the node has k free cores for the attempt, or
+// ctx ends (a cancel, a drain).
+func (e *executor) acquireCores(ctx context.Context, ref ledger.AttemptRef, k int) (Allocation, error) {
+	for {
+		e.mu.Lock()
+		if e.freed == nil {
+			e.freed = make(chan struct{})
+		}
+		freed := e.freed
+		e.mu.Unlock()
+		alloc, err := e.cores.Alloc(ownerKey(ref), k)
+		if !errors.Is(err, ErrNoCores) {
+			return alloc, err
+		}
+		select {
+		case <-ctx.Done():
+			return Allocation{}, context.Cause(ctx)
+		case <-freed:
+		}
+	}
+}
+
+// releaseCores gives an attempt's cores back and wakes the attempts that
+// wait for cores. Releasing twice is harmless.
+func (e *executor) releaseCores(ref ledger.AttemptRef) {
+	if !e.cores.Release(ownerKey(ref)) {
+		return
+	}
+	e.mu.Lock()
+	if e.freed != nil {
+		close(e.freed)
+		e.freed = nil
+	}
+	e.mu.Unlock()
 }

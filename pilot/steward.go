@@ -56,12 +56,12 @@ func (s *steward) reconcileLedger(ctx context.Context, live map[string]member.No
 	draining := map[string]bool{}
 	for _, name := range sortedNames(live) {
 		m := live[name].Meta
-		info := ledger.NodeInfo{ID: name, Cores: m.Cores, MemMB: m.MemMB, Pilot: m.Pilot, PilotEnd: m.End().UnixNano(), Addr: m.RPCAddr}
+		info := ledger.NodeInfo{ID: name, Cores: m.Cores, MemMB: m.MemMB, Pilot: m.Pilot, PilotEnd: m.End().UnixNano(), Addr: m.RPCAddr, Prefetch: prefetchCores(m.Cores)}
 		if m.PilotEnd == 0 {
 			info.PilotEnd = 0
 		}
 		n, known := v.Node(name)
-		if !known || n.Addr != info.Addr || n.PilotEnd != info.PilotEnd || n.Cores != info.Cores || n.MemMB != info.MemMB || n.Pilot != info.Pilot {
+		if !known || n.Addr != info.Addr || n.PilotEnd != info.PilotEnd || n.Cores != info.Cores || n.MemMB != info.MemMB || n.Pilot != info.Pilot || n.Prefetch != info.Prefetch {
 			batch.Cmds = append(batch.Cmds, ledger.AgentJoined{At: at, Node: info})
 		}
 		if m.Draining && (!known || !n.Draining) && !draining[m.Pilot] {
