@@ -122,9 +122,9 @@ func BenchmarkLedgerApply(b *testing.B) {
 // BenchmarkLedgerCommit measures the replicated ledger: 3 voters over TCP
 // on 127.0.0.1, each with its raft-wal log on disk (fsync per batch),
 // entries of 5 × 256 transitions proposed by 4 concurrent lanes (one op:
-// an entry in each) so raft
-// always has the next batch ready. A transition counts once committed and
-// applied on the leader; the followers apply it too on the same 2 cores.
+// an entry in each) so raft always has the next batch ready. A transition
+// counts once committed and applied on the leader; the followers apply it
+// too, on the same 2 cores.
 func BenchmarkLedgerCommit(b *testing.B) {
 	const lanes, group = 4, 256
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
