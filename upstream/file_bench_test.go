@@ -151,3 +151,25 @@ func BenchmarkFileOpenResults(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*n)/time.Since(t0).Seconds(), "results/s")
 }
+
+// BenchmarkSubmitLines is 'pilot submit' of 5,000 lines of 10 kB into a
+// file queue: read, parse (on every CPU), store.
+func BenchmarkSubmitLines(b *testing.B) {
+	const n = 5000
+	var in strings.Builder
+	pad := strings.Repeat("x", 9940)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&in, `{"id":"t-%07d","cmd":["true"],"input":"%s"}`+"\n", i, pad)
+	}
+	b.SetBytes(int64(in.Len()))
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		q := openQ(b, filepath.Join(b.TempDir(), "tasks.jsonl"), newClock())
+		rep, err := SubmitLines(ctx, q, strings.NewReader(in.String()), SubmitLinesOptions{})
+		if err != nil || rep.Accepted != n {
+			b.Fatalf("%+v %v", rep, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/time.Since(t0).Seconds(), "tasks/s")
+}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/pilot-hpc/pilot/task"
 )
@@ -61,25 +63,40 @@ func SubmitLines(ctx context.Context, q Queue, r io.Reader, opts SubmitLinesOpti
 		opts.BatchBytes = 8 << 20
 	}
 	var (
-		rep        LinesReport
-		specs      []task.Spec
-		lines      []int
-		batchBytes int
-		seen       = map[string]int{} // id → line, across batches
+		rep       LinesReport
+		raw       []inputLine // read, not parsed yet
+		rawBytes  int
+		seen      = map[string]int{} // id → line, across batches
+		specs     []task.Spec
+		specLines []int
 	)
-	flush := func() error {
-		if len(specs) == 0 {
-			return nil
+	// batch parses the lines read so far (on every CPU: parsing 10 kB
+	// tasks costs more than storing them) and submits the valid ones.
+	batch := func() error {
+		parsed := parseLines(raw)
+		specs, specLines = specs[:0], specLines[:0]
+		for i, in := range raw {
+			switch s, err := parsed[i].spec, parsed[i].err; {
+			case err != nil:
+				rep.Rejected = append(rep.Rejected, LineError{File: opts.Name, Line: in.no, Reason: err.Error()})
+			case seen[s.ID] != 0:
+				rep.Rejected = append(rep.Rejected, LineError{File: opts.Name, Line: in.no, ID: s.ID, Reason: fmt.Sprintf("duplicate id %q: line %d of %s has it too; ids are unique in a campaign", s.ID, seen[s.ID], opts.Name)})
+			default:
+				seen[s.ID] = in.no
+				specs, specLines = append(specs, s), append(specLines, in.no)
+			}
 		}
-		sr, err := q.Submit(ctx, specs)
-		if err != nil {
-			return fmt.Errorf("%s: submit the tasks of lines %d-%d: %w", opts.Name, lines[0], lines[len(lines)-1], err)
+		raw, rawBytes = raw[:0], 0
+		if len(specs) > 0 {
+			sr, err := q.Submit(ctx, specs)
+			if err != nil {
+				return fmt.Errorf("%s: submit the tasks of lines %d-%d: %w", opts.Name, specLines[0], specLines[len(specLines)-1], err)
+			}
+			rep.Accepted += sr.Accepted
+			for _, rj := range sr.Rejected {
+				rep.Rejected = append(rep.Rejected, LineError{File: opts.Name, Line: specLines[rj.Index], ID: rj.ID, Reason: rj.Reason})
+			}
 		}
-		rep.Accepted += sr.Accepted
-		for _, rj := range sr.Rejected {
-			rep.Rejected = append(rep.Rejected, LineError{File: opts.Name, Line: lines[rj.Index], ID: rj.ID, Reason: rj.Reason})
-		}
-		specs, lines, batchBytes = specs[:0], lines[:0], 0
 		if opts.Progress != nil {
 			opts.Progress(rep)
 		}
@@ -97,20 +114,11 @@ func SubmitLines(ctx context.Context, q Queue, r io.Reader, opts SubmitLinesOpti
 		}
 		if trimmed := bytes.TrimSpace(line); line == nil || len(trimmed) > 0 {
 			rep.Lines++
-			if line == nil {
-				rep.Rejected = append(rep.Rejected, LineError{File: opts.Name, Line: no, Reason: fmt.Sprintf("the line is longer than the limit of %d bytes", task.MaxLineBytes)})
-			} else if s, perr := task.Parse(trimmed); perr != nil {
-				rep.Rejected = append(rep.Rejected, LineError{File: opts.Name, Line: no, Reason: perr.Error()})
-			} else if first, dup := seen[s.ID]; dup {
-				rep.Rejected = append(rep.Rejected, LineError{File: opts.Name, Line: no, ID: s.ID, Reason: fmt.Sprintf("duplicate id %q: line %d of %s has it too; ids are unique in a campaign", s.ID, first, opts.Name)})
-			} else {
-				seen[s.ID] = no
-				specs, lines = append(specs, s), append(lines, no)
-				batchBytes += len(trimmed)
-			}
+			raw = append(raw, inputLine{no: no, data: trimmed})
+			rawBytes += len(trimmed)
 		}
-		if len(specs) >= opts.BatchTasks || batchBytes >= opts.BatchBytes {
-			if err := flush(); err != nil {
+		if len(raw) >= opts.BatchTasks || rawBytes >= opts.BatchBytes {
+			if err := batch(); err != nil {
 				return rep, err
 			}
 		}
@@ -121,9 +129,45 @@ func SubmitLines(ctx context.Context, q Queue, r io.Reader, opts SubmitLinesOpti
 			return rep, err
 		}
 	}
-	err := flush()
+	var err error
+	if len(raw) > 0 {
+		err = batch()
+	}
 	sort.SliceStable(rep.Rejected, func(i, j int) bool { return rep.Rejected[i].Line < rep.Rejected[j].Line })
 	return rep, err
+}
+
+// inputLine is one non-blank input line; data nil when it was too long.
+type inputLine struct {
+	no   int
+	data []byte
+}
+
+type parsedLine struct {
+	spec task.Spec
+	err  error
+}
+
+// parseLines parses lines with task.Parse on every CPU.
+func parseLines(lines []inputLine) []parsedLine {
+	out := make([]parsedLine, len(lines))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(lines)/64)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(lines); i += workers {
+				if lines[i].data == nil {
+					out[i].err = fmt.Errorf("the line is longer than the limit of %d bytes", task.MaxLineBytes)
+					continue
+				}
+				out[i].spec, out[i].err = task.Parse(lines[i].data)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // readLine reads one line of br without its newline; the last line of the

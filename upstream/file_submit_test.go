@@ -89,7 +89,7 @@ func TestSubmitLines(t *testing.T) {
 			t.Errorf("rejection %q, want %q...", got[i], want[i])
 		}
 	}
-	if len(progress) != 2 || progress[1] != 3 {
+	if len(progress) != 3 || progress[2] != 3 { // 6 lines in batches of 2
 		t.Errorf("progress %v", progress)
 	}
 	b, _ := os.ReadFile(path)
