@@ -179,7 +179,9 @@ func (d *driver) record(out *ledger.Outcome, p planned) error {
 // from its data directory, then checks that every replica is identical,
 // every committed result is there, and each task has exactly one.
 func streamWithFailovers(t *testing.T, voters, total int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Generous: a loaded CI machine under -race takes ~30 s; the bound
+	// only turns a hang into a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c := coordtest.New(t, voters)
 	d := &driver{c: c, total: total, agents: 4, cores: 32, marks: []int{total / 3, 2 * total / 3}, reached: make(chan struct{}, 2)}
