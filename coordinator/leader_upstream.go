@@ -23,7 +23,8 @@ const (
 
 // pull leases a window of tasks from upstream and ingests it. The window
 // is sized to the cluster: queued tasks may need up to WindowFactor times
-// the cores of the nodes that take work, never the whole backlog (promise 6).
+// the cores (and prefetch allowances) of the nodes that take work, never
+// the whole backlog (promise 6).
 func (l *Leader) pull(ctx context.Context) error {
 	if !l.upstreamReady() {
 		return nil
@@ -32,7 +33,7 @@ func (l *Leader) pull(ctx context.Context) error {
 	cores := 0
 	for _, n := range v.Nodes() {
 		if !n.Draining {
-			cores += n.Cores
+			cores += n.Cores + n.Prefetch
 		}
 	}
 	if cores == 0 {
