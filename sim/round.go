@@ -11,8 +11,10 @@ import (
 // round is one scheduling round of the leader, after the events of an
 // instant: acknowledge the results written upstream, place queued tasks
 // with the policy, fail the unschedulable ones, and refill the ledger's
-// window from upstream, all in one log entry.
-func (r *run) round() error {
+// window from upstream, all in one log entry. It reports whether it should
+// run again at once: when it decided every queued task and refilled the
+// window, the new tasks may fit where the others left room.
+func (r *run) round() (again bool, err error) {
 	v := r.book.view()
 	queuedCores := r.readQueue(v)
 	nodes := schedNodes(v, r.busyUntil)
@@ -54,15 +56,16 @@ func (r *run) round() error {
 		}
 		cmds = append(cmds, a, s)
 	}
-	if in := r.refill(nodes, queuedCores); len(in.Tasks) > 0 {
+	in := r.refill(nodes, queuedCores)
+	if len(in.Tasks) > 0 {
 		cmds = append(cmds, in)
 	}
 	out, err := r.book.apply(cmds...)
 	if err != nil {
-		return err
+		return false, err
 	}
 	r.finals(out)
-	return nil
+	return len(in.Tasks) > 0 && len(places)+len(unsched) == len(r.pend), nil
 }
 
 // integrate adds the core-seconds used and allocated since the last

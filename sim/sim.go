@@ -142,8 +142,11 @@ func (r *run) loop(ctx context.Context) error {
 			}
 			r.m.events++
 		}
-		if err := r.round(); err != nil {
-			return fmt.Errorf("at %s: scheduling round: %w", r.now, err)
+		for again := true; again; {
+			var err error
+			if again, err = r.round(); err != nil {
+				return fmt.Errorf("at %s: scheduling round: %w", r.now, err)
+			}
 		}
 	}
 	if len(r.acks) > 0 {

@@ -112,6 +112,11 @@ func TestWorkloadFile(t *testing.T) {
 		if res.Tasks != 3 || res.Done != 2 || res.Failed != 1 {
 			t.Fatalf("%s: %+v, want 2 done and the 64-core task failed as unschedulable", pol, res)
 		}
+		// Tasks leased when the pilot arrives start then, not at the
+		// next event (the pilot's end, a day later).
+		if limit := (cfg.QueueWait + 650*time.Second).Seconds(); res.MakespanS > limit {
+			t.Fatalf("%s: makespan %gs, want at most %gs", pol, res.MakespanS, limit)
+		}
 	}
 	for _, c := range []struct{ text, want string }{
 		{`{"id":"a","fn":"f","true_s":1}` + "\n" + `{"id":"b","fn":"f"}`, "line 2: field \"true_s\""},
