@@ -54,7 +54,7 @@ type Sizes struct {
 var FullSizes = Sizes{Noop: 5000, Pack: 200, Deep: 50000}
 
 // QuickSizes keep a whole run to a few minutes.
-var QuickSizes = Sizes{Noop: 1000, Pack: 100, Deep: 10000}
+var QuickSizes = Sizes{Noop: 1000, Pack: 100, Deep: 5000}
 
 // Generate builds the named workload from seed. pack and pack1c draw the
 // same durations (uniform 0.05–0.5 s) for the same seed; pack's tasks need
