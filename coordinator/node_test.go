@@ -278,3 +278,40 @@ func TestConnWrapperGuardsTheTransport(t *testing.T) {
 		t.Fatalf("the stranger applied up to %d and accepted %d connections", n, stranger.accepted.Load())
 	}
 }
+
+func TestPartitionedLeaderIsReplacedAndCatchesUp(t *testing.T) {
+	ctx := testCtx(t)
+	c := coordtest.New(t, 3)
+	li, old := leaderOf(t, ctx, c)
+	if _, err := old.Propose(ctx, ingestN(0, 5)); err != nil {
+		t.Fatal(err)
+	}
+	c.Partition([]int{li})
+	// The isolated leader cannot commit: it steps down, and the outcome
+	// of what it was given is unknown to the proposer.
+	_, err := old.Propose(ctx, ingestN(100, 1))
+	if !errors.Is(err, coordinator.ErrMaybeCommitted) && !errors.Is(err, coordinator.ErrNotLeader) {
+		t.Fatalf("a proposal to the isolated leader: %v", err)
+	}
+	nl, err := c.NewLeader(ctx, li)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Node(nl).Propose(ctx, ingestN(5, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Heal()
+	if err := old.WaitApplied(ctx, out.Index); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnsureSame(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := old.Ledger().View().Task("t00100"); ok {
+		t.Fatal("the isolated leader's write survived the partition")
+	}
+	if n := old.Ledger().Counts().Queued; n != 10 {
+		t.Fatalf("the healed node holds %d tasks, want 10", n)
+	}
+}

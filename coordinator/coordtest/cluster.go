@@ -1,7 +1,7 @@
 // Package coordtest builds in-process Raft clusters of the ledger on
 // 127.0.0.1 for tests: N voters over real TCP with their logs on real
-// disk, and the helpers to break them (Kill, Restart from the data dir)
-// and check them (Leader, WaitApplied, EnsureSame). Nothing here sleeps:
+// disk, and the helpers to break them (Kill, Restart from the data dir,
+// Partition, Heal) and check them (Leader, WaitApplied, EnsureSame). Nothing here sleeps:
 // waits are on Raft observations and applied indexes.
 package coordtest
 
@@ -29,6 +29,7 @@ type Cluster struct {
 	cfgs  []coordinator.Config
 	nodes []*coordinator.Node // nil while killed
 	obs   []chan raft.Observation
+	net   *netctl
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every leader observation
@@ -41,7 +42,7 @@ type Option func(i int, c *coordinator.Config)
 // Everything is shut down and removed when the test ends.
 func New(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, changed: make(chan struct{})}
+	c := &Cluster{t: t, changed: make(chan struct{}), net: newNetctl()}
 	base := t.TempDir()
 	var servers []coordinator.Server
 	for i := 0; i < n; i++ {
@@ -59,6 +60,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		for _, o := range opts {
 			o(i, &cfg)
 		}
+		cfg.WrapConn = c.net.wrap(i, cfg.WrapConn)
 		c.cfgs = append(c.cfgs, cfg)
 		c.nodes = append(c.nodes, nil)
 		c.obs = append(c.obs, nil)
@@ -69,6 +71,9 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		c.nmu.Lock()
 		c.cfgs[i].Bind = addr
 		c.nmu.Unlock()
+		c.net.mu.Lock()
+		c.net.addrs[addr] = i
+		c.net.mu.Unlock()
 		servers = append(servers, coordinator.Server{ID: cfg.ID, Addr: addr, Voter: true})
 	}
 	t.Cleanup(c.Close)
@@ -150,12 +155,22 @@ func (c *Cluster) Live() []int {
 
 // Leader waits until a live node is the leader and returns its index.
 func (c *Cluster) Leader(ctx context.Context) (int, error) {
+	return c.waitLeader(ctx, func(int) bool { return true })
+}
+
+// NewLeader waits until a live node other than old is the leader (old
+// may still believe it leads, cut off by a partition) and returns it.
+func (c *Cluster) NewLeader(ctx context.Context, old int) (int, error) {
+	return c.waitLeader(ctx, func(i int) bool { return i != old })
+}
+
+func (c *Cluster) waitLeader(ctx context.Context, accept func(int) bool) (int, error) {
 	for {
 		c.mu.Lock()
-		ch := c.changed
+		ch := c.changed // taken before looking, so no change is missed
 		c.mu.Unlock()
 		for _, i := range c.Live() {
-			if n := c.Node(i); n != nil && n.IsLeader() {
+			if n := c.Node(i); n != nil && accept(i) && n.IsLeader() {
 				return i, nil
 			}
 		}
