@@ -21,6 +21,7 @@ type index struct {
 	classes   []class // by remaining time, shortest first
 	draining  []int32
 	reserved  []int32
+	resMost   int // the most free cores of a reserved node, -1 with none
 	remaining []time.Duration // by rank
 	busy      []time.Duration // by rank: until BusyUntil, -1 when unknown
 	shadow    []time.Duration // by rank: a reserved node is held until then
@@ -49,6 +50,7 @@ func newIndex(nodes []Node, now time.Time) *index {
 		remaining: make([]time.Duration, len(nodes)),
 		busy:      make([]time.Duration, len(nodes)),
 		shadow:    make([]time.Duration, len(nodes)),
+		resMost:   -1,
 	}
 	for i := range nodes {
 		ix.nodes[i] = &nodes[i]
@@ -117,7 +119,10 @@ func (ix *index) firstClass(need time.Duration) int {
 // wide tasks find room.
 func (ix *index) find(c int, m int64, need time.Duration, first, stop int, late bool) (int32, bool) {
 	for _, r := range ix.reserved {
-		if !late && ix.free[r] >= c && ix.mem[r] >= m && need <= ix.shadow[r] && need < ix.remaining[r] {
+		if late || c > ix.resMost {
+			break
+		}
+		if ix.free[r] >= c && ix.mem[r] >= m && need <= ix.shadow[r] && need < ix.remaining[r] {
 			return r, true
 		}
 	}
@@ -153,7 +158,8 @@ func (ix *index) take(r int32, c int, m int64) {
 	ix.mem[r] -= m
 	ci := int(ix.class[r])
 	if ci < 0 {
-		return // a reserved node, backfilled
+		ix.updateResMost() // a reserved node, backfilled
+		return
 	}
 	ix.classes[ci].set(int(ix.pos[r]), ix.free[r], ix.mem[r])
 	ix.updateMost(ci)
@@ -190,7 +196,15 @@ func (ix *index) reserve(r int32, shadow time.Duration) {
 	ix.class[r] = -1
 	ix.shadow[r] = shadow
 	ix.reserved = append(ix.reserved, r)
+	ix.resMost = max(ix.resMost, ix.free[r])
 	ix.updateMost(ci)
+}
+
+func (ix *index) updateResMost() {
+	ix.resMost = -1
+	for _, r := range ix.reserved {
+		ix.resMost = max(ix.resMost, ix.free[r])
+	}
 }
 
 // unreserve puts reserved node r back into the index.
@@ -199,6 +213,7 @@ func (ix *index) unreserve(r int32) {
 	ix.class[r] = int32(ci)
 	ix.classes[ci].set(int(ix.pos[r]), ix.free[r], ix.mem[r])
 	ix.reserved = slices.DeleteFunc(ix.reserved, func(x int32) bool { return x == r })
+	ix.updateResMost()
 	for ; ci >= 0; ci-- {
 		ix.most[ci] = max(ix.classes[ci].tree[1], ix.most[ci+1])
 	}
@@ -231,6 +246,9 @@ func (ix *index) diagnose(c int, m int64, first int, need time.Duration) Reason 
 	}
 	fits := func(r int32) bool { return ix.free[r] >= c && ix.mem[r] >= m }
 	for _, r := range ix.reserved {
+		if c > ix.resMost {
+			break
+		}
 		if fits(r) && ix.remaining[r] > need {
 			return ReasonReserved
 		}
