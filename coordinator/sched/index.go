@@ -21,7 +21,7 @@ type index struct {
 	classes   []class // by remaining time, shortest first
 	draining  []int32
 	reserved  []int32
-	resMost   int // the most free cores of a reserved node, -1 with none
+	resMost   int             // the most free cores of a reserved node, -1 with none
 	remaining []time.Duration // by rank
 	busy      []time.Duration // by rank: until BusyUntil, -1 when unknown
 	shadow    []time.Duration // by rank: a reserved node is held until then
