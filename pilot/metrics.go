@@ -81,7 +81,9 @@ var (
 	descApplied = prometheus.NewDesc("pilot_ledger_applied_index",
 		"The Raft index this agent's ledger has applied.", nil, nil)
 	descBusy = prometheus.NewDesc("pilot_node_cores_busy",
-		"Cores held by assigned and running tasks, per node.", []string{"node", "pilot"}, nil)
+		"Cores held by running tasks, per node (at most its cores: a running task may be sealing its output outside them).", []string{"node", "pilot"}, nil)
+	descAssigned = prometheus.NewDesc("pilot_node_tasks_assigned",
+		"Tasks assigned to a node and not started yet (its local backlog), per node.", []string{"node", "pilot"}, nil)
 	descTotal = prometheus.NewDesc("pilot_node_cores_total",
 		"Cores a node offers, per node.", []string{"node", "pilot"}, nil)
 	descDraining = prometheus.NewDesc("pilot_node_draining",
@@ -91,7 +93,7 @@ var (
 )
 
 func (c *ledgerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTasks, descLedgerDups, descApplied, descBusy, descTotal, descDraining, descWaiting} {
+	for _, d := range []*prometheus.Desc{descTasks, descLedgerDups, descApplied, descBusy, descAssigned, descTotal, descDraining, descWaiting} {
 		ch <- d
 	}
 }
@@ -104,8 +106,16 @@ func (c *ledgerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descLedgerDups, prometheus.GaugeValue, float64(n.Duplicates))
 	ch <- prometheus.MustNewConstMetric(descApplied, prometheus.GaugeValue, float64(v.Applied()))
+	busy, assigned := map[string]int{}, map[string]int{}
+	for _, t := range v.InState(ledger.Running) {
+		busy[t.Node] += t.Spec.Cores
+	}
+	for _, t := range v.InState(ledger.Assigned) {
+		assigned[t.Node]++
+	}
 	for _, nd := range v.Nodes() {
-		ch <- prometheus.MustNewConstMetric(descBusy, prometheus.GaugeValue, float64(nd.UsedCores), nd.ID, nd.Pilot)
+		ch <- prometheus.MustNewConstMetric(descBusy, prometheus.GaugeValue, float64(min(busy[nd.ID], nd.Cores)), nd.ID, nd.Pilot)
+		ch <- prometheus.MustNewConstMetric(descAssigned, prometheus.GaugeValue, float64(assigned[nd.ID]), nd.ID, nd.Pilot)
 		ch <- prometheus.MustNewConstMetric(descTotal, prometheus.GaugeValue, float64(nd.Cores), nd.ID, nd.Pilot)
 		ch <- prometheus.MustNewConstMetric(descDraining, prometheus.GaugeValue, b2f(nd.Draining), nd.ID, nd.Pilot)
 	}

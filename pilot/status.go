@@ -29,14 +29,21 @@ type ClusterStatus struct {
 
 // NodeStatus is one node of the ledger.
 type NodeStatus struct {
-	ID         string       `json:"id"`
-	Pilot      string       `json:"pilot"`
-	CoresBusy  int          `json:"cores_busy"`
-	CoresTotal int          `json:"cores_total"`
-	MemMB      int64        `json:"mem_mb,omitempty"`
-	Tasks      int          `json:"tasks"` // assigned and running
-	Draining   bool         `json:"draining"`
-	Oldest     *RunningTask `json:"oldest,omitempty"` // its oldest running task
+	ID    string `json:"id"`
+	Pilot string `json:"pilot"`
+	// CoresBusy is the cores of the node's running tasks, at most its
+	// cores: a task the ledger holds as running may be sealing its output
+	// after its process ended, outside its cores, while the next one runs.
+	CoresBusy  int `json:"cores_busy"`
+	CoresTotal int `json:"cores_total"`
+	// Prefetch is how many cores of assigned tasks the node may hold
+	// beyond its own, as a local backlog; Assigned counts those tasks.
+	Prefetch int          `json:"prefetch,omitempty"`
+	Running  int          `json:"running"`
+	Assigned int          `json:"assigned"`
+	MemMB    int64        `json:"mem_mb,omitempty"`
+	Draining bool         `json:"draining"`
+	Oldest   *RunningTask `json:"oldest,omitempty"` // its oldest running task
 }
 
 // PilotStatus is one pilot (allocation) with nodes in the ledger.
@@ -82,7 +89,13 @@ func clusterStatus(v ledger.View, now time.Time) ClusterStatus {
 		return running[i].Spec.ID < running[j].Spec.ID
 	})
 	oldest := map[string]*RunningTask{}
+	busy, nrun, nassigned := map[string]int{}, map[string]int{}, map[string]int{}
+	for _, t := range v.InState(ledger.Assigned) {
+		nassigned[t.Node]++
+	}
 	for i, t := range running {
+		busy[t.Node] += t.Spec.Cores
+		nrun[t.Node]++
 		rt := RunningTask{ID: t.Spec.ID, Node: t.Node, Attempt: t.Attempt, Cores: t.Spec.Cores, Since: time.Unix(0, t.StartedAt).UTC()}
 		rt.AgeS = now.Sub(rt.Since).Seconds()
 		if i < maxRunningShown {
@@ -99,8 +112,8 @@ func clusterStatus(v ledger.View, now time.Time) ClusterStatus {
 	var order []string
 	for _, n := range v.Nodes() {
 		st.Nodes = append(st.Nodes, NodeStatus{
-			ID: n.ID, Pilot: n.Pilot, CoresBusy: n.UsedCores, CoresTotal: n.Cores, MemMB: n.MemMB,
-			Tasks: n.Tasks, Draining: n.Draining, Oldest: oldest[n.ID],
+			ID: n.ID, Pilot: n.Pilot, CoresBusy: min(busy[n.ID], n.Cores), CoresTotal: n.Cores, Prefetch: n.Prefetch,
+			Running: nrun[n.ID], Assigned: nassigned[n.ID], MemMB: n.MemMB, Draining: n.Draining, Oldest: oldest[n.ID],
 		})
 		p := pilots[n.Pilot]
 		if p == nil {
@@ -109,7 +122,7 @@ func clusterStatus(v ledger.View, now time.Time) ClusterStatus {
 			order = append(order, n.Pilot)
 		}
 		p.Nodes++
-		p.CoresBusy += n.UsedCores
+		p.CoresBusy += min(busy[n.ID], n.Cores)
 		p.CoresTotal += n.Cores
 		p.Draining = p.Draining || n.Draining
 		if n.PilotEnd != 0 {
@@ -124,10 +137,16 @@ func clusterStatus(v ledger.View, now time.Time) ClusterStatus {
 	return st
 }
 
-// busyCores sums the cores held and offered by the ledger's nodes.
+// busyCores sums the cores of running tasks, at most each node's, and the
+// cores the ledger's nodes offer (assigned tasks wait in a node's backlog
+// and hold none).
 func busyCores(v ledger.View) (busy, total int) {
+	per := map[string]int{}
+	for _, t := range v.InState(ledger.Running) {
+		per[t.Node] += t.Spec.Cores
+	}
 	for _, n := range v.Nodes() {
-		busy += n.UsedCores
+		busy += min(per[n.ID], n.Cores)
 		total += n.Cores
 	}
 	return busy, total

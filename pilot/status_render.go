@@ -82,7 +82,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d/%d\t%s\t%v\t%s\n", p.ID, p.Nodes, p.CoresBusy, p.CoresTotal, ends, p.Draining, dash(p.SlurmState))
 	}
-	fmt.Fprintln(tw, "\nNODE\tPILOT\tCORES BUSY/TOTAL\tTASKS\tOLDEST RUNNING")
+	fmt.Fprintln(tw, "\nNODE\tPILOT\tCORES BUSY/TOTAL\tRUNNING\tBACKLOG\tOLDEST RUNNING")
 	for i, n := range r.Nodes {
 		if i == maxNodesShown {
 			fmt.Fprintf(tw, "... %d more nodes (--json lists them all)\n", len(r.Nodes)-i)
@@ -92,7 +92,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		if n.Oldest != nil {
 			old = fmt.Sprintf("%s (%s)", n.Oldest.ID, (time.Duration(n.Oldest.AgeS) * time.Second).Round(time.Second))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%s\n", n.ID, n.Pilot, n.CoresBusy, n.CoresTotal, n.Tasks, old)
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%s\n", n.ID, n.Pilot, n.CoresBusy, n.CoresTotal, n.Running, n.Assigned, old)
 	}
 	return tw.Flush()
 }

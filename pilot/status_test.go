@@ -55,16 +55,16 @@ func TestClusterStatusFromLedger(t *testing.T) {
 		t.Fatalf("running, oldest first: %+v", st.Running)
 	}
 	want := map[string]struct {
-		busy, total, tasks int
-		oldest             string
-	}{"a": {2, 4, 2, "t1"}, "b": {1, 2, 1, "t3"}, "c": {1, 8, 1, ""}}
+		busy, total, running, assigned int
+		oldest                         string
+	}{"a": {2, 4, 2, 0, "t1"}, "b": {1, 2, 1, 0, "t3"}, "c": {0, 8, 0, 1, ""}}
 	for _, n := range st.Nodes {
 		w := want[n.ID]
 		old := ""
 		if n.Oldest != nil {
 			old = n.Oldest.ID
 		}
-		if n.CoresBusy != w.busy || n.CoresTotal != w.total || n.Tasks != w.tasks || old != w.oldest {
+		if n.CoresBusy != w.busy || n.CoresTotal != w.total || n.Running != w.running || n.Assigned != w.assigned || old != w.oldest {
 			t.Errorf("node %s: %+v (oldest %q), want %+v", n.ID, n, old, w)
 		}
 	}
@@ -78,7 +78,7 @@ func TestClusterStatusFromLedger(t *testing.T) {
 	if q := st.Pilots[1]; q.ID != "202" || !q.End.IsZero() || q.CoresTotal != 8 {
 		t.Fatalf("pilot 202: %+v", q)
 	}
-	if busy, total := busyCores(l.View()); busy != 4 || total != 14 {
+	if busy, total := busyCores(l.View()); busy != 3 || total != 14 {
 		t.Fatalf("busyCores %d/%d", busy, total)
 	}
 	if st.RetryWaiting != 0 {
