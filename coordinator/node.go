@@ -94,7 +94,7 @@ func raftConfig(cfg *Config, hlog hclog.Logger) *raft.Config {
 	rc.CommitTimeout = t.Commit
 	// Concurrent proposals share one disk write and one AppendEntries.
 	rc.BatchApplyCh = true
-	rc.MaxAppendEntries = 256
+	rc.MaxAppendEntries = 64 // entries per AppendEntries, of up to MaxEntryBytes each
 	if cfg.SnapshotInterval > 0 {
 		rc.SnapshotInterval = cfg.SnapshotInterval
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -313,5 +314,22 @@ func TestPartitionedLeaderIsReplacedAndCatchesUp(t *testing.T) {
 	}
 	if n := old.Ledger().Counts().Queued; n != 10 {
 		t.Fatalf("the healed node holds %d tasks, want 10", n)
+	}
+}
+
+func TestProposeRefusesAnOversizedEntry(t *testing.T) {
+	ctx := testCtx(t)
+	c := coordtest.New(t, 1)
+	_, n := leaderOf(t, ctx, c)
+	big := ledger.Ingest{At: 1}
+	for i := 0; len(big.Tasks)*task.MaxInputBytes <= coordinator.MaxEntryBytes; i++ {
+		id := fmt.Sprintf("big%03d", i)
+		big.Tasks = append(big.Tasks, ledger.Leased{Spec: task.Spec{ID: id, Cmd: []string{"x"}, Input: string(make([]byte, task.MaxInputBytes))}})
+	}
+	if _, err := n.Propose(ctx, big); err == nil || !strings.Contains(err.Error(), "split the batch") {
+		t.Fatalf("an oversized entry: %v", err)
+	}
+	if n.Ledger().Applied() != 0 {
+		t.Fatal("an oversized entry reached the log")
 	}
 }

@@ -9,6 +9,11 @@ import (
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
 )
 
+// MaxEntryBytes bounds one log entry. Every replica holds whole entries
+// in memory and raft ships up to 64 of them in one message, so a leader
+// batches up to about a megabyte and splits beyond this.
+const MaxEntryBytes = 4 << 20
+
 // Propose commits one command (a ledger.Batch for many) and returns its
 // outcome once this node has applied it. It blocks until then or until ctx
 // ends. Refusals inside the outcome are not errors: the entry committed,
@@ -22,6 +27,9 @@ func (n *Node) Propose(ctx context.Context, cmd ledger.Command) (*ledger.Outcome
 	data, err := ledger.Encode(cmd)
 	if err != nil {
 		return nil, err
+	}
+	if len(data) > MaxEntryBytes {
+		return nil, fmt.Errorf("propose %s on node %s: the entry is %d bytes, the limit is %d: split the batch", cmd.Type(), n.cfg.ID, len(data), MaxEntryBytes)
 	}
 	f := n.raft.Apply(data, enqueueTimeout(ctx))
 	if err := n.wait(ctx, f); err != nil {
