@@ -20,7 +20,8 @@ type fileModel struct {
 	path    string
 	clk     *clock
 	q       *FileQueue
-	lines   []string // task id, or "" for a line that is not a task
+	lines   []string          // task id, or "" for a line that is not a task
+	cmds    map[string]string // task id → its command
 	flushed map[int]bool
 	leases  map[string]modelLease
 	results map[string]string // id → state, as results.jsonl says
@@ -128,7 +129,7 @@ func TestFileQueueProperties(t *testing.T) {
 		}
 		defer os.RemoveAll(dir)
 		m := &fileModel{t: t, path: filepath.Join(dir, "tasks.jsonl"), clk: newClock(),
-			flushed: map[int]bool{}, leases: map[string]modelLease{}, results: map[string]string{}}
+			flushed: map[int]bool{}, leases: map[string]modelLease{}, results: map[string]string{}, cmds: map[string]string{}}
 		m.open()
 		t.Repeat(map[string]func(*rapid.T){
 			"append": func(t *rapid.T) {
@@ -142,6 +143,7 @@ func TestFileQueueProperties(t *testing.T) {
 					m.nextID++
 					b.WriteString(taskLine(m.nextID) + "\n")
 					m.lines = append(m.lines, taskID(m.nextID))
+					m.cmds[taskID(m.nextID)] = "true"
 				}
 				appendRaw(t, m.path, b.String())
 			},
@@ -152,6 +154,8 @@ func TestFileQueueProperties(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// The same id and command is the same task (accepted, not
+				// stored again); another command, another task (refused).
 				var specs []task.Spec
 				for n := rapid.IntRange(1, 4).Draw(t, "n"); n > 0; n-- {
 					id := taskID(m.nextID + 1)
@@ -160,21 +164,23 @@ func TestFileQueueProperties(t *testing.T) {
 					} else {
 						m.nextID++
 					}
-					specs = append(specs, task.Spec{ID: id, Cmd: []string{"true"}})
+					specs = append(specs, task.Spec{ID: id, Cmd: []string{rapid.SampledFrom([]string{"true", "false"}).Draw(t, "cmd")}})
 				}
 				rep, err := sub.Submit(ctx, specs)
 				if err != nil {
 					t.Fatal(err)
 				}
-				known := map[string]bool{}
-				for _, id := range m.lines {
-					known[id] = true
-				}
+				inBatch := map[string]bool{}
 				accepted := 0
 				for _, s := range specs {
-					if task.ValidateID(s.ID) == nil && !known[s.ID] {
-						known[s.ID] = true
+					switch {
+					case task.ValidateID(s.ID) != nil || inBatch[s.ID]:
+					case m.cmds[s.ID] == "":
+						m.cmds[s.ID] = s.Cmd[0]
 						m.lines = append(m.lines, s.ID)
+						inBatch[s.ID] = true // a second one in this batch is refused
+						accepted++
+					case m.cmds[s.ID] == s.Cmd[0]:
 						accepted++
 					}
 				}

@@ -13,8 +13,10 @@ import (
 
 // Submit validates specs and appends the valid ones to the queue file with
 // one write (O_APPEND), fsynced before it returns: all of them, or on error
-// none. A task whose id the campaign already has, or that repeats an id of
-// the batch, is rejected with the line that has it. Submit needs no claim:
+// none. A task the campaign already has, identical (after defaults), is
+// accepted and changes nothing, so a submission cut short may simply be
+// run again; a different task under a used id, or one that repeats an id
+// of the batch, is rejected with the line that has it. Submit needs no claim:
 // like a user's own append, it does not touch the state directory. Two
 // processes that submit one id at the same moment both append it; the
 // later line then becomes a failed result when it is read.
@@ -49,7 +51,15 @@ func (q *FileQueue) Submit(ctx context.Context, specs []task.Spec) (SubmitReport
 			continue
 		}
 		if p, dup := q.idx.byID[s.ID]; dup {
-			reject("duplicate id %q: line %d of %s already has it; ids are unique in a campaign", s.ID, q.idx.lines[p].no, q.path)
+			same, err := q.stored(p, s)
+			if err != nil {
+				return SubmitReport{}, err
+			}
+			if same {
+				rep.Accepted++
+				continue
+			}
+			reject("duplicate id %q: line %d of %s has another task under it; ids are unique in a campaign", s.ID, q.idx.lines[p].no, q.path)
 			continue
 		}
 		if first, dup := batch[s.ID]; dup {
@@ -71,7 +81,7 @@ func (q *FileQueue) Submit(ctx context.Context, specs []task.Spec) (SubmitReport
 		s.ApplyDefaults()
 		stored, ends = append(stored, s), append(ends, buf.Len())
 	}
-	if rep.Accepted == 0 {
+	if len(stored) == 0 {
 		return rep, nil
 	}
 	data := buf.Bytes()
@@ -104,6 +114,24 @@ func (q *FileQueue) Submit(ctx context.Context, specs []task.Spec) (SubmitReport
 		q.idx.maybeCache()
 	}
 	return rep, nil
+}
+
+// stored reports whether line p holds the task s, field for field after
+// defaults.
+func (q *FileQueue) stored(p int, s task.Spec) (bool, error) {
+	f, err := os.Open(q.path)
+	if err != nil {
+		return false, fmt.Errorf("queue %s: %w", q.path, err)
+	}
+	defer f.Close()
+	have, err := q.idx.spec(f, q.path, p)
+	if err != nil {
+		return false, err
+	}
+	s.ApplyDefaults()
+	a, _ := json.Marshal(have)
+	b, _ := json.Marshal(s)
+	return bytes.Equal(a, b), nil
 }
 
 // endsMidLine reports whether the queue file's last byte is not a newline.

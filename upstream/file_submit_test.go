@@ -14,7 +14,7 @@ func TestFileSubmit(t *testing.T) {
 	q, path := newQ(t, 2, c)
 	specs := []task.Spec{
 		{ID: "new-1", Cmd: []string{"true"}},
-		{ID: taskID(1), Cmd: []string{"true"}},       // in the campaign already
+		{ID: taskID(1), Cmd: []string{"false"}},      // another task under a used id
 		{ID: "new-1", Fn: "f"},                       // repeated in the batch
 		{ID: "../../etc/passwd", Cmd: []string{"x"}}, // escaping id
 		{ID: "new-2", Fn: "nmr", Args: []string{"CCO"}, Cores: 4},
@@ -23,10 +23,18 @@ func TestFileSubmit(t *testing.T) {
 	if err != nil || rep.Accepted != 2 || len(rep.Rejected) != 3 {
 		t.Fatalf("submit: %+v %v", rep, err)
 	}
-	for i, want := range []string{"line 2 of " + path, "task 1 of this submission", "must match"} {
+	for i, want := range []string{"line 2 of " + path + " has another task", "task 1 of this submission", "must match"} {
 		if r := rep.Rejected[i]; !strings.Contains(r.Reason, want) || r.Index != i+1 {
 			t.Errorf("rejection %d: %+v, want index %d and %q", i, r, i+1, want)
 		}
+	}
+	// The same tasks again, as after a submission cut short: accepted,
+	// nothing stored twice.
+	if rep, err := q.Submit(ctx, []task.Spec{specs[0], specs[4], {ID: taskID(0), Cmd: []string{"true"}, Cores: 1, MaxAttempts: 3}}); err != nil || rep.Accepted != 3 || len(rep.Rejected) != 0 {
+		t.Fatalf("identical resubmission: %+v %v", rep, err)
+	}
+	if b, _ := os.ReadFile(path); strings.Count(string(b), "\n") != 4 {
+		t.Fatalf("identical resubmission stored again:\n%s", b)
 	}
 	// A half-written line by hand: submitted tasks still land whole on a
 	// line of their own, and the cut line fails with its number.

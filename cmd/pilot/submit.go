@@ -24,11 +24,13 @@ each FILE or from standard input ("-" or no FILE), validate every line and
 append the valid ones to the queue: a JSONL file (created if missing; its
 state is in FILE.pilot/ or --state) or the URL of a 'pilot serve' queue.
 
-Invalid lines, and tasks whose id the campaign already has, are reported as
-FILE:LINE: reason on stderr and not stored. All valid tasks ARE stored even
-then, and the exit status is 1: fix the lines named and submit only those
-again. Each batch of up to 5000 tasks is one atomic append; large inputs
-show their progress on stderr.`,
+Invalid lines, and tasks under an id the campaign has for another task, are
+reported as FILE:LINE: reason on stderr and not stored. All valid tasks ARE
+stored even then, and the exit status is 1: fix the lines named and submit
+them again. A task the campaign already has, identical, is accepted and not
+stored twice, so a submission cut short may simply be run again. Each batch
+of up to 5000 tasks is one atomic append; large inputs show their progress
+on stderr.`,
 		Example: `  pilot submit --queue tasks.jsonl new.jsonl
   generate-tasks | pilot submit --queue http://queue:8470 -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,9 +59,9 @@ show their progress on stderr.`,
 				}
 				if err != nil {
 					if errors.Is(err, upstream.ErrUnavailable) {
-						return unavailable(err, fmt.Sprintf("%d tasks were stored before this; rerun later: stored ones are reported as duplicates", total.Accepted))
+						return unavailable(err, fmt.Sprintf("%d tasks were stored before this; run the same command again later: tasks already stored are not stored twice", total.Accepted))
 					}
-					return withHint(err, fmt.Sprintf("%d tasks were stored before this", total.Accepted))
+					return withHint(err, fmt.Sprintf("%d tasks were stored before this; running the same command again stores none twice", total.Accepted))
 				}
 			}
 			if asJSON {
