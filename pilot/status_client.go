@@ -70,7 +70,8 @@ type Report struct {
 	Live      bool   `json:"live"`
 	NoCluster string `json:"no_cluster,omitempty"`
 	Leader    string `json:"leader,omitempty"`
-	// Ledger counts the tasks the cluster holds. Every one of them is
+	// Ledger counts the tasks the cluster holds (null with no live
+	// cluster; pilots and nodes are then empty). Every one of them is
 	// leased upstream (until its result is written), so upstream.leased =
 	// ledger queued + assigned + running + done and failed not yet written
 	// upstream + InTransit (leased but not yet in the ledger, or dropped
@@ -150,7 +151,7 @@ func (w *Watcher) Close() error { return w.q.Close() }
 // then the live cluster and Slurm (best effort: their absence is reported
 // in the Report, never an error).
 func (w *Watcher) Read(ctx context.Context) (*Report, error) {
-	rep := &Report{At: time.Now().UTC(), Queue: w.cfg.Queue, StateDir: w.cfg.StateDir}
+	rep := &Report{At: time.Now().UTC(), Queue: w.cfg.Queue, StateDir: w.cfg.StateDir, Pilots: []PilotStatus{}, Nodes: []NodeStatus{}}
 	cs, why := w.cluster(ctx)
 	st, err := w.q.Status(ctx)
 	if err != nil {
@@ -182,7 +183,13 @@ func (w *Watcher) Read(ctx context.Context) (*Report, error) {
 	rep.Live, rep.Leader = true, cs.Leader
 	rep.Ledger, rep.RetryWaiting = &cs.Ledger, cs.RetryWaiting
 	rep.InTransit = st.Leased - cs.Ledger.Tasks()
-	rep.Pilots, rep.Nodes, rep.Running, rep.Oldest, rep.Waiting = cs.Pilots, cs.Nodes, cs.Running, cs.Oldest, cs.Waiting
+	if cs.Pilots != nil {
+		rep.Pilots = cs.Pilots
+	}
+	if cs.Nodes != nil {
+		rep.Nodes = cs.Nodes
+	}
+	rep.Running, rep.Oldest, rep.Waiting = cs.Running, cs.Oldest, cs.Waiting
 	rep.Throughput, rep.UpstreamError = &cs.Throughput, cs.UpstreamError
 	if left := st.Pending + st.Leased; left > 0 && cs.Throughput.TasksPerH > 0 {
 		rep.ETAS = float64(left) / cs.Throughput.TasksPerH * 3600
