@@ -16,7 +16,8 @@ import (
 // none. A task the campaign already has, identical (after defaults), is
 // accepted and changes nothing, so a submission cut short may simply be
 // run again; a different task under a used id, or one that repeats an id
-// of the batch, is rejected with the line that has it. Submit needs no claim:
+// of the batch, is rejected with the line that has it. Unlike the queue
+// server, a file queue never reuses the id of a flushed task. Submit needs no claim:
 // like a user's own append, it does not touch the state directory. Two
 // processes that submit one id at the same moment both append it; the
 // later line then becomes a failed result when it is read.
@@ -57,6 +58,10 @@ func (q *FileQueue) Submit(ctx context.Context, specs []task.Spec) (SubmitReport
 			}
 			if same {
 				rep.Accepted++
+				continue
+			}
+			if _, done := q.res.state[s.ID]; !done && q.idx.lines[p].off < q.st.FlushedBelow {
+				reject("duplicate id %q: its task at line %d of %s was flushed, and a file queue never reuses an id; give the task a new id, or start a new campaign with another state directory", s.ID, q.idx.lines[p].no, q.path)
 				continue
 			}
 			reject("duplicate id %q: line %d of %s has another task under it; ids are unique in a campaign", s.ID, q.idx.lines[p].no, q.path)

@@ -221,6 +221,9 @@ func TestFileFlushHandsBack(t *testing.T) {
 	if err != nil || len(crep.Refused) != 1 {
 		t.Fatalf("result of a flushed task: %+v %v", crep, err)
 	}
+	if rep, _ := admin.Submit(ctx, []task.Spec{{ID: taskID(5), Cmd: []string{"x"}}}); len(rep.Rejected) != 1 || !strings.Contains(rep.Rejected[0].Reason, "was flushed") {
+		t.Fatalf("submit under a flushed id: %+v", rep)
+	}
 	appendRaw(t, path, taskLine(100)+"\n")
 	if ids := leaseAll(t, leader, "a", 10); strings.Join(ids, ",") != taskID(100) {
 		t.Fatalf("after flush leased %v", ids)
