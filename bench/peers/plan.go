@@ -88,7 +88,7 @@ func (p Plan) Print(w io.Writer) {
 		}
 		lb := ""
 		if r.W.Sleeps() {
-			lb = fmt.Sprintf(", lower bound %.2fs", r.W.LowerBound())
+			lb = fmt.Sprintf(", lower bound %.2fs (a zero-overhead greedy backfill: %.3f×)", r.W.LowerBound(), r.W.GreedyMakespan()/r.W.LowerBound())
 		}
 		fmt.Fprintf(w, "  %-7s %6d tasks on %d slots%s: %s\n", r.W.Name, len(r.W.Tasks), r.W.Slots, lb, strings.Join(names, " "))
 	}

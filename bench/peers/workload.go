@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 	"math/rand/v2"
 )
 
@@ -92,4 +93,35 @@ func trues(n int) []Task {
 		ts[i] = Task{Cores: 1}
 	}
 	return ts
+}
+
+// GreedyMakespan is the makespan of a zero-overhead list schedule with
+// backfill: whenever slots free up, the tasks are scanned in order and each
+// that fits starts at once. It is the reference for what a real system's
+// overhead adds; LowerBound is what no schedule can beat.
+func (w Workload) GreedyMakespan() float64 {
+	free, now := w.Slots, 0.0
+	pending := slices.Clone(w.Tasks)
+	var ends []float64 // end times of running tasks, with their slots below
+	var slots []int
+	for len(pending) > 0 || len(ends) > 0 {
+		kept := pending[:0]
+		for _, t := range pending {
+			if t.Cores <= free {
+				free -= t.Cores
+				ends, slots = append(ends, now+t.Dur), append(slots, t.Cores)
+			} else {
+				kept = append(kept, t)
+			}
+		}
+		pending = kept
+		if len(ends) == 0 {
+			break // a task wider than every slot: never placed
+		}
+		i := slices.Index(ends, slices.Min(ends))
+		now = ends[i]
+		free += slots[i]
+		ends, slots = slices.Delete(ends, i, i+1), slices.Delete(slots, i, i+1)
+	}
+	return now
 }

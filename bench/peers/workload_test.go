@@ -62,3 +62,16 @@ func TestLowerBound(t *testing.T) {
 		}
 	}
 }
+
+func TestGreedyMakespan(t *testing.T) {
+	w := Workload{Slots: 4, Tasks: []Task{{2, 1}, {2, 1}, {1, 0.5}, {4, 1}, {1, 0.25}}}
+	// 0–1: both 2-slot tasks; 1–1.5: the 0.5 s task, and the 0.25 s one
+	// backfilled beside it (the 4-slot task waits for all four); 1.5–2.5: the 4-slot.
+	if got := w.GreedyMakespan(); got != 2.5 {
+		t.Errorf("greedy makespan %v, want 2.5", got)
+	}
+	pack, _ := Generate("pack", 1, FullSizes)
+	if g, lb := pack.GreedyMakespan(), pack.LowerBound(); g < lb || g > 1.1*lb {
+		t.Errorf("pack: greedy %v against lower bound %v", g, lb)
+	}
+}
