@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
-	"slices"
 	"math/rand/v2"
+	"slices"
 )
 
 // Task is one generated task: how many slots it needs and, for the pack
