@@ -21,6 +21,7 @@ var allSystems = []System{pilotSystem, xargsSystem, wqSystem, daskSystem, tspSys
 // Config is the command line.
 type Config struct {
 	Rounds     int
+	DeepRounds int // deep runs in the first DeepRounds rounds only
 	Quick      bool
 	Systems    []string
 	Workloads  []string
@@ -38,6 +39,7 @@ func main() {
 	var cfg Config
 	var systems, workloads string
 	flag.IntVar(&cfg.Rounds, "rounds", 2, "rounds; each runs every system on every workload, systems alternating")
+	flag.IntVar(&cfg.DeepRounds, "deep-rounds", 1, "rounds that include deep (its 50,000 tasks take minutes per system)")
 	flag.BoolVar(&cfg.Quick, "quick", false, "small workloads (noop 1,000, pack 100, deep 5,000), one round, short limits")
 	flag.StringVar(&systems, "systems", "pilot,xargs,workqueue,dask,tsp,parallel", "systems to run, comma-separated")
 	flag.StringVar(&workloads, "workloads", "noop,pack,pack1c,deep", "workloads to run, comma-separated")

@@ -24,11 +24,12 @@ type Plan struct {
 	cfg     Config
 }
 
-// prior is a rough guess of a system's rate on `true` and its start-up, for
-// the plan's time estimate only; nothing is measured from it.
+// prior is a rough guess of a system's rate on `true` and its start-up (as
+// seen on a loaded 2-CPU machine), for the plan's time estimate only;
+// nothing is measured from it.
 var prior = map[string]struct{ rate, startup float64 }{
-	"pilot": {270, 3}, "xargs": {1100, 0}, "workqueue": {100, 1},
-	"dask": {300, 6}, "tsp": {150, 0}, "parallel": {150, 0},
+	"pilot": {130, 1}, "xargs": {600, 0}, "workqueue": {70, 1},
+	"dask": {120, 5}, "tsp": {300, 0}, "parallel": {60, 0},
 }
 
 // NewPlan lays out the runs and estimates how long they take.
@@ -43,6 +44,9 @@ func NewPlan(cfg Config, wls []Workload, syss []System) Plan {
 	}
 	for round := 1; round <= cfg.Rounds; round++ {
 		for _, w := range wls {
+			if w.Name == "deep" && round > cfg.DeepRounds {
+				continue
+			}
 			for i := range syss {
 				s := syss[(i+round-1)%len(syss)]
 				if s.Skip(w) != "" {
@@ -72,8 +76,8 @@ func (p Plan) estimate(w Workload, s System) time.Duration {
 
 // Print says what will run, the estimate and the budget.
 func (p Plan) Print(w io.Writer) {
-	fmt.Fprintf(w, "bench-peers plan: %d runs in %d round(s); estimated %s, budget %s (no run starts after it)\n",
-		len(p.Runs), p.cfg.Rounds, p.Est.Round(time.Second), p.cfg.Budget)
+	fmt.Fprintf(w, "bench-peers plan: %d runs in %d round(s), deep in %d; estimated %s, budget %s (no run starts after it)\n",
+		len(p.Runs), p.cfg.Rounds, min(p.cfg.Rounds, p.cfg.DeepRounds), p.Est.Round(time.Second), p.cfg.Budget)
 	seen := map[string]bool{}
 	for _, r := range p.Runs {
 		if seen[r.W.Name] {

@@ -14,7 +14,7 @@ func TestPlanAlternatesAndSkips(t *testing.T) {
 	pack, _ := Generate("pack", 1, sz)
 	deep, _ := Generate("deep", 1, sz)
 	syss := []System{pilotSystem, xargsSystem, tspSystem}
-	p := NewPlan(Config{Rounds: 2, Limit: time.Minute, FloorLimit: time.Minute}, []Workload{pack, deep}, syss)
+	p := NewPlan(Config{Rounds: 3, DeepRounds: 2, Limit: time.Minute, FloorLimit: time.Minute}, []Workload{pack, deep}, syss)
 	var got []string
 	for _, r := range p.Runs {
 		got = append(got, r.W.Name+"/"+r.S.Name)
@@ -22,6 +22,7 @@ func TestPlanAlternatesAndSkips(t *testing.T) {
 	want := []string{
 		"pack/pilot", "pack/tsp", "deep/pilot", "deep/xargs", // round 1: pilot xargs tsp
 		"pack/tsp", "pack/pilot", "deep/xargs", "deep/pilot", // round 2: xargs tsp pilot
+		"pack/tsp", "pack/pilot", // round 3: tsp pilot xargs; no deep
 	}
 	if len(got) != len(want) {
 		t.Fatalf("runs %v, want %v", got, want)
