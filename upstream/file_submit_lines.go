@@ -148,7 +148,8 @@ type parsedLine struct {
 	err  error
 }
 
-// parseLines parses lines with task.Parse on every CPU.
+// parseLines parses lines with task.Parse on every CPU. Data nil means the
+// line was too long; an empty line is left alone.
 func parseLines(lines []inputLine) []parsedLine {
 	out := make([]parsedLine, len(lines))
 	workers := min(runtime.GOMAXPROCS(0), 1+len(lines)/64)
@@ -158,11 +159,12 @@ func parseLines(lines []inputLine) []parsedLine {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(lines); i += workers {
-				if lines[i].data == nil {
+				switch d := lines[i].data; {
+				case d == nil:
 					out[i].err = fmt.Errorf("the line is longer than the limit of %d bytes", task.MaxLineBytes)
-					continue
+				case len(d) > 0:
+					out[i].spec, out[i].err = task.Parse(d)
 				}
-				out[i].spec, out[i].err = task.Parse(lines[i].data)
 			}
 		}()
 	}
