@@ -32,8 +32,12 @@ import (
 //
 // Reading (Status, Results) needs no claim. The first call that writes the
 // state (Lease, Renew, Complete, Release, Flush) claims a new epoch; every
-// later write checks the lock record first and fails with ErrFenced once a
-// newer epoch holds it. Submit only appends to the queue file, as a user
+// later one checks the lock record when it starts and again right before it
+// replaces the state, and fails with ErrFenced once a newer epoch holds it.
+// The check and the write are not one atomic step (no filesystem offers
+// that without locks): a deposed writer can slip in one write at most,
+// which can only hand a task out again or record a first result, never
+// lose one. Submit only appends to the queue file, as a user
 // may by hand, and needs no claim.
 type FileQueue struct {
 	path  string
@@ -64,7 +68,9 @@ type FileOptions struct {
 	// Create makes an empty queue file if there is none. Without it, a
 	// missing queue file is an error (a typo must not start a new campaign).
 	Create bool
-	// Owner names this writer in the lock record. Default: host:pid:random.
+	// Owner names this writer in the lock record, and a Flush from another
+	// process hands the campaign back to it by this name: give each open
+	// queue its own. Default: host:pid:random.
 	Owner string
 	// Now is the clock of lease expiry. Default time.Now.
 	Now func() time.Time
