@@ -109,8 +109,9 @@ type Leader struct {
 	upErr     error     // the last upstream error, nil when it answered
 	upRetryAt time.Time // no lease before this (backoff)
 	upBackoff time.Duration
-	drained   bool      // upstream answered an empty lease since the last ingest
+	drained   bool // upstream answered an empty lease since the last ingest
 	renewedAt time.Time
+	ackedAt   time.Time // when results were last written upstream
 }
 
 // NewLeader makes the leader loop of a node.

@@ -44,8 +44,12 @@ func (l *Leader) pull(ctx context.Context) error {
 		queuedCores += t.Spec.Cores
 		return false
 	})
-	want := int(float64(cores)*l.cfg.WindowFactor) - queuedCores
-	if want <= 0 {
+	window := int(float64(cores) * l.cfg.WindowFactor)
+	want := window - queuedCores
+	// Lease in large bites: each lease costs upstream a durable write and
+	// the ledger an Ingest entry, so wait until half the window is free
+	// (a queue run dry always leases).
+	if want <= 0 || (queuedCores > 0 && want < window/2) {
 		return nil
 	}
 	leased, err := l.cfg.Queue.Lease(ctx, upstream.LeaseRequest{
@@ -112,7 +116,13 @@ func (l *Leader) ack(ctx context.Context) error {
 	if len(results) == 0 {
 		return nil
 	}
-	if !l.upstreamReady() {
+	// Write results in batches: each write costs upstream a durable
+	// append and the ledger an Acked entry. A result waits at most one
+	// Interval in the ledger (it is committed there already).
+	l.mu.Lock()
+	early := len(results) < ackChunk/8 && l.cfg.Now().Sub(l.ackedAt) < l.cfg.Interval
+	l.mu.Unlock()
+	if early || !l.upstreamReady() {
 		return nil
 	}
 	rep, err := l.cfg.Queue.Complete(ctx, l.cfg.Cluster, results)
@@ -122,6 +132,9 @@ func (l *Leader) ack(ctx context.Context) error {
 	if len(rep.Duplicates) > 0 || len(rep.Refused) > 0 {
 		l.log.Info("upstream already had some results", "duplicates", len(rep.Duplicates), "refused", len(rep.Refused))
 	}
+	l.mu.Lock()
+	l.ackedAt = l.cfg.Now()
+	l.mu.Unlock()
 	if _, err := l.propose(ctx, ledger.Acked{At: l.now(), Tasks: ids}); err != nil {
 		return fmt.Errorf("ack %d results: %w", len(ids), err)
 	}
