@@ -109,7 +109,15 @@ func mixed(rng *rand.Rand, cfg Config) []Job {
 
 func jobID(i int) string { return fmt.Sprintf("t%06d", i) }
 
-func seconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }
+// seconds converts seconds to a Duration, clamped to ±100 years so a huge
+// estimate cannot overflow.
+func seconds(s float64) time.Duration {
+	const limit = 100 * 365 * 24 * 3600
+	return time.Duration(math.Round(max(-limit, min(s, limit)) * 1e9))
+}
+
+// maxTrueS is the longest true runtime a workload file may give: a year.
+const maxTrueS = 365 * 24 * 3600
 
 // fileJob is one line of a workload file: a task as users submit it, plus
 // its true runtime.
@@ -161,8 +169,8 @@ func parseJob(b []byte) (Job, error) {
 	if err := fj.Spec.Validate(); err != nil {
 		return Job{}, err
 	}
-	if !(fj.TrueS > 0) {
-		return Job{}, fmt.Errorf("field \"true_s\": the task's true runtime in seconds must be positive, got %g", fj.TrueS)
+	if !(fj.TrueS > 0 && fj.TrueS <= maxTrueS) {
+		return Job{}, fmt.Errorf("field \"true_s\": the task's true runtime in seconds must be positive and at most %g, got %g", float64(maxTrueS), fj.TrueS)
 	}
 	fj.Spec.ApplyDefaults()
 	return Job{Spec: fj.Spec, True: seconds(fj.TrueS)}, nil

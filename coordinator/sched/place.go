@@ -2,6 +2,7 @@ package sched
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 )
@@ -146,7 +147,9 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 		}
 		it := item{i: int32(i), seq: t.Seq, estimated: ok, need: cfg.Margin}
 		if ok {
-			it.need += time.Duration(float64(est) * (1 + cfg.Slack))
+			// Clamped so an absurd estimate cannot overflow into a
+			// negative need that fits everywhere.
+			it.need += time.Duration(min(float64(est)*(1+cfg.Slack), math.MaxInt64/2))
 		}
 		it.starved = cfg.StarveAfter > 0 && now.Sub(t.Since) >= cfg.StarveAfter
 		const maxSec = 1<<46 - 1
