@@ -62,6 +62,9 @@ func TestServeAndSubmitOverHTTP(t *testing.T) {
 	exited := make(chan struct{})
 	var waitErr error
 	var addr string
+	// A server that never says where it listens must not hang the test:
+	// kill it after a minute, which ends the scan below.
+	watchdog := time.AfterFunc(time.Minute, func() { srv.Process.Kill() })
 	sc := bufio.NewScanner(errPipe)
 	for sc.Scan() {
 		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
@@ -69,6 +72,7 @@ func TestServeAndSubmitOverHTTP(t *testing.T) {
 			break
 		}
 	}
+	watchdog.Stop()
 	go func() {
 		for sc.Scan() {
 		}
@@ -77,7 +81,11 @@ func TestServeAndSubmitOverHTTP(t *testing.T) {
 	}()
 	t.Cleanup(func() {
 		srv.Process.Signal(syscall.SIGKILL)
-		<-exited
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			t.Error("pilot serve (pid", srv.Process.Pid, ") still holds its stderr 30s after SIGKILL")
+		}
 	})
 	if addr == "" {
 		t.Fatal("pilot serve did not report its address")
