@@ -53,7 +53,8 @@ func allOrNothing(w Workload, secs float64, capped bool) Outcome {
 	return o
 }
 
-// parallel: GNU parallel with -j slots, the same input as xargs.
+// parallel: GNU parallel with -j slots, the same input as xargs; its job log
+// says how many tasks ended when a run is stopped at the limit.
 var parallelSystem = System{
 	Name: "parallel",
 	Skip: oneSlotOnly,
@@ -62,15 +63,23 @@ var parallelSystem = System{
 		if err := writeLines(list, w, argLine); err != nil {
 			return Outcome{}, err
 		}
-		argv := []string{"parallel", "--will-cite", "-j", strconv.Itoa(w.Slots), "true", "{}", "::::", list}
+		joblog := filepath.Join(env.Dir, "joblog")
+		argv := []string{"parallel", "--will-cite", "--joblog", joblog, "-j", strconv.Itoa(w.Slots)}
 		if w.Sleeps() {
-			argv = []string{"parallel", "--will-cite", "-j", strconv.Itoa(w.Slots), "--colsep", " ",
-				env.Stamp(), env.StampFile(), "{1}", "{2}", "::::", list}
+			argv = append(argv, "--colsep", " ", env.Stamp(), env.StampFile(), "{1}", "{2}", "::::", list)
+		} else {
+			argv = append(argv, "true", "{}", "::::", list)
 		}
 		_, secs, capped, err := command(ctx, env, nil, argv...)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("parallel: %w", err)
 		}
-		return allOrNothing(w, secs, capped), nil
+		o := allOrNothing(w, secs, capped)
+		if capped {
+			n, err := countLines(joblog)
+			o.Done = max(n-1, 0) // the first line is the header
+			return o, err
+		}
+		return o, nil
 	},
 }
