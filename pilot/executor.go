@@ -315,8 +315,8 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task
 			e.report(coordinator.Report{Kind: coordinator.ReportStarted, Task: ref.Task, Attempt: ref.Attempt})
 		},
 	})
+	rec.End = time.Now() // before the cores go to the next attempt
 	e.releaseCores(ref)
-	rec.End = time.Now()
 	stopKeep()
 	rec.Cache = task.CacheMiss
 	res := out.Result(spec)
