@@ -50,7 +50,7 @@ func TestCampaignAcrossPilots(t *testing.T) {
 		est[s.ID] = s.EstS
 	}
 	cp := newCampaign(t, c, siteParams{nodes: 3, keep: 1, cores: 4,
-		walltime: 2 * time.Minute, drain: 30 * time.Second, overlap: 75 * time.Second}, specs)
+		walltime: 2 * time.Minute, drain: 45 * time.Second, overlap: 90 * time.Second}, specs)
 
 	// Phase 1: launch until the first pilot has ended at its walltime and
 	// the second has worked.
@@ -134,6 +134,15 @@ func TestCampaignAcrossPilots(t *testing.T) {
 	}
 	if log := cp.pilotLog(first.ID); !strings.Contains(log, "got SIGUSR1") || !strings.Contains(log, "draining") {
 		t.Errorf("pilot %s has no walltime warning and drain in its log", first.ID)
+	} else {
+		var lines []string
+		for _, line := range strings.Split(log, "\n") {
+			if strings.HasPrefix(line, "pilot.sh:") || strings.Contains(line, "msg=draining") ||
+				strings.Contains(line, "left the cluster") || strings.Contains(line, "level=WARN") {
+				lines = append(lines, line)
+			}
+		}
+		t.Logf("pilot %s (walltime end %s), its drain:\n%s", first.ID, firstEnd.Format(time.TimeOnly), strings.Join(lines, "\n"))
 	}
 	stopped := 0
 	for _, a := range atts {
