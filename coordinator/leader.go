@@ -112,6 +112,10 @@ type Leader struct {
 	drained   bool // upstream answered an empty lease since the last ingest
 	renewedAt time.Time
 	ackedAt   time.Time // when results were last written upstream
+	// unreachable holds nodes a dispatch could not reach, until when
+	// Place leaves them out (membership takes seconds to declare a node
+	// dead; meanwhile each round would assign to it and requeue again).
+	unreachable map[string]time.Time
 }
 
 // NewLeader makes the leader loop of a node.

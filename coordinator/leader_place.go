@@ -45,6 +45,9 @@ func (l *Leader) place(ctx context.Context) error {
 		if need <= idle {
 			free = n.IdleCores()
 		}
+		if l.isUnreachable(n.ID) {
+			free = 0
+		}
 		view.Nodes[i] = sched.Node{
 			ID: n.ID, TotalCores: n.Cores, FreeCores: free,
 			TotalMemMB: n.MemMB, FreeMemMB: n.FreeMemMB(),
@@ -145,6 +148,7 @@ func (l *Leader) redispatch(ctx context.Context, assigned []ledger.Task) {
 			reason := ""
 			switch {
 			case err != nil:
+				l.setUnreachable(node.ID)
 				for _, w := range work {
 					failed = append(failed, ledger.AttemptRef{Task: w.Spec.ID, Attempt: w.Attempt})
 				}
@@ -166,6 +170,30 @@ func (l *Leader) redispatch(ctx context.Context, assigned []ledger.Task) {
 			l.Kick()
 		}()
 	}
+}
+
+// unreachableFor is how long Place leaves out a node a dispatch could not
+// reach.
+const unreachableFor = time.Second
+
+func (l *Leader) setUnreachable(node string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.unreachable == nil {
+		l.unreachable = map[string]time.Time{}
+	}
+	l.unreachable[node] = l.cfg.Now().Add(unreachableFor)
+}
+
+func (l *Leader) isUnreachable(node string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until, ok := l.unreachable[node]
+	if ok && !l.cfg.Now().Before(until) {
+		delete(l.unreachable, node)
+		return false
+	}
+	return ok
 }
 
 func (l *Leader) setWaiting(w map[sched.Reason]int) {
