@@ -77,11 +77,12 @@ func (c *cluster) stopAll() {
 	}
 }
 
-// keepLogs copies the agents' logs and attempt logs of a failed test to
-// $PILOT_E2E_LOGS/TEST/, when that is set, before t.TempDir goes away.
+// keepLogs copies the agents' logs and attempt logs of a failed test (of
+// every test with PILOT_E2E_KEEP_ALL=1) to $PILOT_E2E_LOGS/TEST/, when that
+// is set, before t.TempDir goes away.
 func (c *cluster) keepLogs() {
 	root := os.Getenv("PILOT_E2E_LOGS")
-	if root == "" || !c.t.Failed() {
+	if root == "" || (!c.t.Failed() && os.Getenv("PILOT_E2E_KEEP_ALL") == "") {
 		return
 	}
 	dst := filepath.Join(root, c.t.Name())

@@ -82,11 +82,12 @@ func TestKillLeaderThenWorker(t *testing.T) {
 	atts := c.attempts()
 	checkRunsAtMost(t, atts, 2)
 	checkNoSharedCores(t, atts)
-	requeued := 0
+	requeued, most := 0, 0
 	for _, r := range res {
 		if r.Attempts > 1 {
 			requeued++
 		}
+		most = max(most, r.Attempts)
 	}
-	t.Logf("%d results; %d attempts logged; %d tasks needed a second attempt, %d failed as poison", len(res), len(atts), requeued, poisoned)
+	t.Logf("%d results; %d attempts logged; %d tasks needed another attempt (at most %d attempts), %d failed as poison", len(res), len(atts), requeued, most, poisoned)
 }
