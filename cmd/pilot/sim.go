@@ -12,7 +12,6 @@ import (
 
 func init() {
 	cfg := sim.DefaultConfig()
-	cfg.CheckEvery = 10
 	var policy, workload string
 	var asJSON bool
 	cmd := &cobra.Command{
