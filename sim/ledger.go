@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
@@ -64,14 +65,20 @@ func (b *book) check() error {
 func (b *book) view() ledger.View { return b.l.View() }
 
 // schedNodes turns the ledger's nodes into the scheduler's view of them;
-// busyUntil says when a node's running tasks are expected to end.
+// busyUntil says when a node's running tasks are expected to end. A node
+// whose memory the ledger does not account (MemMB 0) has no memory limit
+// for the scheduler either.
 func schedNodes(v ledger.View, busyUntil func(node string) time.Time) []sched.Node {
 	ns := v.Nodes()
 	out := make([]sched.Node, len(ns))
 	for i, n := range ns {
+		total, free := n.MemMB, n.FreeMemMB()
+		if n.MemMB == 0 {
+			total, free = math.MaxInt64, math.MaxInt64
+		}
 		out[i] = sched.Node{
 			ID: n.ID, TotalCores: n.Cores, FreeCores: n.FreeCores(),
-			TotalMemMB: n.MemMB, FreeMemMB: n.FreeMemMB(),
+			TotalMemMB: total, FreeMemMB: free,
 			PilotEnd: time.Unix(0, n.PilotEnd), Draining: n.Draining,
 			BusyUntil: busyUntil(n.ID),
 		}
