@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pilot-hpc/pilot/upstream"
 )
 
 // Cluster is one campaign worked by 'pilot agent' processes on this
@@ -30,6 +32,11 @@ type Cluster struct {
 	// first one always does).
 	Bootstrap bool
 	next      int
+	// With a queue server: the client, the submitted input, the last count
+	// of final tasks it gave.
+	up       upstream.Queue
+	input    string
+	lastDone int
 }
 
 // Agent is one agent process.
@@ -294,8 +301,18 @@ func (c *Cluster) LogTails(n int) string {
 // ResultsPath is the campaign's results file.
 func (c *Cluster) ResultsPath() string { return filepath.Join(c.State, "results.jsonl") }
 
-// Finished counts the complete lines of the results file.
+// Finished counts the complete lines of the results file, or with a
+// queue server the final tasks it counts (the last count while it does not
+// answer).
 func (c *Cluster) Finished() int {
+	if c.up != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if st, err := c.up.Status(ctx); err == nil {
+			c.lastDone = st.Done + st.Failed
+		}
+		return c.lastDone
+	}
 	b, err := os.ReadFile(c.ResultsPath())
 	if err != nil {
 		return 0

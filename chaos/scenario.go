@@ -45,6 +45,7 @@ func Scenarios() []Scenario {
 	return []Scenario{
 		leaderKillLoop, nodeDeath, pauseNotCrash, plannedChurn, allEnd,
 		poisonTask, hungTree, flushUnderLoad, malformed, mutatingQueue,
+		upstreamOutage,
 	}
 }
 
@@ -54,11 +55,18 @@ func finish(ctx context.Context, c *Cluster, want int, d time.Duration, out *Out
 	werr := c.WaitFinished(ctx, want, d)
 	c.Stop(20 * time.Second)
 	out.Elections = c.Elections()
+	input := c.Queue
+	if c.up != nil {
+		input = c.input
+		if err := fetchResults(ctx, c.up, c.ResultsPath()); err != nil {
+			return err
+		}
+	}
 	st, err := c.Status(ctx)
 	if err != nil {
 		return err
 	}
-	rep, err := Check(Input{Queue: c.Queue, Results: c.ResultsPath(), Flushed: filepath.Join(c.State, "flushed"),
+	rep, err := Check(Input{Queue: input, Results: c.ResultsPath(), Flushed: filepath.Join(c.State, "flushed"),
 		AttemptLogs: c.AttemptLogs(), Status: st})
 	out.Report = rep
 	if err != nil {

@@ -104,7 +104,7 @@ loop:
 			report(r)
 			if r.Failed() && *keep != "" {
 				dst := filepath.Join(*keep, fmt.Sprintf("%s-%d", s.Name, seed))
-				if err := os.Rename(dir, dst); err == nil {
+				if err := os.MkdirAll(*keep, 0o700); err == nil && os.Rename(dir, dst) == nil {
 					fmt.Printf("    kept in %s\n", dst)
 					continue
 				}
