@@ -371,7 +371,7 @@ func (a *agent) leaderRPCAddr() string {
 // sendReports delivers reports to the leader: directly when this node
 // leads, else over the RPC.
 func (a *agent) sendReports(ctx context.Context, req *rpc.ReportRequest) (rpc.ReportReply, error) {
-	if a.leading() != nil {
+	if a.leading() != nil && a.raft.IsLeader() {
 		return a.handler().Report(ctx, req)
 	}
 	addr := a.leaderRPCAddr()
@@ -397,7 +397,11 @@ func (a *agent) drain(stopLeading func()) error {
 		}
 		c()
 	}
-	stopLeading()
+	// A leader that could not hand over keeps leading while its own tasks
+	// end, so their reports still commit.
+	if !a.raft.IsLeader() {
+		stopLeading()
+	}
 	deadline := time.Now().Add(a.drainBudget())
 	if !a.cfg.End.IsZero() {
 		deadline = a.cfg.End.Add(-a.cfg.DrainMargin / 4)
@@ -408,6 +412,7 @@ func (a *agent) drain(stopLeading func()) error {
 		a.log.Warn("some reports could not be delivered before leaving; the leader requeues those attempts", "err", err)
 	}
 	c()
+	stopLeading()
 	a.waitDemoted(ctx)
 	if err := a.members.SetMeta(func(m *member.Meta) { m.Leaving = true }, time.Second); err != nil {
 		a.log.Debug("announce leaving", "err", err)
