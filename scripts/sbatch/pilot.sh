@@ -89,10 +89,12 @@ rm -f "$drain_file"
 export PILOT_DRAIN_FILE=$drain_file
 step=
 pending=
+stopping=
 # shellcheck disable=SC2317 # called from the traps below
 forward() {
   log "got SIG$1, passing it to the agents"
   [ "$1" = USR1 ] && : >"$drain_file"
+  [ "$1" != USR1 ] && stopping=1
   if [ -z "$step" ]; then
     pending=$1
   elif [ "$1" != USR1 ]; then
@@ -111,26 +113,49 @@ fi
 # One agent per node, with every CPU and all the memory of its node (the
 # agent pins tasks itself). --no-kill keeps the step alive when a node is
 # lost; --kill-on-bad-exit=0 keeps one agent's crash from ending the others.
-srun --no-kill --kill-on-bad-exit=0 --ntasks-per-node=1 --nodes="${SLURM_JOB_NUM_NODES:-1}" \
-  --cpus-per-task="${SLURM_CPUS_ON_NODE:-1}" --mem=0 \
-  "${agent[@]}" &
-step=$!
-[ -n "$pending" ] && [ "$pending" != USR1 ] && kill -s "$pending" "$step" 2>/dev/null
+# start_step runs one agent per node of the allocation as it is now: after a
+# node loss the job is smaller than SLURM_JOB_NUM_NODES says.
+start_step() {
+  local nodes=${SLURM_JOB_NUM_NODES:-1} list=
+  if [ "$restarts" -gt 0 ]; then
+    nodes=$(squeue -h -j "$SLURM_JOB_ID" -o %D 2>/dev/null || echo "$nodes")
+    list=$(squeue -h -j "$SLURM_JOB_ID" -o %N 2>/dev/null || true)
+  fi
+  srun --no-kill --kill-on-bad-exit=0 --ntasks-per-node=1 --nodes="$nodes" ${list:+--nodelist="$list"} \
+    --cpus-per-task="${SLURM_CPUS_ON_NODE:-1}" --mem=0 \
+    "${agent[@]}" &
+  step=$!
+  [ -n "$pending" ] && [ "$pending" != USR1 ] && kill -s "$pending" "$step" 2>/dev/null
+}
 
-# A trapped signal interrupts wait; wait again until the step has ended.
-rc=0
+# Slurm keeps a --no-kill job alive when it loses a node, but the step that
+# spanned the node may still die with it. Then the agents on the nodes that
+# remain are gone too: start them again (they recover from their data
+# directories and rejoin), unless the pilot is draining or ending.
+restarts=0
+max_restarts=${PILOT_STEP_RESTARTS:-3}
 while :; do
-  wait "$step"
-  rc=$?
-  kill -0 "$step" 2>/dev/null || break
+  start_step
+  rc=0
+  while :; do
+    wait "$step"
+    rc=$?
+    kill -0 "$step" 2>/dev/null || break
+  done
+  if [ "$rc" -gt 128 ]; then
+    # The last wait may have been cut short by a signal as the step ended;
+    # ask once more for the step's own status.
+    wait "$step" 2>/dev/null
+    last=$?
+    [ "$last" -ne 127 ] && rc=$last
+  fi
+  if [ "$rc" -eq 0 ] || [ -n "$pending" ] || [ -n "$stopping" ] || [ -e "$drain_file" ] || [ "$restarts" -ge "$max_restarts" ]; then
+    break
+  fi
+  restarts=$((restarts + 1))
+  log "the agents' step ended with exit code $rc while the pilot has time left (a lost node?): starting it again on the nodes that remain ($restarts of $max_restarts)"
+  sleep 2
 done
-if [ "$rc" -gt 128 ]; then
-  # The last wait may have been cut short by a signal as the step ended;
-  # ask once more for the step's own status.
-  wait "$step" 2>/dev/null
-  last=$?
-  [ "$last" -ne 127 ] && rc=$last
-fi
 rm -f "$drain_file"
 log "agents ended with exit code $rc"
 exit "$rc"
