@@ -148,12 +148,20 @@ func (l *Leader) redispatch(ctx context.Context, assigned []ledger.Task) {
 			reason := ""
 			switch {
 			case err != nil:
+				// The attempts stay assigned. A dead node's AgentLost
+				// requeues them and counts the crash (a task that kills
+				// its agent before its start is reported is caught by the
+				// poison rule only so); a live node's heartbeat does not
+				// list them and Heartbeat requeues them after
+				// StaleAssignment. Requeueing here sent the same tasks to
+				// the dead node again, once a second, until it was lost.
 				l.setUnreachable(node.ID)
-				for _, w := range work {
-					failed = append(failed, ledger.AttemptRef{Task: w.Spec.ID, Attempt: w.Attempt})
-				}
-				reason = fmt.Sprintf("dispatch to node %s: %v", node.ID, err)
+				l.log.Warn("dispatch failed; the attempts wait for the node's heartbeat or its loss", "node", node.ID, "tasks", len(work), "err", err)
+				return
 			case len(refused) > 0:
+				// A refusing node (draining, full) is left out of Place for
+				// a moment, or the requeued attempts go straight back to it.
+				l.setUnreachable(node.ID)
 				failed = refused
 				reason = fmt.Sprintf("node %s refused the attempt", node.ID)
 			default:
