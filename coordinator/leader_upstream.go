@@ -52,8 +52,15 @@ func (l *Leader) pull(ctx context.Context) error {
 	if want <= 0 || (queuedCores > 0 && want < window/2) {
 		return nil
 	}
+	maxCores := want
+	if queuedCores == 0 {
+		// A queue run dry leases with no core limit: a task wider than
+		// the whole window would otherwise stay pending upstream forever,
+		// never reaching Place to be failed as unschedulable (promise 8).
+		maxCores = 0
+	}
 	leased, err := l.cfg.Queue.Lease(ctx, upstream.LeaseRequest{
-		Cluster: l.cfg.Cluster, MaxTasks: want, MaxCores: want, TTL: l.cfg.LeaseTTL,
+		Cluster: l.cfg.Cluster, MaxTasks: want, MaxCores: maxCores, TTL: l.cfg.LeaseTTL,
 	})
 	if l.upstreamAnswered(err) != nil {
 		return fmt.Errorf("lease from upstream: %w", err)
