@@ -56,6 +56,12 @@ func (x *txn) checkAttempt(cmd CmdType, t *Task, attempt int, to State) bool {
 // requeue replaces the record old by nt (a copy of old, maybe with
 // updated counters) at the end of the queue.
 func (x *txn) requeue(old *Task, nt Task) {
+	if old.Flushed {
+		// Flushed while it ran: its attempt is over, and no other starts.
+		x.put(old, nil)
+		x.out.Dropped = append(x.out.Dropped, old.Spec.ID)
+		return
+	}
 	nt.State = Queued
 	nt.QueueSeq = x.nextSeq()
 	nt.Node, nt.AssignedAt, nt.StartedAt = "", 0, 0

@@ -232,6 +232,17 @@ func (x *txn) applyFlush(c Flush) {
 	x.byState[Assigned].tree().Walk(collect)
 	if c.Running {
 		x.byState[Running].tree().Walk(collect)
+	} else {
+		var keep []*Task
+		x.byState[Running].tree().Walk(func(_ string, t *Task) bool {
+			keep = append(keep, t)
+			return false
+		})
+		for _, t := range keep {
+			nt := *t
+			nt.Flushed = true
+			x.put(t, &nt)
+		}
 	}
 	sort.Slice(drop, func(i, j int) bool { return drop[i].Spec.ID < drop[j].Spec.ID })
 	for _, t := range drop {

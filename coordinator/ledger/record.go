@@ -23,6 +23,10 @@ type Task struct {
 	AssignedAt int64  `msgpack:"assigned_at,omitempty"`
 	// Running only.
 	StartedAt int64 `msgpack:"started_at,omitempty"`
+	// Running only: a Flush without Running kept this attempt; should it
+	// not complete, the task is dropped, never requeued (no attempt of a
+	// flushed task starts after the flush).
+	Flushed bool `msgpack:"flushed,omitempty"`
 	// Done and failed only: the one result record, and for failed the
 	// stable reason code (ReasonMaxAttempts, ReasonCrashedNodes, ...).
 	Result *task.Result `msgpack:"result,omitempty"`
