@@ -40,6 +40,9 @@ sim: build ## simulate 100k tasks under both policies on both workloads
 demo: build ## the main job on its embedded default: a local 3-agent cluster works examples/shifts.jsonl
 	@scripts/demo.sh
 
+chaos: build ## fault injection: kill -9, SIGSTOP, drains, flush, outages, bad input (CHAOS_RUNS, CHAOS_MINUTES, CHAOS_SEED)
+	@scripts/chaos.sh
+
 slurm-up: ## bring up a real N-node Slurm in network namespaces (root; SLURM_TEST_NODES=4)
 	@scripts/ci/install-slurm.sh
 	@scripts/slurm/cluster-up.sh
@@ -50,4 +53,4 @@ slurm-down: ## tear the test Slurm cluster down, leaving nothing behind
 clean: ## remove build outputs
 	rm -rf bin
 
-.PHONY: help build test race lint fuzz bench bench-peers sim demo clean slurm-up slurm-down
+.PHONY: help build test race lint fuzz bench bench-peers sim demo chaos clean slurm-up slurm-down

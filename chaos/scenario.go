@@ -37,7 +37,10 @@ type Scenario struct {
 	ID     int    // its number in RELIABILITY.md
 	Name   string // short, for the table and -run
 	Scaled string // how it is scaled down from RELIABILITY.md
-	Run    func(ctx context.Context, env *Env) (Outcome, error)
+	// CI: 'go test ./chaos/' runs it (short and cheap); the rest run in
+	// 'make chaos' (and in go test with CHAOS_ALL=1).
+	CI  bool
+	Run func(ctx context.Context, env *Env) (Outcome, error)
 }
 
 // Scenarios lists every scenario the suite has, in table order.

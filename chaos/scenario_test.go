@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// TestScenarios runs every scenario once, short, with a fixed seed
-// (CHAOS_SEED overrides it; -run TestScenarios/NAME picks one).
+// TestScenarios runs the CI scenarios once each with a fixed seed
+// (CHAOS_SEED overrides it; CHAOS_ALL=1 runs every scenario; -run
+// TestScenarios/NAME picks one).
 func TestScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs clusters of agent processes; skipped with -short")
@@ -22,7 +23,11 @@ func TestScenarios(t *testing.T) {
 		}
 		seed = v
 	}
+	all := os.Getenv("CHAOS_ALL") != ""
 	for _, s := range Scenarios() {
+		if !s.CI && !all {
+			continue
+		}
 		t.Run(s.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()

@@ -88,7 +88,7 @@ var leaderKillLoop = Scenario{ID: 1, Name: "leader-kill-loop",
 	}}
 
 // nodeDeath is scenario 11: kill -9 a worker that is not the leader.
-var nodeDeath = Scenario{ID: 11, Name: "node-death",
+var nodeDeath = Scenario{ID: 11, Name: "node-death", CI: true,
 	Scaled: "4 agents (3 voters) x 2 cores, 200*scale tasks of 0.2 s; one random non-leader killed at a random point, no replacement",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 200 * env.Scale
@@ -126,7 +126,7 @@ func pickOther(env *Env, c *Cluster, not *Agent) *Agent {
 
 // pauseNotCrash is scenario 19: SIGSTOP an agent (the leader or not, at
 // random) for longer than the failure detection, then SIGCONT.
-var pauseNotCrash = Scenario{ID: 19, Name: "pause-not-crash",
+var pauseNotCrash = Scenario{ID: 19, Name: "pause-not-crash", CI: true,
 	Scaled: "4 agents (3 voters) x 2 cores, 200*scale tasks of 0.2 s; one random agent (leader included) SIGSTOPped for 3-6 s (well past the loopback suspicion and lease timeouts), then SIGCONT",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 200 * env.Scale
@@ -160,7 +160,7 @@ var pauseNotCrash = Scenario{ID: 19, Name: "pause-not-crash",
 // plannedChurn is scenario 7: voters drain one after another (SIGUSR1,
 // what Slurm sends before the walltime) and new agents replace them. A
 // planned exit hands leadership over: no election may start on a timeout.
-var plannedChurn = Scenario{ID: 7, Name: "planned-churn",
+var plannedChurn = Scenario{ID: 7, Name: "planned-churn", CI: true,
 	Scaled: "4 agents (3 voters) x 2 cores, 240*scale tasks of 0.2 s; 3 drains (SIGUSR1) of the leader or another voter (a coin toss), each replaced by a new agent once the drained one has left",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 240 * env.Scale

@@ -12,7 +12,7 @@ import (
 // flushUnderLoad is scenario 27: 'pilot flush' while the cluster works
 // the queue. Every task then has a record or sits in the flush archive,
 // and no attempt of a flushed task starts after flush returns.
-var flushUnderLoad = Scenario{ID: 27, Name: "flush-under-load",
+var flushUnderLoad = Scenario{ID: 27, Name: "flush-under-load", CI: true,
 	Scaled: "4 agents (3 voters) x 2 cores, 400*scale tasks of 0.2 s; 'pilot flush --yes' at a random point in the first half (not 90k tasks: the atomicity is the same)",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 400 * env.Scale
@@ -87,7 +87,7 @@ var goodOdd = []string{
 // malformed is scenario 24: bad records shuffled among good ones. Each bad
 // one gets a failed record with its reason, no agent crashes, every good
 // one runs.
-var malformed = Scenario{ID: 24, Name: "malformed-records",
+var malformed = Scenario{ID: 24, Name: "malformed-records", CI: true,
 	Scaled: "3 agents x 2 cores, 100*scale tasks of 0.05 s, 2 odd valid ones and 12 bad ones (invalid JSON, missing cmd, a 10 MB line, NUL, negative values, cores > node, a duplicate id, an unknown field, an escaping id, ...) at random lines",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 100 * env.Scale

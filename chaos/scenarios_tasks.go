@@ -124,7 +124,7 @@ var poisonTask = Scenario{ID: 13, Name: "poison-task",
 // hungTree is scenario 14: a task whose children and grandchildren hang
 // past its timeout. Its whole tree must be killed: no process of it may
 // outlive its record.
-var hungTree = Scenario{ID: 14, Name: "hung-tree",
+var hungTree = Scenario{ID: 14, Name: "hung-tree", CI: true,
 	Scaled: "3 agents x 2 cores, 60*scale tasks of 0.1 s and 3 tasks (timeout_s 1, max_attempts 1) that leave a child and a grandchild sleeping; after their records no process of theirs may remain",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 60 * env.Scale

@@ -115,7 +115,7 @@ loop:
 	rows := chaos.Summarize(scs, all)
 	chaos.WriteTable(os.Stdout, rows)
 	if *out != "" {
-		if err := writeResults(*out, rows, scs, seeds, time.Since(start)); err != nil {
+		if err := writeResults(*out, rows, scs, seeds, *minutes, time.Since(start)); err != nil {
 			fmt.Fprintln(os.Stderr, "chaos:", err)
 			return 1
 		}
@@ -150,12 +150,12 @@ func report(r chaos.Run) {
 
 // writeResults writes the Markdown file of the table with the command,
 // the machine and the date.
-func writeResults(path string, rows []chaos.Row, scs []chaos.Scenario, seeds []uint64, wall time.Duration) error {
+func writeResults(path string, rows []chaos.Row, scs []chaos.Scenario, seeds []uint64, minutes float64, wall time.Duration) error {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Chaos suite: latest results\n\n")
-	fmt.Fprintf(&b, "Command: `%s` (seeds %v); %s; machine: %s, %d CPUs, %s/%s, %s; took %s.\n\n",
-		"make chaos", seeds, time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), wall.Round(time.Second))
+	fmt.Fprintf(&b, "Command: `CHAOS_RUNS=%d CHAOS_MINUTES=%g make chaos` (seeds %v); %s; machine: %s, %d CPUs, %s/%s, %s; took %s.\n\n",
+		len(seeds), minutes, seeds, time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), wall.Round(time.Second))
 	chaos.WriteTable(&b, rows)
 	fmt.Fprintf(&b, "\nElections count every \"leading the cluster\" line (the first leader is one). Time to recover is the longest wait, after a fault, for the next result.\n\n## How each scenario is scaled down\n\n")
 	for _, s := range scs {
