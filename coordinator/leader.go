@@ -105,6 +105,7 @@ type Leader struct {
 
 	mu        sync.Mutex
 	estimator *sched.Estimator
+	held      []sched.Reservation // the last plan's reservations for starved wide tasks
 	waiting   map[sched.Reason]int
 	upErr     error     // the last upstream error, nil when it answered
 	upRetryAt time.Time // no lease before this (backoff)

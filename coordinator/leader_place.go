@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
@@ -56,6 +57,9 @@ func (l *Leader) place(ctx context.Context) error {
 		if n.PilotEnd == 0 {
 			view.Nodes[i].PilotEnd = time.Unix(0, 1<<62) // no end known
 		}
+		if n.MemMB == 0 { // memory is not accounted on this node
+			view.Nodes[i].TotalMemMB, view.Nodes[i].FreeMemMB = math.MaxInt64, math.MaxInt64
+		}
 	}
 	pending := make([]sched.Task, len(queued))
 	byID := make(map[string]ledger.Task, len(queued))
@@ -69,8 +73,9 @@ func (l *Leader) place(ctx context.Context) error {
 	}
 
 	l.mu.Lock()
-	view.Learned = l.estimator
+	view.Learned, view.Held = l.estimator, l.held
 	plan := sched.Place(view, pending, l.cfg.Now(), l.cfg.Sched)
+	l.held = plan.Reservations // a reservation holds across plans
 	l.mu.Unlock()
 	l.setWaiting(plan.Waiting)
 
