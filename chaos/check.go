@@ -46,7 +46,10 @@ type Report struct {
 	Strays     int `json:"strays"`     // records of ids the queue never had
 	MaxRuns    int `json:"max_runs"`   // most executions of one task in the attempt logs
 	Attempts   int `json:"attempts"`   // attempt log lines
-	Violations []string
+	// CrashedNodes counts tasks failed by the poison rule: they were on
+	// two nodes that died (innocent ones too, after two kills).
+	CrashedNodes int `json:"crashed_nodes"`
+	Violations   []string
 }
 
 // OK says whether every invariant held.
@@ -177,6 +180,9 @@ func readResults(path string, specs map[string]task.Spec, rep *Report) (map[stri
 			rep.Done++
 		case task.StateFailed:
 			rep.Failed++
+			if strings.HasPrefix(r.Error, "crashed-nodes:") {
+				rep.CrashedNodes++
+			}
 		default:
 			rep.violate("%s:%d: task %s has state %q, neither done nor failed", path, no, r.ID, r.State)
 		}

@@ -48,7 +48,7 @@ func Scenarios() []Scenario {
 	return []Scenario{
 		leaderKillLoop, nodeDeath, pauseNotCrash, plannedChurn, allEnd,
 		poisonTask, hungTree, flushUnderLoad, malformed, mutatingQueue,
-		upstreamOutage,
+		upstreamOutage, cacheIntegrity, diskFull,
 	}
 }
 
@@ -56,6 +56,10 @@ func Scenarios() []Scenario {
 // agents with a drain, and checks the run (INV-1, 2, 3 and 6).
 func finish(ctx context.Context, c *Cluster, want int, d time.Duration, out *Outcome) error {
 	werr := c.WaitFinished(ctx, want, d)
+	var cerr error
+	if werr == nil {
+		cerr = c.Converged(ctx, 15*time.Second)
+	}
 	c.Stop(20 * time.Second)
 	out.Elections = c.Elections()
 	input := c.Queue
@@ -77,6 +81,12 @@ func finish(ctx context.Context, c *Cluster, want int, d time.Duration, out *Out
 	}
 	if werr != nil {
 		out.Report.violate("the queue did not drain: %v", werr)
+	}
+	if cerr != nil {
+		out.Report.violate("%v", cerr)
+	}
+	if n := out.Report.CrashedNodes; n > 0 {
+		out.Note = fmt.Sprintf("%d tasks failed as crashed-nodes", n)
 	}
 	return nil
 }
