@@ -71,6 +71,7 @@ func (s *steward) reconcileLedger(ctx context.Context, live map[string]member.No
 	}
 	for _, n := range v.Nodes() {
 		if _, ok := live[n.ID]; !ok {
+			s.log.Info("a node is no live member: its tasks are requeued", "member", n.ID, "tasks", n.Tasks)
 			batch.Cmds = append(batch.Cmds, ledger.AgentLost{At: at, Node: n.ID, CrashLimit: s.crashLimit})
 		}
 	}
