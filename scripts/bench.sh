@@ -7,8 +7,9 @@
 #      the spawn-rate limit of this machine. The two alternate A B A B
 #      (ROUNDS times each, default 3) and the medians are compared; the
 #      target is a pilot rate of at least 70% of the xargs rate.
-#   2. The package benchmarks: ledger, scheduler, upstream queues, scratch
-#      cache, the agent's runner and RPC (BENCHTIME each, default 1s).
+#   2. The ledger's benchmarks with their targets, then the other package
+#      benchmarks: scheduler, upstream queues, scratch cache, the agent's
+#      runner and RPC (BENCHTIME each, default 1s).
 #
 # Environment: BENCH_TASKS (5000), BENCH_ROUNDS (3), BENCHTIME (1s),
 # BENCH_SKIP_PKGS=1 to run only the end-to-end part.
@@ -82,8 +83,14 @@ echo
 if [ -n "${BENCH_SKIP_PKGS:-}" ]; then
   exit 0
 fi
+echo "== ledger: FSM alone, 3-voter commit (TCP on loopback, raft-wal on disk), 100k-task memory"
+echo "   targets: BenchmarkLedgerCommit >= 100000 transitions/s; BenchmarkLedgerMemory rss-MB < 300"
+go test -run '^$' -bench 'BenchmarkLedger(Apply|Commit)$' -benchtime 400x ./coordinator/
+go test -run '^$' -bench 'BenchmarkLedgerMemory$' -benchtime 1x ./coordinator/
+echo
+
 pkgs=(./coordinator/... ./upstream/... ./scratchcache/... ./pilot/runner/ ./pilot/rpc/)
-echo "== package benchmarks"
-echo "go test -run '^\$' -bench . -benchtime $benchtime -benchmem ${pkgs[*]}"
-go test -run '^$' -bench . -benchtime "$benchtime" -benchmem "${pkgs[@]}" 2>&1 |
+echo "== package benchmarks (the ledger's above)"
+echo "go test -run '^\$' -bench . -skip '^BenchmarkLedger' -benchtime $benchtime -benchmem ${pkgs[*]}"
+go test -run '^$' -bench . -skip '^BenchmarkLedger' -benchtime "$benchtime" -benchmem "${pkgs[@]}" 2>&1 |
   grep -Ev '^(PASS|ok |\?|goos:|goarch:|pkg:|cpu:)' || true
