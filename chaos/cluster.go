@@ -325,12 +325,15 @@ func (c *Cluster) WaitFinished(ctx context.Context, n int, d time.Duration) erro
 	return c.Eventually(ctx, d, fmt.Sprintf("%d results (have %d)", n, c.Finished()), func() bool { return c.Finished() >= n })
 }
 
-// Recovery waits for the results file to grow past what it holds now and
-// returns how long that took: the time to recover from a fault just
-// injected.
-func (c *Cluster) Recovery(ctx context.Context, d time.Duration) (time.Duration, error) {
+// Recovery waits for the results to grow past what they hold now (or to
+// reach total, the whole queue) and returns how long that took: the time
+// to recover from a fault just injected.
+func (c *Cluster) Recovery(ctx context.Context, total int, d time.Duration) (time.Duration, error) {
 	start, n := time.Now(), c.Finished()
-	err := c.Eventually(ctx, d, "a new result after the fault", func() bool { return c.Finished() > n })
+	err := c.Eventually(ctx, d, "a new result after the fault", func() bool {
+		f := c.Finished()
+		return f > n || f >= total
+	})
 	return time.Since(start), err
 }
 

@@ -61,7 +61,7 @@ var diskFull = Scenario{ID: 34, Name: "disk-full",
 		if err := os.Remove(ballast); err != nil {
 			return out, err
 		}
-		if out.Recover, err = c.Recovery(ctx, 60*time.Second); err != nil {
+		if out.Recover, err = c.Recovery(ctx, n, 60*time.Second); err != nil {
 			return out, err
 		}
 		for _, a := range c.Agents {

@@ -75,7 +75,7 @@ var leaderKillLoop = Scenario{ID: 1, Name: "leader-kill-loop",
 			if _, err := c.Start(3); err != nil {
 				return out, err
 			}
-			rec, err := c.Recovery(ctx, 60*time.Second)
+			rec, err := c.Recovery(ctx, n, 60*time.Second)
 			if err != nil {
 				return out, err
 			}
@@ -107,7 +107,7 @@ var nodeDeath = Scenario{ID: 11, Name: "node-death", CI: true,
 		victim := pickOther(env, c, lead)
 		env.Logf("kill -9 the worker %s at %d results", victim.Name, c.Finished())
 		victim.Kill()
-		if out.Recover, err = c.Recovery(ctx, 60*time.Second); err != nil {
+		if out.Recover, err = c.Recovery(ctx, n, 60*time.Second); err != nil {
 			return out, err
 		}
 		return out, finish(ctx, c, n, 120*time.Second, &out)
@@ -144,7 +144,7 @@ var pauseNotCrash = Scenario{ID: 19, Name: "pause-not-crash", CI: true,
 		if err := victim.Signal(syscall.SIGSTOP); err != nil {
 			return out, err
 		}
-		rec, rerr := c.Recovery(ctx, 60*time.Second)
+		rec, rerr := c.Recovery(ctx, n, 60*time.Second)
 		// The pause is the fault: a fixed span of wall time is its measure.
 		time.Sleep(max(0, pause-rec))
 		if err := victim.Signal(syscall.SIGCONT); err != nil {
@@ -194,7 +194,7 @@ var plannedChurn = Scenario{ID: 7, Name: "planned-churn", CI: true,
 			if _, err := c.Start(3); err != nil {
 				return out, err
 			}
-			rec, err := c.Recovery(ctx, 60*time.Second)
+			rec, err := c.Recovery(ctx, n, 60*time.Second)
 			if err != nil {
 				return out, err
 			}

@@ -43,7 +43,7 @@ var allEnd = Scenario{ID: 8, Name: "all-end-resume",
 		if err := c.StartN(3, 3); err != nil {
 			return out, err
 		}
-		if out.Recover, err = c.Recovery(ctx, 60*time.Second); err != nil {
+		if out.Recover, err = c.Recovery(ctx, n, 60*time.Second); err != nil {
 			return out, err
 		}
 		early := out.Report.Violations

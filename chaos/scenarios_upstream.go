@@ -133,7 +133,7 @@ var upstreamOutage = Scenario{ID: 23, Name: "upstream-outage",
 		if err := startServer(ctx, s); err != nil {
 			return out, err
 		}
-		if out.Recover, err = c.Recovery(ctx, 90*time.Second); err != nil {
+		if out.Recover, err = c.Recovery(ctx, n, 90*time.Second); err != nil {
 			return out, err
 		}
 		err = finish(ctx, c, n, 120*time.Second, &out)
