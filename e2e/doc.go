@@ -5,6 +5,12 @@
 // a drain signal mid-run, a node with another campaign's key, tasks that
 // crash, hang, vanish or return too much.
 //
+// The tests: TestKillLeaderThenWorker (four agents, 500 tasks, kill -9 of
+// the leader then of another agent), TestWrongCampaignKeyIsRefused,
+// TestDrainLeaderMidRun (SIGUSR1), TestBadTasksFailClearly and
+// TestSameContentRunsOnce. Set PILOT_E2E_LOGS=DIR to keep a failed test's
+// logs (PILOT_E2E_KEEP_ALL=1: every test's).
+//
 // The tests read only what an operator could read: the queue's
 // results.jsonl (one line per final task), each agent's attempt log
 // (DATA/attempts.jsonl: task, attempt, node, cores, cpus, start, end,
