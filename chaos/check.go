@@ -149,7 +149,7 @@ func readQueue(path string) (map[string]task.Spec, []string, error) {
 				specs[id] = s
 			}
 		}
-		if id[:5] == "line:" {
+		if strings.HasPrefix(id, "line:") {
 			specs[id] = task.Spec{ID: id}
 		}
 		order = append(order, id)

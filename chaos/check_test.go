@@ -1,0 +1,101 @@
+package chaos
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCheck runs the checker on small hand-written runs, each breaking one
+// invariant (or none), and expects exactly the violations named.
+func TestCheck(t *testing.T) {
+	queue := `{"id":"a","cmd":["true"]}
+{"id":"b","cmd":["true"],"max_attempts":2}
+not json
+{"id":"a","cmd":["false"]}
+{"id":"c","cmd":["true"]}
+{"id":"half","cmd":["tr`
+	cases := []struct {
+		name     string
+		results  string
+		attempts string
+		flushed  string
+		status   map[string]int
+		want     []string // substrings, one per violation, in order
+	}{
+		{name: "clean",
+			results: `{"id":"a","state":"done","attempts":1}
+{"id":"b","state":"done","attempts":2}
+{"id":"line:3","state":"failed","attempts":0,"error":"bad"}
+{"id":"line:4","state":"failed","attempts":0,"error":"duplicate id"}
+{"id":"c","state":"done","attempts":3}`,
+			attempts: `{"task":"a","attempt":1,"cores":[0],"cache":"miss","outcome":"done"}
+{"task":"b","attempt":1,"cores":[0],"cache":"miss","outcome":"exit"}
+{"task":"b","attempt":2,"cores":[1],"cache":"miss","outcome":"done"}`,
+			status: map[string]int{"done": 3, "failed": 2}},
+		{name: "lost and twice",
+			results: `{"id":"a","state":"done","attempts":1}
+{"id":"a","state":"done","attempts":2}
+{"id":"line:3","state":"failed","attempts":0}
+{"id":"line:4","state":"failed","attempts":0}
+{"id":"zz","state":"done","attempts":1}`,
+			want: []string{"INV-2 recorded once: task a", "which the queue never had", "INV-1 none lost: task b", "INV-1 none lost: task c"}},
+		{name: "flushed is not lost",
+			results: `{"id":"a","state":"done","attempts":1}
+{"id":"line:3","state":"failed"}
+{"id":"line:4","state":"failed"}`,
+			flushed: `{"id":"b","cmd":["true"]}
+{"id":"c","cmd":["true"]}`,
+			status: map[string]int{"done": 1, "failed": 2, "flushed": 1},
+			want:   []string{"INV-6 status truthful: pilot status says flushed=1, the checker counts 2"}},
+		{name: "infra charged and re-run",
+			results: `{"id":"a","state":"done","attempts":5}
+{"id":"b","state":"failed","attempts":2,"error":"max-attempts: 2 of 2 attempts failed"}
+{"id":"line:3","state":"failed"}
+{"id":"line:4","state":"failed"}
+{"id":"c","state":"done","attempts":1}`,
+			attempts: `{"task":"b","attempt":1,"cores":[0],"cache":"miss","outcome":"failed-infra"}
+{"task":"b","attempt":2,"cores":[0],"cache":"miss","outcome":"exit"}`,
+			want: []string{"INV-3 bounded re-execution: task a had 5 attempts", "INV-3: task b failed for max-attempts (2) with only 1 task failures"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write := func(name, text string) string {
+				p := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(text+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			q := filepath.Join(dir, "q.jsonl")
+			if err := os.WriteFile(q, []byte(queue), 0o600); err != nil { // the last line cut short
+				t.Fatal(err)
+			}
+			in := Input{Queue: q, Results: write("results.jsonl", tc.results),
+				AttemptLogs: []string{write("attempts.jsonl", tc.attempts)}, Flushed: filepath.Join(dir, "flushed"), Status: tc.status}
+			if tc.flushed != "" {
+				write("flushed/f1.jsonl", tc.flushed)
+			}
+			rep, err := Check(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Violations) != len(tc.want) {
+				t.Fatalf("%d violations, want %d:\n%s", len(rep.Violations), len(tc.want), strings.Join(rep.Violations, "\n"))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(rep.Violations[i], w) {
+					t.Errorf("violation %d is %q, want it to say %q", i, rep.Violations[i], w)
+				}
+			}
+			if rep.Tasks != 5 {
+				t.Errorf("the checker expects %d records; the queue asks for 5 (a, b, line:3, line:4, c; the cut-short last line none)", rep.Tasks)
+			}
+		})
+	}
+}
