@@ -69,7 +69,7 @@ func (r *Results) Table(w io.Writer, wls []Workload, syss []System) {
 			}
 			tasks := strconv.Itoa(len(wl.Tasks))
 			if done := r.figure(k, func(o Outcome) (float64, bool) { return float64(o.Done), o.Capped }); done.N > 0 {
-				tasks = fmt.Sprintf("%.0f of %d by the limit", done.Median, len(wl.Tasks))
+				tasks += fmt.Sprintf("; %d of %d run(s) stopped at the limit, %.0f done", done.N, len(outs), done.Median)
 			}
 			if n := len(r.errs[k]); n > 0 {
 				tasks += fmt.Sprintf(" (%d run(s) failed)", n)
