@@ -23,8 +23,9 @@ if "$pilot" results --help >/dev/null 2>&1; then
   echo "== pilot status --queue $work/shifts.jsonl"
   "$pilot" status --queue "$work/shifts.jsonl"
   echo
-  echo "== pilot results --queue $work/shifts.jsonl | head"
-  "$pilot" results --queue "$work/shifts.jsonl" | head -n 8
+  echo "== pilot results --queue $work/shifts.jsonl (the first lines)"
+  "$pilot" results --queue "$work/shifts.jsonl" > "$work/results.txt"
+  head -n 8 "$work/results.txt"
 fi
 echo
 echo "Run it again and nothing reruns (the campaign resumes from its results):"
