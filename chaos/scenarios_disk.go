@@ -13,9 +13,11 @@ import (
 )
 
 // diskFull is scenario 34: the scratch filesystem (a small tmpfs) fills up
-// mid-run and is freed again. The tasks that hit it fail with a reason
-// that says so, no agent dies, nothing is lost or recorded twice, and the
-// ledger replicas stay identical (the Raft data is on another disk).
+// mid-run and is freed again. The attempts that hit it are requeued as
+// infra failures once there is space (a task that fails must say why), no
+// agent dies, nothing is lost or recorded twice, re-execution stays
+// bounded, and the ledger replicas stay identical (the Raft data is on
+// another disk).
 var diskFull = Scenario{ID: 34, Name: "disk-full",
 	Scaled: "3 agents x 2 cores, scratch on a 32 MB tmpfs (needs root), 120*scale tasks writing 64 kB each; a ballast file fills the tmpfs for 2 s at a random point, then is removed (node-local disk and $SCRATCH are the same tmpfs here; no quota, no EDQUOT)",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {

@@ -39,6 +39,7 @@ func run() int {
 	only := flag.String("run", os.Getenv("CHAOS_RUN"), "regexp of the scenario names to run ($CHAOS_RUN)")
 	out := flag.String("out", "", "write the table, the command, machine and date to this Markdown file")
 	keep := flag.String("keep", os.Getenv("CHAOS_KEEP"), "keep the directories of failed runs under this directory ($CHAOS_KEEP)")
+	keepAll := flag.Bool("keep-all", false, "keep the directories of every run, not only failed ones (with -keep)")
 	flag.Parse()
 
 	abs, err := filepath.Abs(*bin)
@@ -102,7 +103,7 @@ loop:
 			cancel()
 			all = append(all, r)
 			report(r)
-			if r.Failed() && *keep != "" {
+			if (r.Failed() || *keepAll) && *keep != "" {
 				dst := filepath.Join(*keep, fmt.Sprintf("%s-%d", s.Name, seed))
 				if err := os.MkdirAll(*keep, 0o700); err == nil && os.Rename(dir, dst) == nil {
 					fmt.Printf("    kept in %s\n", dst)
