@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +16,7 @@ func init() {
 	cfg := sim.DefaultConfig()
 	var policy, workload string
 	var asJSON bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "sim [--workload nmr|mixed|FILE] [--policy dense|fifo|both]",
 		Short: "Simulate a campaign on a fake clock to measure how densely it packs",
@@ -46,6 +49,17 @@ blind to walltime); both runs them side by side.`,
 			case sim.PolicyDense, sim.PolicyFIFO:
 			default:
 				return usageErr("--policy %q: use dense, fifo or both", policy)
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return usageErr("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile %s: %w", cpuProfile, err)
+				}
+				defer pprof.StopCPUProfile()
 			}
 			out := cmd.OutOrStdout()
 			var results []sim.Result
@@ -95,5 +109,6 @@ blind to walltime); both runs them side by side.`,
 	f.DurationVar(&cfg.Sched.StarveAfter, "starve-after", cfg.Sched.StarveAfter, "a task waiting this long goes first and may hold a node (0: off)")
 	f.Float64Var(&cfg.Sched.ReserveShare, "reserve-share", cfg.Sched.ReserveShare, "share of the nodes starved tasks may hold (0: no reservations)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per run")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file (read it with 'go tool pprof')")
 	rootCmd.AddCommand(cmd)
 }

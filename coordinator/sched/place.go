@@ -2,7 +2,6 @@ package sched
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"time"
 )
@@ -120,51 +119,6 @@ func holdPrior(ix *index, prior []Reservation, pending []Task, maxReserve int) m
 		held[int32(i)] = hold{rank: r, until: ix.busy[r]}
 	}
 	return held
-}
-
-// item is one pending task with what its visiting order depends on.
-type item struct {
-	need      time.Duration // est*(1+Slack)+Margin; Margin alone with no estimate
-	key       uint64        // the visiting order, packed (see visitOrder)
-	seq       uint64
-	i         int32
-	estimated bool
-	starved   bool
-}
-
-// visitOrder is the order Place tries tasks in: starved tasks first, then
-// tasks with no estimate at all (while pilots have the most time left),
-// then the widest first, then the longest need first (to the second),
-// then submission order. The order is packed into one key per task so
-// sorting 10,000 tasks costs little.
-func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
-	order := make([]item, len(pending))
-	for i := range pending {
-		t := &pending[i]
-		est, ok := t.Est, t.Est > 0
-		if !ok {
-			est, ok = v.Learned.Estimate(t.Key)
-		}
-		it := item{i: int32(i), seq: t.Seq, estimated: ok, need: cfg.Margin}
-		if ok {
-			// Clamped so an absurd estimate cannot overflow into a
-			// negative need that fits everywhere.
-			it.need += time.Duration(min(float64(est)*(1+cfg.Slack), math.MaxInt64/2))
-		}
-		it.starved = cfg.StarveAfter > 0 && now.Sub(t.Since) >= cfg.StarveAfter
-		const maxSec = 1<<46 - 1
-		needSec := uint64(min(max(it.need/time.Second, 0), maxSec))
-		cores := uint64(min(max(t.Cores, 0), 1<<16-1))
-		it.key = uint64(btoi(!it.starved))<<63 | uint64(btoi(it.estimated))<<62 | (1<<16-1-cores)<<46 | (maxSec - needSec)
-		order[i] = it
-	}
-	slices.SortFunc(order, func(a, b item) int {
-		if c := cmp.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	return order
 }
 
 func reserveCap(nodes int, share float64) int {

@@ -1,0 +1,88 @@
+package sched
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+)
+
+// item is one pending task with what its visiting order depends on.
+type item struct {
+	need      time.Duration // est*(1+Slack)+Margin; Margin alone with no estimate
+	key       uint64        // the visiting order, packed (see visitOrder)
+	seq       uint64
+	i         int32
+	estimated bool
+	starved   bool
+}
+
+// visitOrder is the order Place tries tasks in: starved tasks first, then
+// tasks with no estimate at all (while pilots have the most time left),
+// then the widest first, then the longest need first (to the second),
+// then submission order. The order is packed into one key per task so
+// sorting 10,000 tasks costs little.
+func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
+	order := make([]item, len(pending))
+	for i := range pending {
+		t := &pending[i]
+		est, ok := t.Est, t.Est > 0
+		if !ok {
+			est, ok = v.Learned.Estimate(t.Key)
+		}
+		it := item{i: int32(i), seq: t.Seq, estimated: ok, need: cfg.Margin}
+		if ok {
+			// Clamped so an absurd estimate cannot overflow into a
+			// negative need that fits everywhere.
+			it.need += time.Duration(min(float64(est)*(1+cfg.Slack), math.MaxInt64/2))
+		}
+		it.starved = cfg.StarveAfter > 0 && now.Sub(t.Since) >= cfg.StarveAfter
+		const maxSec = 1<<46 - 1
+		needSec := uint64(min(max(it.need/time.Second, 0), maxSec))
+		cores := uint64(min(max(t.Cores, 0), 1<<16-1))
+		it.key = uint64(btoi(!it.starved))<<63 | uint64(btoi(it.estimated))<<62 | (1<<16-1-cores)<<46 | (maxSec - needSec)
+		order[i] = it
+	}
+	return sortItems(order)
+}
+
+// sortItems sorts items by key, then by seq. Callers hand Place its tasks
+// in submission order (the ledger's queue order), so the items usually
+// come sorted by seq already; a stable radix sort by key then finishes the
+// job in a few linear passes, one per byte in which the keys differ (with
+// a one-hour spread of needs and 56-core nodes, three or four of eight).
+// This is Place's largest cost besides the search, paid on every call.
+func sortItems(order []item) []item {
+	if !slices.IsSortedFunc(order, func(a, b item) int { return cmp.Compare(a.seq, b.seq) }) {
+		slices.SortFunc(order, func(a, b item) int { return cmp.Compare(a.seq, b.seq) })
+	}
+	if len(order) < 2 {
+		return order
+	}
+	and, or := ^uint64(0), uint64(0)
+	for i := range order {
+		and &= order[i].key
+		or |= order[i].key
+	}
+	differ := and ^ or
+	buf := make([]item, len(order))
+	for shift := 0; shift < 64; shift += 8 {
+		if differ>>shift&0xff == 0 {
+			continue
+		}
+		var count [257]int
+		for i := range order {
+			count[order[i].key>>shift&0xff+1]++
+		}
+		for b := 1; b < len(count); b++ {
+			count[b] += count[b-1]
+		}
+		for i := range order {
+			b := order[i].key >> shift & 0xff
+			buf[count[b]] = order[i]
+			count[b]++
+		}
+		order, buf = buf, order
+	}
+	return order
+}
