@@ -118,9 +118,9 @@ func (c *Cache) Root() string { return c.root }
 //	entries/ab/cd/<digest>/          one entry, sharded by the digest's first 4 hex digits
 //	    lease/<attempt>              lease records, one per live attempt (10 digits)
 //	    work/                        $PILOT_WORKDIR: checkpoints, kept across attempts
-//	    out.<attempt>/               $PILOT_OUTDIR: output files of one attempt
-//	    .seal-<attempt>-<token>/     a seal being built (never read)
-//	    sealed/manifest.json + files the sealed output, made visible by one rename
+//	    out.<attempt>/               $PILOT_OUTDIR: output files of one attempt;
+//	                                 the seal is built here (never read)
+//	    sealed/manifest.json + files the sealed output: out.<attempt> renamed
 //	quarantine/<digest>-<time>/      sealed entries that failed verification
 //	trash/                           entries being evicted
 //	results/                         the default file results store
@@ -133,7 +133,6 @@ const (
 	leaseName     = "lease"
 	workName      = "work"
 	outPrefix     = "out."
-	sealPrefix    = ".seal-"
 )
 
 var digestPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)

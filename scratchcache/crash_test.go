@@ -76,9 +76,8 @@ func TestCrashMidSealLeavesNoHalfEntry(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, sealedName)); !os.IsNotExist(err) {
 		t.Fatalf("sealed/ visible before the rename: %v", err)
 	}
-	stages, _ := filepath.Glob(filepath.Join(dir, sealPrefix+"*", manifestName))
-	if len(stages) != 1 {
-		t.Fatalf("want the crashed seal's complete temporary directory, found %v", stages)
+	if _, err := os.Stat(filepath.Join(dir, outPrefix+"1", manifestName)); err != nil {
+		t.Fatalf("want the crashed seal complete in its output directory: %v", err)
 	}
 	sealer.kill9(t)
 	if s, _, err := c.Open("crashy", d, 2); s != nil || err == nil {
@@ -87,8 +86,8 @@ func TestCrashMidSealLeavesNoHalfEntry(t *testing.T) {
 
 	clk.Advance(3 * time.Minute)
 	l2 := mustOpenLease(t, c, "crashy", d, 2)
-	if left, _ := filepath.Glob(filepath.Join(dir, sealPrefix+"*")); len(left) != 0 {
-		t.Fatalf("the crashed seal was not cleaned: %v", left)
+	if _, err := os.Stat(filepath.Join(dir, outPrefix+"1")); !os.IsNotExist(err) {
+		t.Fatalf("the crashed seal was not cleaned: %v", err)
 	}
 	writeFile(t, filepath.Join(l2.OutDir(), "result.dat"), []byte("from attempt 2"))
 	s, err := l2.Seal(context.Background(), []byte(`"recovered"`))

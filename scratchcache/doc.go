@@ -11,8 +11,11 @@
 // output files to $PILOT_OUTDIR = Lease.OutDir; Lease.Keep renews the lease
 // while it runs; Lease.Seal stages big outputs to the results store
 // (package stage), writes a manifest (files, sizes, sha256, task, attempt,
-// times) into a temporary directory and makes it visible with one rename;
-// Lease.Release gives the entry up after a failure, keeping work/.
+// times, its own checksum) beside the small ones in OutDir and makes that
+// directory the sealed one with one rename (no file moved or copied, no
+// fsync: a manifest a machine crash tore fails its checksum and the entry
+// is recomputed); Lease.Release gives the entry up after a failure,
+// keeping work/. A new entry costs one mkdir per directory, no listing.
 //
 // Ownership needs no flock: each attempt has a lease record lease/<attempt>
 // created with link(2) (atomic, fails if it exists) and renewed by rename.

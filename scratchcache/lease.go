@@ -130,17 +130,23 @@ type Lease struct {
 	sealFailed bool // a Seal failed; its outputs may be gone
 }
 
-// acquire takes the lease of dir for attempt. A record of a newer attempt
-// fences it; a live record of another attempt holds it (ErrHeld); stale
-// records of older attempts are taken over (removed).
+// acquire takes the lease of dir (which exists) for attempt. A record of a
+// newer attempt fences it; a live record of another attempt holds it
+// (ErrHeld); stale records of older attempts are taken over (removed).
 func (c *Cache) acquire(dir, taskID, digest string, attempt int) (*Lease, error) {
 	ldir := filepath.Join(dir, leaseName)
-	if err := c.fs.MkdirAll(ldir, 0o755); err != nil {
-		return nil, infraErr("create", ldir, err)
-	}
-	recs, err := c.readLeases(dir)
+	created, err := c.mkdir(ldir)
 	if err != nil {
 		return nil, err
+	}
+	var recs []leaseRecord
+	if !created {
+		// A lease directory this call created held no record; records
+		// linked since are those of concurrent attempts, which the check
+		// after linking this one's sees.
+		if recs, err = c.readLeases(dir); err != nil {
+			return nil, err
+		}
 	}
 	for _, r := range recs {
 		switch {

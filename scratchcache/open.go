@@ -36,11 +36,23 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 	if s != nil || err != nil {
 		return s, nil, err
 	}
+	fresh, err := c.mkdirs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
 	l, err := c.acquire(dir, taskID, digest, attempt)
 	if err != nil {
 		return nil, nil, err
 	}
 	l.Quarantined = quarantined
+	if fresh {
+		// This call created the entry: nothing of older attempts to clear.
+		if err := c.prepare(l); err != nil {
+			_ = l.Release()
+			return nil, nil, err
+		}
+		return nil, l, nil
+	}
 	// Prepare the entry; another attempt may have sealed it between the
 	// lookup and the lease, and older attempts may have left a crashed
 	// seal's temporary directory and their output directories.
@@ -69,20 +81,59 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 				return nil, nil, err
 			}
 			l.Quarantined = q
-		case strings.HasPrefix(e.Name(), sealPrefix), strings.HasPrefix(e.Name(), outPrefix):
+		case strings.HasPrefix(e.Name(), outPrefix):
 			path := filepath.Join(dir, e.Name())
 			if err := c.fs.RemoveAll(path); err != nil {
 				c.log.Warn("scratch cache: cannot remove what an older attempt left", "digest", digest, "path", path, "err", err)
 			}
 		}
 	}
-	for _, d := range []string{l.WorkDir(), l.OutDir()} {
-		if err := c.fs.MkdirAll(d, 0o755); err != nil {
-			_ = l.Release()
-			return nil, nil, infraErr("create", d, err)
-		}
+	if err := c.prepare(l); err != nil {
+		_ = l.Release()
+		return nil, nil, err
 	}
 	return nil, l, nil
+}
+
+// prepare creates the lease's work directory (unless an earlier attempt
+// left it) and its output directory.
+func (c *Cache) prepare(l *Lease) error {
+	for _, d := range []string{l.WorkDir(), l.OutDir()} {
+		if _, err := c.mkdir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdirs creates an entry directory and its shard directories; created
+// says whether this call made the entry (one mkdir when the shards exist,
+// instead of the stat per level that MkdirAll makes).
+func (c *Cache) mkdirs(dir string) (created bool, err error) {
+	created, err = c.mkdir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		shard := filepath.Dir(dir)
+		if err := c.fs.MkdirAll(shard, 0o755); err != nil {
+			return false, infraErr("create", shard, err)
+		}
+		created, err = c.mkdir(dir)
+	}
+	return created, err
+}
+
+// mkdir creates one directory whose parent exists; created is false when
+// it was already there. A missing parent is returned as fs.ErrNotExist.
+func (c *Cache) mkdir(dir string) (created bool, err error) {
+	err = c.fs.Mkdir(dir, 0o755)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, fmt.Errorf("%w: %w", infraErr("create", dir, err), fs.ErrNotExist)
+	}
+	return false, infraErr("create", dir, err)
 }
 
 // hitOrQuarantine returns the verified sealed entry of dir, or nothing and

@@ -23,10 +23,11 @@ import (
 // value is the task's result value (valid JSON is kept as is, anything else
 // becomes a JSON string); above InlineMax bytes it goes to the results
 // store. The files the task left in OutDir are hashed; those above
-// StageThreshold go to the results store, the others into the sealed
-// directory (moved by rename, no copy). The manifest is written last and the
-// whole directory becomes visible with one rename, so no reader ever sees
-// half an entry. Then work/ and out/ are removed and the lease released.
+// StageThreshold go to the results store (and leave OutDir), the others
+// stay where they are. The manifest is written last, into OutDir, and
+// OutDir becomes the sealed directory with one rename, so no reader ever
+// sees half an entry and no file is moved or copied. Then work/ is removed
+// and the lease released.
 // Keep may go on renewing while Seal runs (uploads can be long).
 //
 // A fenced attempt gets ErrFenced and seals nothing. A full disk or store
@@ -53,21 +54,16 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 	if err := l.check(); err != nil {
 		return nil, err
 	}
-	c := l.c
-	stageDir := filepath.Join(l.dir, fmt.Sprintf("%s%d-%s", sealPrefix, l.attempt, token()))
-	if err := c.fs.Mkdir(stageDir, 0o755); err != nil {
-		return nil, infraErr("create", stageDir, err)
-	}
 	// Building (hashing, uploading) may outlast the lease's TTL, so it runs
 	// unlocked and Keep goes on renewing; publishing holds the lock so that
 	// Release cannot interleave.
-	m, err := l.buildSeal(ctx, stageDir, value)
+	m, err := l.buildSeal(ctx, value)
 	if err == nil {
 		l.mu.Lock()
 		if l.done {
 			err = fmt.Errorf("%w: entry %s: attempt %d was released while sealing", ErrFenced, l.digest, l.attempt)
 		} else {
-			err = l.publish(stageDir, m)
+			err = l.publish()
 		}
 		l.mu.Unlock()
 	}
@@ -75,16 +71,18 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 		l.mu.Lock()
 		l.sealFailed = true
 		l.mu.Unlock()
-		if rerr := c.fs.RemoveAll(stageDir); rerr != nil {
-			c.log.Warn("scratch cache: cannot remove a failed seal; the next attempt will", "path", stageDir, "err", rerr)
+		if m != nil {
+			// Written but not published: the output directory is no seal
+			// without it; Release or the next attempt removes the rest.
+			l.removeManifest()
 		}
 		var exists *sealedFirst
 		if errors.As(err, &exists) {
-			return l.finish(exists.s), nil
+			return l.finish(exists.s, false), nil
 		}
 		return nil, err
 	}
-	return l.finish(&Sealed{Manifest: *m, Dir: filepath.Join(l.dir, sealedName)}), nil
+	return l.finish(&Sealed{Manifest: *m, Dir: filepath.Join(l.dir, sealedName)}, true), nil
 }
 
 // sealedFirst reports that another attempt's seal won the rename.
@@ -92,8 +90,9 @@ type sealedFirst struct{ s *Sealed }
 
 func (e *sealedFirst) Error() string { return "entry sealed by attempt " + fmt.Sprint(e.s.Attempt) }
 
-// buildSeal fills stageDir and returns the manifest it wrote there.
-func (l *Lease) buildSeal(ctx context.Context, stageDir string, value []byte) (*Manifest, error) {
+// buildSeal turns OutDir into a complete seal: big outputs staged away,
+// the manifest written last. It returns the manifest.
+func (l *Lease) buildSeal(ctx context.Context, value []byte) (*Manifest, error) {
 	c := l.c
 	m := &Manifest{Version: manifestVersion, TaskID: l.task, Digest: l.digest, Attempt: l.attempt, Started: l.acquired, Files: []File{}}
 	var staged []task.Output
@@ -115,7 +114,7 @@ func (l *Lease) buildSeal(ctx context.Context, stageDir string, value []byte) (*
 		return nil, err
 	}
 	for _, name := range names {
-		f, err := l.stageFile(ctx, stageDir, name)
+		f, err := l.stageFile(ctx, name)
 		if err != nil {
 			return nil, err
 		}
@@ -143,32 +142,45 @@ func (l *Lease) buildSeal(ctx context.Context, stageDir string, value []byte) (*
 	if err != nil {
 		return nil, err
 	}
-	mpath := filepath.Join(stageDir, manifestName)
+	// No fsync: a crash of the machine that keeps the publishing rename
+	// but loses the manifest's bytes leaves a manifest that fails its
+	// checksum, and a damaged seal is quarantined and recomputed, never a
+	// hit (the output files were never synced either: each is re-hashed
+	// on a hit). A sync per task was the largest cost of a short task.
+	mpath := filepath.Join(l.OutDir(), manifestName)
 	f, err := c.fs.OpenFile(mpath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
 		return nil, infraErr("create", mpath, err)
 	}
 	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		l.removeManifest()
 		return nil, infraErr("write", mpath, err)
 	}
 	// The manifest's time is the entry's last use for LRU eviction; set it
 	// from the cache's clock, as hits do.
 	if err := c.fs.Chtimes(mpath, m.Sealed, m.Sealed); err != nil {
+		l.removeManifest()
 		return nil, infraErr("set the time of", mpath, err)
 	}
 	return m, nil
 }
 
-// outputNames lists the regular files under OutDir as sorted slash paths.
-// Anything else (a symlink, a device) is refused: a sealed output must be
-// content the entry owns.
+// removeManifest removes the manifest a failed seal wrote into OutDir.
+func (l *Lease) removeManifest() {
+	mpath := filepath.Join(l.OutDir(), manifestName)
+	if err := l.c.fs.Remove(mpath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		l.c.log.Warn("scratch cache: cannot remove a failed seal's manifest; the next attempt will", "path", mpath, "err", err)
+	}
+}
+
+// outputNames lists the regular files under OutDir as sorted slash paths,
+// creating OutDir if the task removed it. Anything else (a symlink, a
+// device) is refused: a sealed output must be content the entry owns; so
+// is a file named like the manifest, which the seal writes beside them.
 func (l *Lease) outputNames() ([]string, error) {
 	var names []string
 	var walk func(rel string) error
@@ -177,6 +189,9 @@ func (l *Lease) outputNames() ([]string, error) {
 		ents, err := l.c.fs.ReadDir(dir)
 		if err != nil {
 			if rel == "" && errors.Is(err, fs.ErrNotExist) {
+				if err := l.c.fs.Mkdir(dir, 0o755); err != nil {
+					return infraErr("create", dir, err)
+				}
 				return nil
 			}
 			return infraErr("list", dir, err)
@@ -188,6 +203,8 @@ func (l *Lease) outputNames() ([]string, error) {
 				if err := walk(name); err != nil {
 					return err
 				}
+			case name == manifestName:
+				return fmt.Errorf("%w: output %s: the name %s is the sealed entry's own; name the file otherwise", ErrInvalid, filepath.Join(l.OutDir(), name), manifestName)
 			case e.Type().IsRegular():
 				names = append(names, name)
 			default:
@@ -204,9 +221,9 @@ func (l *Lease) outputNames() ([]string, error) {
 }
 
 // stageFile hashes one output file and either uploads it to the results
-// store (above StageThreshold) or moves it into the seal (a rename: no
-// copy, and no reliance on hard links, which some filesystems refuse).
-func (l *Lease) stageFile(ctx context.Context, stageDir, name string) (File, error) {
+// store (above StageThreshold) and removes it from OutDir, or leaves it
+// where it is, in the directory that becomes the seal.
+func (l *Lease) stageFile(ctx context.Context, name string) (File, error) {
 	c := l.c
 	src := filepath.Join(l.OutDir(), filepath.FromSlash(name))
 	f, err := c.fs.Open(src)
@@ -229,16 +246,9 @@ func (l *Lease) stageFile(ctx context.Context, stageDir, name string) (File, err
 			return File{}, err
 		}
 		file.URI = out.URI
-		return file, nil
-	}
-	dst := filepath.Join(stageDir, filepath.FromSlash(name))
-	if dir := filepath.Dir(dst); dir != stageDir {
-		if err := c.fs.MkdirAll(dir, 0o755); err != nil {
-			return File{}, infraErr("create", dir, err)
+		if err := c.fs.Remove(src); err != nil {
+			return File{}, infraErr("remove the staged output", src, err)
 		}
-	}
-	if err := c.fs.Rename(src, dst); err != nil {
-		return File{}, infraErr("move into the seal", src, err)
 	}
 	return file, nil
 }
@@ -253,8 +263,9 @@ func (l *Lease) put(ctx context.Context, name string, r io.Reader, size int64, s
 	return out, nil
 }
 
-// publish makes the seal visible: one rename, after a last fence check.
-func (l *Lease) publish(stageDir string, m *Manifest) error {
+// publish makes the seal visible: one rename of OutDir, after a last
+// fence check.
+func (l *Lease) publish() error {
 	c := l.c
 	if h := c.cfg.hooks.beforePublish; h != nil {
 		h()
@@ -263,7 +274,7 @@ func (l *Lease) publish(stageDir string, m *Manifest) error {
 		return err
 	}
 	sealed := filepath.Join(l.dir, sealedName)
-	err := c.fs.Rename(stageDir, sealed)
+	err := c.fs.Rename(l.OutDir(), sealed)
 	if err == nil {
 		return nil
 	}
@@ -274,12 +285,18 @@ func (l *Lease) publish(stageDir string, m *Manifest) error {
 	return infraErr("publish", sealed, err)
 }
 
-// finish removes what the sealed entry no longer needs and releases the lease.
-func (l *Lease) finish(s *Sealed) *Sealed {
+// finish removes what the sealed entry no longer needs and releases the
+// lease. published: this attempt's OutDir became the seal (else it is
+// still there and goes too).
+func (l *Lease) finish(s *Sealed, published bool) *Sealed {
 	c := l.c
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, d := range []string{l.WorkDir(), l.OutDir()} {
+	dirs := []string{l.WorkDir()}
+	if !published {
+		dirs = append(dirs, l.OutDir())
+	}
+	for _, d := range dirs {
 		if err := c.fs.RemoveAll(d); err != nil {
 			c.log.Warn("scratch cache: cannot remove a sealed entry's scratch", "digest", l.digest, "path", d, "err", err)
 		}

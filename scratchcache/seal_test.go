@@ -165,6 +165,46 @@ func TestSymlinkOutputRefused(t *testing.T) {
 	}
 }
 
+// The seal is built in the output directory, so an output named like the
+// manifest is refused, and the task's file is left as it was.
+func TestOutputNamedLikeTheManifestRefused(t *testing.T) {
+	c := newTestCache(t, t.TempDir(), newClock(), nil)
+	d := specDigest("clash")
+	l := mustOpenLease(t, c, "clash", d, 1)
+	writeFile(t, filepath.Join(l.OutDir(), manifestName), []byte("mine"))
+	if _, err := l.Seal(context.Background(), nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), manifestName) {
+		t.Fatalf("want ErrInvalid naming %s, got %v", manifestName, err)
+	}
+	if _, err := os.Stat(filepath.Join(c.entryDir(d), sealedName)); !os.IsNotExist(err) {
+		t.Fatal("a refused seal became visible")
+	}
+	if b, err := os.ReadFile(filepath.Join(l.OutDir(), manifestName)); err != nil || string(b) != "mine" {
+		t.Fatalf("the task's file: %q %v", b, err)
+	}
+}
+
+// A staged (big) output leaves the sealed directory; a small one stays.
+func TestSealedDirHoldsOnlyLocalFiles(t *testing.T) {
+	c := newTestCache(t, t.TempDir(), newClock(), nil)
+	d := specDigest("mixed")
+	l := mustOpenLease(t, c, "mixed", d, 1)
+	writeFile(t, filepath.Join(l.OutDir(), "big"), randomBytes(t, DefaultStageThreshold+1))
+	writeFile(t, filepath.Join(l.OutDir(), "sub", "small"), []byte("s"))
+	s, err := l.Seal(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.Path("big")); !os.IsNotExist(err) {
+		t.Fatalf("a staged output stayed in the sealed directory: %v", err)
+	}
+	if b, err := os.ReadFile(s.Path("sub/small")); err != nil || string(b) != "s" {
+		t.Fatalf("small output: %q %v", b, err)
+	}
+	if _, err := os.Stat(l.OutDir()); !os.IsNotExist(err) {
+		t.Fatalf("the output directory outlived its seal: %v", err)
+	}
+}
+
 // The number the issue asks for: what a hit costs on the filesystem.
 func TestHitCostsAHandfulOfCalls(t *testing.T) {
 	counter := newCountingFS()

@@ -1,0 +1,44 @@
+package scratchcache
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// BenchmarkAgentMiss is the agent's path for a short task that writes no
+// output files: Open of a new entry, the runner's two log files in the
+// work directory, Seal of a small value. fscalls/op counts the calls the
+// cache makes (the log files are the runner's, not counted).
+func BenchmarkAgentMiss(b *testing.B) {
+	counter := newCountingFS()
+	c, err := New(Config{Root: b.TempDir(), FS: counter, Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	counter.reset()
+	i := 0
+	for b.Loop() {
+		i++
+		id := "t" + strconv.Itoa(i)
+		_, l, err := c.Open(id, specDigest(id), 1)
+		if err != nil || l == nil {
+			b.Fatalf("miss: %v", err)
+		}
+		for _, s := range []string{"stdout", "stderr"} {
+			if err := os.WriteFile(filepath.Join(l.WorkDir(), "attempt-1."+s), nil, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := l.Seal(context.Background(), []byte(`{"shift_ppm":12.5}`)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	calls := counter.reset()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+	for op, n := range calls {
+		b.ReportMetric(float64(n)/float64(b.N), op+"/op")
+	}
+}
