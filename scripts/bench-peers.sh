@@ -29,7 +29,7 @@ cp bench/peers/helpers/daskrun.py bin/peers/
 go build -o bin/bench-peers ./bench/peers
 
 echo "== versions"
-echo "pilot $(git describe --always --dirty)"
+echo "tree $(git describe --always --dirty) (the harness prints the version of the pilot it runs)"
 echo "work queue $(work_queue_worker --version 2>&1 | head -1)"
 echo "dask $(/usr/bin/python3 -c 'import distributed; print(distributed.__version__)')"
 echo "$(dpkg-query -W -f '${Package} ${Version}' task-spooler)"

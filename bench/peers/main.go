@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -126,7 +127,7 @@ func run(ctx context.Context, cfg Config, out, log io.Writer) error {
 		fmt.Fprintf(log, "[%d/%d %s] round %d %s %s: %s\n", i+1, len(plan.Runs), time.Since(start).Round(time.Second), r.Round, r.W.Name, r.S.Name, describe(r.W, o))
 		res.Add(r, o)
 	}
-	fmt.Fprintf(out, "\n%s\n", machineLine(cfg))
+	fmt.Fprintf(out, "\n%s\n%s\n\n", machineLine(cfg), pilotVersion(cfg.Pilot))
 	res.Table(out, wls, syss)
 	res.Targets(out)
 	return nil
@@ -176,6 +177,15 @@ func describe(w Workload, o Outcome) string {
 		s += ", stopped at the limit"
 	}
 	return s
+}
+
+// pilotVersion is what the pilot binary says it is.
+func pilotVersion(bin string) string {
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		return fmt.Sprintf("%s version: %v", bin, err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // machineLine names the machine and the date of the run.
