@@ -126,6 +126,19 @@ func flipByte(env *Env, path string) (string, error) {
 	}
 	i := env.Rand.IntN(len(b))
 	b[i] ^= 0x20
+	if filepath.Base(path) == "manifest.json" {
+		// A flip in the manifest's JSON syntax may change nothing it says
+		// (Go reads keys case-insensitively: "cheCksum" is "checksum"):
+		// change a digit of its recorded checksum instead, which always
+		// changes what it says.
+		b[i] ^= 0x20
+		at := strings.Index(string(b), `"checksum":"`)
+		if at < 0 {
+			return "", fmt.Errorf("no checksum in %s", path)
+		}
+		i = at + len(`"checksum":"`) + env.Rand.IntN(64)
+		b[i] = map[bool]byte{true: '1', false: '0'}[b[i] == '0']
+	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		return "", err
 	}
