@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
@@ -60,6 +61,12 @@ blind to walltime); both runs them side by side.`,
 					return fmt.Errorf("--cpuprofile %s: %w", cpuProfile, err)
 				}
 				defer pprof.StopCPUProfile()
+			}
+			if os.Getenv("GOGC") == "" {
+				// A run allocates a plan and a ledger version per event but
+				// keeps little: collecting less often saves a fifth of its
+				// CPU for twice the memory (230 MB at 100,000 mixed tasks).
+				debug.SetGCPercent(400)
 			}
 			out := cmd.OutOrStdout()
 			var results []sim.Result
