@@ -8,7 +8,9 @@
 // task's input, the agent's environment plus the task's env and PILOT_TASK_ID,
 // PILOT_ATTEMPT, PILOT_WORKDIR, PILOT_CORES and OMP_NUM_THREADS, in a process
 // group of its own, pinned to the CPU ids the caller allocated. stdout and
-// stderr go straight to files in the working directory; their tails come
+// stderr go through pipes to files in the working directory, each created
+// at its stream's first byte (a task that prints nothing costs no file and
+// no inode); their tails come
 // back in the Outcome with the CPU time and peak RSS from the kernel's
 // rusage, and the value of $PILOT_WORKDIR/result.json when the task wrote one.
 //

@@ -14,22 +14,64 @@ import (
 	"github.com/pilot-hpc/pilot/task"
 )
 
-// logFiles creates this attempt's stdout and stderr files in the workdir,
+// logFiles returns this attempt's stdout and stderr files in the workdir,
 // one pair per attempt so an earlier attempt's logs stay for a post-mortem.
-func logFiles(r *Request) (stdout, stderr *os.File, err error) {
+// Each is created at the first byte the task writes to its stream: a task
+// that writes nothing leaves no file (creating and, at the seal, deleting
+// two empty files per task was most of the runner's own cost on a busy
+// scratch filesystem). Files a former run of the same attempt left are
+// removed first.
+func logFiles(r *Request) (stdout, stderr *lazyFile, err error) {
 	name := func(stream string) string {
 		return filepath.Join(r.Workdir, "attempt-"+strconv.Itoa(r.Attempt)+"."+stream)
 	}
-	stdout, err = os.OpenFile(name("stdout"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, nil, err
-	}
-	stderr, err = os.OpenFile(name("stderr"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		stdout.Close()
-		return nil, nil, err
+	stdout, stderr = &lazyFile{path: name("stdout")}, &lazyFile{path: name("stderr")}
+	for _, f := range []*lazyFile{stdout, stderr} {
+		if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, err
+		}
 	}
 	return stdout, stderr, nil
+}
+
+// lazyFile is a log file created by its first Write. A failure to create
+// or write it is kept for Err and the output discarded, so the task is
+// not killed by a broken pipe; the attempt then fails as infra.
+type lazyFile struct {
+	path   string
+	f      *os.File
+	err    error
+	closed bool
+}
+
+func (w *lazyFile) Write(p []byte) (int, error) {
+	if w.f == nil && w.err == nil {
+		w.f, w.err = os.OpenFile(w.path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	}
+	if w.err == nil {
+		_, w.err = w.f.Write(p)
+	}
+	return len(p), nil
+}
+
+// Close closes the file if it was created and returns the first error.
+// Closing again returns the same.
+func (w *lazyFile) Close() error {
+	if w.f != nil && !w.closed {
+		w.closed = true
+		if err := w.f.Close(); w.err == nil {
+			w.err = err
+		}
+	}
+	return w.err
+}
+
+// Path is the file's name, or "" when the task wrote nothing to it.
+func (w *lazyFile) Path() string {
+	if w.f == nil {
+		return ""
+	}
+	return w.path
 }
 
 // tail returns the last n bytes of a file, starting at a line break when

@@ -73,6 +73,8 @@ type Outcome struct {
 	// what was asked. Nil if it could not be read.
 	Affinity []int
 
+	// StdoutPath and StderrPath are the log files; "" for a stream the
+	// task wrote nothing to (no file is made for it).
 	StdoutPath, StderrPath string
 	StdoutTail, StderrTail string
 	// Value is the content of result.json when the task wrote a valid one.
@@ -108,6 +110,20 @@ func (o *Outcome) Message() string {
 		msg += "; stderr ends: " + tail
 	}
 	return msg
+}
+
+// logs says where the attempt's output is.
+func (o *Outcome) logs() string {
+	var in []string
+	for _, p := range []string{o.StdoutPath, o.StderrPath} {
+		if p != "" {
+			in = append(in, p)
+		}
+	}
+	if len(in) == 0 {
+		return "it wrote nothing to stdout or stderr"
+	}
+	return "its output is in " + strings.Join(in, " and ")
 }
 
 func lastLines(s string, n int) string {

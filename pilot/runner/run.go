@@ -37,7 +37,6 @@ func Run(ctx context.Context, r Request) Outcome {
 	if err != nil {
 		return fail(InfraFailed, ReasonSetup, "log files: %v", err)
 	}
-	o.StdoutPath, o.StderrPath = stdout.Name(), stderr.Name()
 	defer stdout.Close()
 	defer stderr.Close()
 	env := environ(&r)
@@ -105,11 +104,17 @@ func Run(ctx context.Context, r Request) Outcome {
 	// The main process is a zombie now, so its pid (the group id) cannot be
 	// reused: sweep whatever it left running in its group, then reap it.
 	_ = syscall.Kill(-o.PID, syscall.SIGKILL)
-	waitErr := cmd.Wait()
+	waitErr := cmd.Wait() // after the copies of stdout and stderr end
 	o.Ended = time.Now()
 	o.Wall = o.Ended.Sub(o.Started)
+	o.StdoutPath, o.StderrPath = stdout.Path(), stderr.Path()
 	o.StdoutTail = tail(o.StdoutPath, r.tailBytes())
 	o.StderrTail = tail(o.StderrPath, r.tailBytes())
+	for _, f := range []*lazyFile{stdout, stderr} {
+		if err := f.Close(); err != nil {
+			return fail(InfraFailed, ReasonSetup, "log file %s: %v", f.path, err)
+		}
+	}
 	ps := cmd.ProcessState
 	if ps == nil {
 		return fail(InfraFailed, ReasonStart, "waiting for pid %d: %v", o.PID, waitErr)
@@ -136,7 +141,7 @@ func Run(ctx context.Context, r Request) Outcome {
 		}
 		return fail(TaskFailed, ReasonSignal, "crashed: killed by signal %d (%v)%s", int(o.Signal), o.Signal, core)
 	case o.ExitCode != 0:
-		return fail(TaskFailed, ReasonExit, "exited with status %d; its output is in %s and %s", o.ExitCode, o.StdoutPath, o.StderrPath)
+		return fail(TaskFailed, ReasonExit, "exited with status %d; %s", o.ExitCode, o.logs())
 	}
 	v, err := readValue(r.Workdir)
 	if err != nil {

@@ -1,0 +1,47 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A stream the task writes to gets its file; a silent one gets none, and
+// a file a former run of the same attempt left is not taken for its log.
+func TestLogFilesOnlyForWrittenStreams(t *testing.T) {
+	r := req(t, "logs", sh(`echo shifts; exit 2`))
+	if err := os.MkdirAll(r.Workdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(r.Workdir, "attempt-1.stderr")
+	if err := os.WriteFile(stale, []byte("from a former run\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := Run(context.Background(), r)
+	if o.Class != TaskFailed || o.Reason != ReasonExit {
+		t.Fatalf("got %v/%q: %v", o.Class, o.Reason, o.Err)
+	}
+	if b, err := os.ReadFile(o.StdoutPath); err != nil || string(b) != "shifts\n" || o.StdoutTail != "shifts\n" {
+		t.Fatalf("stdout %q (tail %q): %v", b, o.StdoutTail, err)
+	}
+	if o.StderrPath != "" || o.StderrTail != "" {
+		t.Fatalf("stderr path %q tail %q for a task that wrote none", o.StderrPath, o.StderrTail)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("the former run's stderr is still there: %v", err)
+	}
+	if msg := o.Message(); !strings.Contains(msg, "its output is in "+o.StdoutPath) || strings.Contains(msg, "stderr") {
+		t.Fatalf("message %q", msg)
+	}
+
+	qr := req(t, "quiet", sh(`exit 1`))
+	quiet := Run(context.Background(), qr)
+	if !strings.Contains(quiet.Message(), "it wrote nothing to stdout or stderr") {
+		t.Fatalf("message %q", quiet.Message())
+	}
+	if ents, err := os.ReadDir(qr.Workdir); err != nil || len(ents) != 0 {
+		t.Fatalf("a silent task's workdir holds %v (%v)", ents, err)
+	}
+}
