@@ -3,6 +3,7 @@ package chaos
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -44,7 +45,7 @@ func Summarize(scs []Scenario, runs []Run) []Row {
 			row.MaxRuns = max(row.MaxRuns, rep.MaxRuns)
 			row.Elections += r.Outcome.Elections
 			row.Recover = max(row.Recover, r.Outcome.Recover)
-			if r.Outcome.Note != "" && len(row.Notes) < 2 {
+			if r.Outcome.Note != "" && len(row.Notes) < 2 && !slices.Contains(row.Notes, r.Outcome.Note) {
 				row.Notes = append(row.Notes, r.Outcome.Note)
 			}
 		}
@@ -68,7 +69,11 @@ func WriteTable(w io.Writer, rows []Row) {
 			}
 			failed += " (seeds " + strings.Join(seeds, ", ") + ")"
 		}
+		recover := "-" // a scenario whose fault is not a moment in a run
+		if r.Recover > 0 {
+			recover = r.Recover.Round(time.Millisecond).String()
+		}
 		fmt.Fprintf(w, "| %d | %s | %d | %s | %d | %d | %d | %d | %d | %s | %s |\n", r.ID, r.Scenario, r.Runs, failed,
-			r.Tasks, r.Lost, r.Duplicates, r.MaxRuns, r.Elections, r.Recover.Round(time.Millisecond), strings.Join(r.Notes, "; "))
+			r.Tasks, r.Lost, r.Duplicates, r.MaxRuns, r.Elections, recover, strings.Join(r.Notes, "; "))
 	}
 }
