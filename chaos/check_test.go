@@ -22,6 +22,7 @@ not json
 		attempts string
 		flushed  string
 		status   map[string]int
+		mayPend  bool
 		want     []string // substrings, one per violation, in order
 	}{
 		{name: "clean",
@@ -49,6 +50,13 @@ not json
 {"id":"c","cmd":["true"]}`,
 			status: map[string]int{"done": 1, "failed": 2, "flushed": 1},
 			want:   []string{"INV-6 status truthful: pilot status says flushed=1, the checker counts 2"}},
+		{name: "visibly pending",
+			mayPend: true,
+			results: `{"id":"a","state":"done","attempts":1}
+{"id":"line:3","state":"failed"}
+{"id":"line:4","state":"failed"}`,
+			status: map[string]int{"done": 1, "failed": 2, "pending": 1, "leased": 0},
+			want:   []string{"INV-6 status truthful: pilot status says pending+leased=1, the checker counts 2 tasks with no record"}},
 		{name: "infra charged and re-run",
 			results: `{"id":"a","state":"done","attempts":5}
 {"id":"b","state":"failed","attempts":2,"error":"max-attempts: 2 of 2 attempts failed"}
@@ -77,7 +85,7 @@ not json
 				t.Fatal(err)
 			}
 			in := Input{Queue: q, Results: write("results.jsonl", tc.results),
-				AttemptLogs: []string{write("attempts.jsonl", tc.attempts)}, Flushed: filepath.Join(dir, "flushed"), Status: tc.status}
+				AttemptLogs: []string{write("attempts.jsonl", tc.attempts)}, Flushed: filepath.Join(dir, "flushed"), Status: tc.status, MayPend: tc.mayPend}
 			if tc.flushed != "" {
 				write("flushed/f1.jsonl", tc.flushed)
 			}
