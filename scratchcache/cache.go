@@ -115,8 +115,8 @@ func (c *Cache) Root() string { return c.root }
 
 // The layout under Root:
 //
-//	entries/ab/cd/<digest>/          one entry, sharded by the digest's first 4 hex digits
-//	    lease/<attempt>              lease records, one per live attempt (10 digits)
+//	entries/ab/<digest>/             one entry, sharded by the digest's first 2 hex digits
+//	    lease.<attempt>              lease records, one per live attempt (10 digits)
 //	    work/                        $PILOT_WORKDIR: checkpoints, kept across attempts
 //	    out.<attempt>/               $PILOT_OUTDIR: output files of one attempt;
 //	                                 the seal is built here (never read)
@@ -130,7 +130,8 @@ const (
 	trashDir      = "trash"
 	sealedName    = "sealed"
 	manifestName  = "manifest.json"
-	leaseName     = "lease"
+	leasePrefix   = "lease."
+	leaseTmp      = ".lease-tmp-"
 	workName      = "work"
 	outPrefix     = "out."
 )
@@ -145,7 +146,7 @@ func checkDigest(digest string) error {
 }
 
 func (c *Cache) entryDir(digest string) string {
-	return filepath.Join(c.root, entriesDir, digest[0:2], digest[2:4], digest)
+	return filepath.Join(c.root, entriesDir, digest[0:2], digest)
 }
 
 // storeKey names a staged object: sharded like the entries, and per attempt

@@ -3,8 +3,8 @@
 // retry resumes from the task's own checkpoints and a finished task is
 // never computed twice (promise 7, cache safety).
 //
-// An entry lives at entries/ab/cd/<digest>/ (sharded so no directory holds
-// 100k entries). The agent calls Cache.Open(task, digest, attempt): a
+// An entry lives at entries/ab/<digest>/ (256 shards: 400 entries each at
+// 100k tasks; a second level cost a mkdir per task and saved nothing). The agent calls Cache.Open(task, digest, attempt): a
 // sealed entry that verifies is a hit, reported without running the task;
 // otherwise Open returns the entry's Lease for that attempt. The task runs
 // with $PILOT_WORKDIR = Lease.WorkDir (kept across attempts) and writes its
@@ -17,7 +17,7 @@
 // is recomputed); Lease.Release gives the entry up after a failure,
 // keeping work/. A new entry costs one mkdir per directory, no listing.
 //
-// Ownership needs no flock: each attempt has a lease record lease/<attempt>
+// Ownership needs no flock: each attempt has a lease record lease.<attempt>
 // created with link(2) (atomic, fails if it exists) and renewed by rename.
 // A newer attempt takes over only a lease not renewed for LeaseTTL; an
 // attempt that finds a newer attempt's record, or lost its own, is fenced

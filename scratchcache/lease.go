@@ -11,11 +11,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
-// leaseRecord is the file lease/<attempt> of an entry. It is created once
+// leaseRecord is the file lease.<attempt> of an entry. It is created once
 // with link(2) (which fails if the name exists, also on NFS and Lustre) and
 // renewed by writing a temporary file and renaming it over the record, so
 // a reader never sees half a record. No flock is used.
@@ -31,28 +32,31 @@ type leaseRecord struct {
 }
 
 func leaseFile(dir string, attempt int) string {
-	return filepath.Join(dir, leaseName, fmt.Sprintf("%010d", attempt))
+	return filepath.Join(dir, fmt.Sprintf("%s%010d", leasePrefix, attempt))
 }
 
 // readLeases reads every lease record of an entry, sorted by attempt. A
 // record that vanished between the listing and the read is skipped; one
 // that does not parse is returned as stale so it can be taken over.
 func (c *Cache) readLeases(dir string) ([]leaseRecord, error) {
-	ldir := filepath.Join(dir, leaseName)
-	ents, err := c.fs.ReadDir(ldir)
+	ents, err := c.fs.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
-		return nil, infraErr("list", ldir, err)
+		return nil, infraErr("list", dir, err)
 	}
 	var recs []leaseRecord
 	for _, e := range ents {
-		attempt, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue // a temporary file of a renewal
+		num, ok := strings.CutPrefix(e.Name(), leasePrefix)
+		if !ok {
+			continue // the entry's other files, a renewal's temporary file
 		}
-		path := filepath.Join(ldir, e.Name())
+		attempt, err := strconv.Atoi(num)
+		if err != nil {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
 		rec, err := c.readLease(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -88,7 +92,7 @@ func (c *Cache) live(rec leaseRecord) bool {
 
 // writeLeaseTemp writes rec to a new temporary file in the lease directory.
 func (c *Cache) writeLeaseTemp(dir string, rec leaseRecord) (string, error) {
-	tmp := filepath.Join(dir, leaseName, ".tmp-"+token())
+	tmp := filepath.Join(dir, leaseTmp+token())
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return "", err
@@ -133,17 +137,13 @@ type Lease struct {
 // acquire takes the lease of dir (which exists) for attempt. A record of a
 // newer attempt fences it; a live record of another attempt holds it
 // (ErrHeld); stale records of older attempts are taken over (removed).
-func (c *Cache) acquire(dir, taskID, digest string, attempt int) (*Lease, error) {
-	ldir := filepath.Join(dir, leaseName)
-	created, err := c.mkdir(ldir)
-	if err != nil {
-		return nil, err
-	}
+// fresh: the caller just created dir, so it held no record; records linked
+// since are those of concurrent attempts, which the check after linking
+// this one's sees.
+func (c *Cache) acquire(dir, taskID, digest string, attempt int, fresh bool) (*Lease, error) {
 	var recs []leaseRecord
-	if !created {
-		// A lease directory this call created held no record; records
-		// linked since are those of concurrent attempts, which the check
-		// after linking this one's sees.
+	if !fresh {
+		var err error
 		if recs, err = c.readLeases(dir); err != nil {
 			return nil, err
 		}

@@ -42,7 +42,7 @@ func (c *Cache) List(ctx context.Context) ([]EntryInfo, error) {
 	return out, err
 }
 
-// eachEntry calls fn for every entries/ab/cd/<digest> directory in order.
+// eachEntry calls fn for every entries/ab/<digest> directory in order.
 func (c *Cache) eachEntry(ctx context.Context, fn func(dir, digest string) error) error {
 	top := filepath.Join(c.root, entriesDir)
 	level := func(dir string) ([]fs.DirEntry, error) {
@@ -57,26 +57,20 @@ func (c *Cache) eachEntry(ctx context.Context, fn func(dir, digest string) error
 		return err
 	}
 	for _, ea := range a {
-		b, err := level(filepath.Join(top, ea.Name()))
+		shard := filepath.Join(top, ea.Name())
+		ents, err := level(shard)
 		if err != nil {
 			return err
 		}
-		for _, eb := range b {
-			shard := filepath.Join(top, ea.Name(), eb.Name())
-			ents, err := level(shard)
-			if err != nil {
+		for _, e := range ents {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
-			for _, e := range ents {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				if checkDigest(e.Name()) != nil || !e.IsDir() {
-					continue
-				}
-				if err := fn(filepath.Join(shard, e.Name()), e.Name()); err != nil {
-					return err
-				}
+			if checkDigest(e.Name()) != nil || !e.IsDir() {
+				continue
+			}
+			if err := fn(filepath.Join(shard, e.Name()), e.Name()); err != nil {
+				return err
 			}
 		}
 	}

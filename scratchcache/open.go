@@ -40,7 +40,7 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := c.acquire(dir, taskID, digest, attempt)
+	l, err := c.acquire(dir, taskID, digest, attempt, fresh)
 	if err != nil {
 		return nil, nil, err
 	}
