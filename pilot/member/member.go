@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"sort"
@@ -49,6 +50,10 @@ type Config struct {
 	Timing        Timing
 	ProbeInterval time.Duration
 	Logger        *slog.Logger
+
+	// still (tests only) turns off gossip rounds, probes and the periodic
+	// state exchange, so that a view changes only by Join and Sync.
+	still bool
 }
 
 // Membership is this node's view of the cluster. Its methods are safe for
@@ -101,6 +106,9 @@ func Start(cfg Config) (*Membership, error) {
 	mc.AdvertisePort = cfg.BindPort
 	if cfg.AdvertiseAddr != "" {
 		mc.AdvertiseAddr = cfg.AdvertiseAddr
+	}
+	if cfg.still {
+		mc.GossipInterval, mc.ProbeInterval, mc.PushPullInterval = 0, 0, 0
 	}
 	mc.SecretKey = cfg.Key
 	mc.GossipVerifyIncoming = true
@@ -155,6 +163,35 @@ func (m *Membership) Join(seeds []string) (int, error) {
 	}
 	if err != nil {
 		m.log.Warn("some seeds did not answer", "joined", n, "err", err)
+	}
+	return n, nil
+}
+
+// syncPeers bounds how many members one Sync asks: any one that knows a
+// member brings it in.
+const syncPeers = 3
+
+// Sync exchanges the full membership state with up to three other live
+// members at random (a push-pull, as at join) and returns how many
+// answered. A member that joined at about the same time as this node may
+// be missing from its view until the next periodic exchange (15-30 s):
+// gossip announces a join to a few random nodes only. Call Sync before
+// taking a member's absence for its death. It blocks for up to memberlist's
+// TCP timeout per member that does not answer.
+func (m *Membership) Sync() (int, error) {
+	var others []string
+	for _, n := range m.Members() {
+		if n.Name != m.name {
+			others = append(others, n.Addr)
+		}
+	}
+	if len(others) == 0 {
+		return 0, nil
+	}
+	mrand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
+	n, err := m.ml.Join(others[:min(len(others), syncPeers)])
+	if n == 0 {
+		return 0, fmt.Errorf("membership: sync with %d members: %w", min(len(others), syncPeers), err)
 	}
 	return n, nil
 }

@@ -3,6 +3,7 @@ package member
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -169,4 +170,58 @@ func FuzzDecodeMeta(f *testing.F) {
 			t.Fatalf("decoded %+v from %d bytes but cannot encode it: %v", m, len(in), err)
 		}
 	})
+}
+
+// TestSyncFindsAMemberGossipMissed: b and c join through a at about the
+// same time, and b hears nothing more (its gossip is still), as when the
+// announcement of c's join goes to other nodes. Sync brings c into b's
+// view; b must not take c's absence for its death before it.
+func TestSyncFindsAMemberGossipMissed(t *testing.T) {
+	var ms [3]*Membership
+	for i, name := range []string{"a", "b", "c"} {
+		m, err := Start(Config{Name: name, BindAddr: "127.0.0.1", Key: key1, Meta: Meta{Cores: 1, RPCAddr: name}, Timing: TimingLocal, Logger: quiet, still: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Shutdown() })
+		ms[i] = m
+	}
+	a, b, c := ms[0], ms[1], ms[2]
+	if n, err := b.Sync(); n != 0 || err != nil {
+		t.Fatalf("sync alone: %d %v, want 0 and no error", n, err)
+	}
+	for _, m := range []*Membership{b, c} {
+		if _, err := m.Join([]string{a.Addr()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(m *Membership) string {
+		var out []string
+		for _, n := range m.Members() {
+			out = append(out, n.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(b); got != "a,b" {
+		t.Fatalf("b sees %s before the sync, want a,b (the test needs b to have missed c)", got)
+	}
+	if n, err := b.Sync(); n != 1 || err != nil {
+		t.Fatalf("sync: %d members answered, %v; want 1", n, err)
+	}
+	if got := names(b); got != "a,b,c" {
+		t.Fatalf("b sees %s after the sync, want a,b,c", got)
+	}
+	ev := await(t, b, "join of c", is(EventJoin, "c"))
+	if ev.Node.Meta.RPCAddr != "c" {
+		t.Fatalf("c's meta as b sees it after the sync: %+v", ev.Node)
+	}
+
+	a.Shutdown()
+	if n, err := b.Sync(); n != 1 || err != nil {
+		t.Fatalf("sync with a gone: %d members answered, %v; want c to answer", n, err)
+	}
+	c.Shutdown()
+	if n, err := b.Sync(); n != 0 || !strings.Contains(fmt.Sprint(err), "sync with 2 members") {
+		t.Fatalf("sync with nobody left: %d, %v; want an error naming the 2 members tried", n, err)
+	}
 }
