@@ -42,11 +42,46 @@ func (s *steward) live() map[string]member.Node {
 // reconcile runs one pass. It is idempotent: a pass with nothing to change
 // proposes nothing.
 func (s *steward) reconcile(ctx context.Context) error {
-	live := s.live()
+	live, err := s.liveSynced(ctx)
+	if err != nil {
+		return err
+	}
 	if err := s.reconcileLedger(ctx, live); err != nil {
 		return err
 	}
 	return s.reconcileVoters(ctx, live)
+}
+
+// liveSynced returns the live members, first syncing with others when a
+// node of the ledger or a Raft server is missing from this node's gossip
+// view: a new leader may never have heard of an agent that joined at the
+// same time as itself, and must not take that for a death (it would
+// requeue the agent's work and drop it from Raft, and the agent would idle
+// until the next periodic gossip exchange).
+func (s *steward) liveSynced(ctx context.Context) (map[string]member.Node, error) {
+	live := s.live()
+	servers, err := s.raft.Configuration(ctx)
+	if err != nil {
+		return nil, err
+	}
+	missing := ""
+	for _, srv := range servers {
+		if _, ok := live[srv.ID]; !ok && srv.ID != s.raft.ID() {
+			missing = srv.ID
+		}
+	}
+	for _, n := range s.raft.Ledger().View().Nodes() {
+		if _, ok := live[n.ID]; !ok {
+			missing = n.ID
+		}
+	}
+	if missing == "" {
+		return live, nil
+	}
+	if _, err := s.members.Sync(); err != nil {
+		s.log.Warn("a member is missing from gossip and no member answered a sync", "member", missing, "err", err)
+	}
+	return s.live(), nil
 }
 
 func (s *steward) reconcileLedger(ctx context.Context, live map[string]member.Node) error {
