@@ -354,18 +354,28 @@ func (a *agent) leading() *coordinator.Leader {
 }
 
 // leaderRPCAddr is the RPC address of the current Raft leader, "" when no
-// leader is known.
+// leader is known. A leader this node's gossip has not heard of yet (it
+// joined at about the same time) is looked for by a sync with others.
 func (a *agent) leaderRPCAddr() string {
 	id, _ := a.raft.Leader()
 	if id == "" {
 		return ""
 	}
-	for _, m := range a.members.Members() {
-		if m.Name == id {
-			return m.Meta.RPCAddr
+	find := func() string {
+		for _, m := range a.members.Members() {
+			if m.Name == id {
+				return m.Meta.RPCAddr
+			}
 		}
+		return ""
 	}
-	return ""
+	if addr := find(); addr != "" {
+		return addr
+	}
+	if _, err := a.members.Sync(); err != nil {
+		a.log.Debug("the leader is missing from gossip", "leader", id, "err", err)
+	}
+	return find()
 }
 
 // sendReports delivers reports to the leader: directly when this node
