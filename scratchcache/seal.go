@@ -292,7 +292,12 @@ func (l *Lease) finish(s *Sealed, published bool) *Sealed {
 	c := l.c
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	dirs := []string{l.WorkDir()}
+	var dirs []string
+	if ents, err := c.fs.ReadDir(l.WorkDir()); err != nil || len(ents) > 0 {
+		// An empty work/ stays: removing it would free an inode (see
+		// markSealed); one with checkpoints or logs goes.
+		dirs = append(dirs, l.WorkDir())
+	}
 	if !published {
 		dirs = append(dirs, l.OutDir())
 	}
@@ -302,7 +307,7 @@ func (l *Lease) finish(s *Sealed, published bool) *Sealed {
 		}
 	}
 	l.done = true
-	if err := l.removeRecord(); err != nil {
+	if err := l.markSealed(); err != nil {
 		c.log.Warn("scratch cache: cannot remove the lease of a sealed entry", "digest", l.digest, "err", err)
 	}
 	return s

@@ -67,8 +67,8 @@ func sealAndCheckOutputs(t *testing.T, store stage.Store) {
 		if *hit.Output != *s.Output || string(hit.Value) != string(s.Value) {
 			t.Fatalf("hit %+v differs from seal %+v", hit.Manifest, s.Manifest)
 		}
-		if _, err := os.Stat(l.WorkDir()); !os.IsNotExist(err) {
-			t.Fatalf("work/ of a sealed entry still there: %v", err)
+		if ents, err := os.ReadDir(l.WorkDir()); len(ents) != 0 {
+			t.Fatalf("work/ of a sealed entry holds %v (%v)", ents, err)
 		}
 	})
 
@@ -162,6 +162,52 @@ func TestSymlinkOutputRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(c.entryDir(d), sealedName)); !os.IsNotExist(err) {
 		t.Fatal("a refused seal became visible")
+	}
+}
+
+// A sealed entry keeps no checkpoint: work/ goes when it holds anything
+// (an empty one stays, as removing it costs more than it frees). The
+// sealing attempt's record stays, emptied: it holds and fences nothing, and
+// a later attempt of the same number (after a quarantine) replaces it.
+func TestSealDropsCheckpointsAndMarksTheLease(t *testing.T) {
+	clk := newClock()
+	c := newTestCache(t, t.TempDir(), clk, nil)
+	d := specDigest("ckpt")
+	l := mustOpenLease(t, c, "ckpt", d, 1)
+	writeFile(t, filepath.Join(l.WorkDir(), "step1.chk"), []byte("half way"))
+	if _, err := l.Seal(context.Background(), []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(l.WorkDir()); !os.IsNotExist(err) {
+		t.Fatalf("work/ with a checkpoint outlived the seal: %v", err)
+	}
+	if b, err := os.ReadFile(leaseFile(c.entryDir(d), 1)); err != nil || len(b) != 0 {
+		t.Fatalf("the sealing attempt's record: %q %v, want it empty", b, err)
+	}
+	if recs, err := c.readLeases(c.entryDir(d)); err != nil || len(recs) != 0 {
+		t.Fatalf("records read: %+v %v, want none", recs, err)
+	}
+	// Damage the seal: the next Open quarantines it, and an attempt of
+	// the same number (another task of this content) takes the lease.
+	if err := os.Chmod(filepath.Join(c.entryDir(d), sealedName), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mpath := filepath.Join(c.entryDir(d), sealedName, manifestName)
+	if err := os.Chmod(mpath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mpath, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l2 := mustOpenLease(t, c, "ckpt-twin", d, 1)
+	if l2.Quarantined == "" {
+		t.Fatal("the damaged seal was not quarantined")
+	}
+	if _, err := l2.Seal(context.Background(), []byte(`2`)); err != nil {
+		t.Fatal(err)
+	}
+	if hit := mustHit(t, c, "ckpt", d, 2); string(hit.Value) != "2" {
+		t.Fatalf("hit %s", hit.Value)
 	}
 }
 
