@@ -81,7 +81,11 @@ func (s *steward) liveSynced(ctx context.Context) (map[string]member.Node, error
 	if _, err := s.members.Sync(); err != nil {
 		s.log.Warn("a member is missing from gossip and no member answered a sync", "member", missing, "err", err)
 	}
-	return s.live(), nil
+	live = s.live()
+	if _, ok := live[missing]; ok {
+		s.log.Info("a gossip sync found a member this node had not heard of", "member", missing)
+	}
+	return live, nil
 }
 
 func (s *steward) reconcileLedger(ctx context.Context, live map[string]member.Node) error {
