@@ -242,6 +242,13 @@ func (e *executor) run(ctx context.Context, ref ledger.AttemptRef, a *attempt) {
 	spec := a.work.Spec
 	rec := attemptRecord{Task: ref.Task, Attempt: ref.Attempt, Node: e.node, Pilot: e.pilot}
 	r := e.execute(ctx, ref, spec, &rec)
+	if r.Kind == coordinator.ReportFailed && r.Class != ledger.FailFatal {
+		if full, free := scratchFull(e.cache.Root()); full {
+			// It most likely failed on the full disk, whatever step did.
+			msg := e.waitForSpace(ctx, free, r.Error)
+			r.Class, r.Error, r.Result.Error = ledger.FailInfra, msg, msg
+		}
+	}
 	if rec.Start.IsZero() {
 		rec.Start = time.Now()
 	}
@@ -263,9 +270,6 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task
 	}
 	sealed, lease, err := e.openEntry(ctx, ref, spec)
 	switch {
-	case err != nil && errors.Is(err, scratchcache.ErrNoSpace):
-		_, free := scratchFull(e.cache.Root())
-		return infra("%s", e.waitForSpace(ctx, free, "scratch cache: "+err.Error()))
 	case err != nil:
 		return infra("scratch cache: %v", err)
 	case sealed != nil:
@@ -335,13 +339,6 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task
 		res.Value, res.Output = sealed.Value, sealed.Output
 		return coordinator.Report{Kind: coordinator.ReportCompleted, Task: ref.Task, Attempt: ref.Attempt, Result: res}
 	case runner.TaskFailed:
-		if full, free := scratchFull(e.cache.Root()); full {
-			// It most likely failed writing to the full disk.
-			msg := e.waitForSpace(ctx, free, out.Message())
-			lease.Release()
-			res.Error = msg
-			return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailInfra, Error: msg, Result: res}
-		}
 		lease.Release()
 		return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailTask, Error: out.Message(), Result: res}
 	default:
