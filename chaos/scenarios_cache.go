@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,8 +38,10 @@ var cacheIntegrity = Scenario{ID: 33, Name: "cache-integrity",
 			return out, err
 		}
 		c.Stop(20 * time.Second)
-		manifests, _ := filepath.Glob(filepath.Join(c.State, "scratch", "entries", "*", "*", "*", "sealed", "manifest.json"))
-		sort.Strings(manifests)
+		manifests, err := sealedManifests(filepath.Join(c.State, "scratch"))
+		if err != nil {
+			return out, err
+		}
 		if len(manifests) < n {
 			return out, fmt.Errorf("%d sealed entries after %d tasks, want %d", len(manifests), n, n)
 		}
@@ -102,6 +105,26 @@ var cacheIntegrity = Scenario{ID: 33, Name: "cache-integrity",
 		out.Note = fmt.Sprintf("%d corrupt entries recomputed, %d of %d intact ones hit", misses, hits, intact)
 		return out, err
 	}}
+
+// sealedManifests lists the manifests of the sealed entries under a
+// scratch cache root, sorted, however the entries are sharded.
+func sealedManifests(root string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Name() == "quarantine" && d.IsDir() {
+			return filepath.SkipDir
+		}
+		if d.Name() == "manifest.json" && filepath.Base(filepath.Dir(path)) == "sealed" {
+			out = append(out, path)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
 
 // flipByte flips one byte of a sealed file at a random offset and returns
 // the task input its entry holds (read from the entry's data.txt).
