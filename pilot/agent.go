@@ -400,6 +400,16 @@ func (a *agent) drain(stopLeading func()) error {
 	if err := a.members.SetMeta(func(m *member.Meta) { m.Draining = true }, 2*time.Second); err != nil {
 		a.log.Warn("announce drain", "err", err)
 	}
+	if a.raft.IsLeader() {
+		// The ledger hears of the drain before the handover: the next
+		// leader's gossip may not carry it yet, and it would place work
+		// here that the executor refuses (chaos: thousands of refusals).
+		pctx, c := step(2 * time.Second)
+		if _, err := a.raft.Propose(pctx, ledger.PilotDraining{At: time.Now().UnixNano(), Pilot: a.cfg.Pilot}); err != nil {
+			a.log.Warn("mark this pilot draining in the ledger", "err", err)
+		}
+		c()
+	}
 	if a.raft.IsLeader() && a.otherVoters() > 0 {
 		sctx, c := step(5 * time.Second)
 		if err := a.raft.TransferLeadership(sctx); err != nil {
