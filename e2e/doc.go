@@ -7,7 +7,9 @@
 //
 // The tests: TestKillLeaderThenWorker (four agents, 500 tasks, kill -9 of
 // the leader then of another agent), TestWrongCampaignKeyIsRefused,
-// TestDrainLeaderMidRun (SIGUSR1), TestBadTasksFailClearly and
+// TestDrainLeaderMidRun (SIGUSR1), TestPausedWorkerComesBack (SIGSTOP past
+// the failure detection, then SIGCONT: the agent the leader dropped comes
+// back and runs new work), TestBadTasksFailClearly and
 // TestSameContentRunsOnce. Set PILOT_E2E_LOGS=DIR to keep a failed test's
 // logs (PILOT_E2E_KEEP_ALL=1: every test's).
 //
