@@ -114,6 +114,7 @@ blind to walltime); both runs them side by side.`,
 	f.Float64Var(&cfg.Sched.Slack, "slack", cfg.Sched.Slack, "walltime rule: a task needs est*(1+slack)+margin before its pilot ends")
 	f.DurationVar(&cfg.Sched.Margin, "margin", cfg.Sched.Margin, "walltime rule: the fixed margin")
 	f.DurationVar(&cfg.Sched.StarveAfter, "starve-after", cfg.Sched.StarveAfter, "a task waiting this long goes first and may hold a node (0: off)")
+	f.DurationVar(&cfg.Sched.NarrowStarveAfter, "starve-after-narrow", cfg.Sched.NarrowStarveAfter, "replaces --starve-after for tasks of at most half a node's cores (0: the same)")
 	f.Float64Var(&cfg.Sched.ReserveShare, "reserve-share", cfg.Sched.ReserveShare, "share of the nodes starved tasks may hold (0: no reservations)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per run")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file (read it with 'go tool pprof')")

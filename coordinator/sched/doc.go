@@ -42,6 +42,21 @@
 // shape (cores, memory, time needed) is remembered, so the next task of
 // that shape, its neighbour in the visiting order, fails at once.
 //
+// Tasks are visited starved first, whatever their width, by default.
+// Config.NarrowStarveAfter can let narrow tasks (at most half a node) wait
+// longer before they jump the order: they fit in any gap and are never
+// starved by wide tasks, only delayed, while visiting them first breaks
+// up the room wide tasks need, which then starve and hold nodes that idle
+// while they drain. On the mixed workload (100,000 tasks, seed 1) a
+// NarrowStarveAfter of 1000h lifts utilisation from 0.9592 to 0.9665
+// (fifo: 0.9605) and makes the narrow tasks' p99 wait 21,382 s instead
+// of 7,537 s; the ledger's window then fills with deferred narrow tasks,
+// which doubles the simulator's CPU, so it is not the default.
+//
+// The visiting order is sorted by a stable radix sort over the bytes in
+// which the packed keys differ, on tasks that callers hand over in
+// submission order: a few linear passes instead of a comparison sort.
+//
 // Estimator learns a high quantile of the observed runtimes of each
 // function/shape key; the leader feeds it from completed tasks and hands it
 // to Place in the View, which uses it for tasks that give no estimate.

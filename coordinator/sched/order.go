@@ -24,6 +24,10 @@ type item struct {
 // sorting 10,000 tasks costs little.
 func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 	order := make([]item, len(pending))
+	widest := 0
+	for i := range v.Nodes {
+		widest = max(widest, v.Nodes[i].TotalCores)
+	}
 	for i := range pending {
 		t := &pending[i]
 		est, ok := t.Est, t.Est > 0
@@ -36,7 +40,11 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 			// negative need that fits everywhere.
 			it.need += time.Duration(min(float64(est)*(1+cfg.Slack), math.MaxInt64/2))
 		}
-		it.starved = cfg.StarveAfter > 0 && now.Sub(t.Since) >= cfg.StarveAfter
+		after := cfg.StarveAfter
+		if cfg.NarrowStarveAfter > 0 && 2*t.Cores <= widest {
+			after = cfg.NarrowStarveAfter
+		}
+		it.starved = cfg.StarveAfter > 0 && now.Sub(t.Since) >= after
 		const maxSec = 1<<46 - 1
 		needSec := uint64(min(max(it.need/time.Second, 0), maxSec))
 		cores := uint64(min(max(t.Cores, 0), 1<<16-1))

@@ -190,3 +190,23 @@ func TestPlaceIgnoresNodeOrder(t *testing.T) {
 		t.Fatalf("node order changed the plan:\n%v\n%v", got, want)
 	}
 }
+
+// NarrowStarveAfter keeps a narrow task that waited past StarveAfter in
+// its place in the visiting order (widest first) until it waited that long.
+func TestNarrowStarveAfter(t *testing.T) {
+	cfg := Config{Slack: 0.5, Margin: time.Minute, StarveAfter: time.Hour}
+	now := t0.Add(3 * time.Hour)
+	view := View{Nodes: []Node{node("a", 8, 2, 24*time.Hour)}}
+	old := Task{ID: "old", Cores: 1, Est: time.Hour, Since: t0}
+	fresh := Task{ID: "fresh", Cores: 2, Est: time.Hour, Since: now, Seq: 1}
+	for _, c := range []struct {
+		narrowAfter time.Duration
+		want        string
+	}{{0, "old"}, {2 * time.Hour, "old"}, {4 * time.Hour, "fresh"}} {
+		cfg.NarrowStarveAfter = c.narrowAfter
+		p := Place(view, []Task{old, fresh}, now, cfg)
+		if want := []Placement{{c.want, "a"}}; !slices.Equal(p.Placements, want) {
+			t.Errorf("NarrowStarveAfter %s: placements %v, want %v", c.narrowAfter, p.Placements, want)
+		}
+	}
+}

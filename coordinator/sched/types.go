@@ -71,6 +71,15 @@ type Config struct {
 	// StarveAfter is how long a task may wait before it is visited first
 	// and may hold a reservation; 0 turns starvation handling off.
 	StarveAfter time.Duration
+	// NarrowStarveAfter, when positive, replaces StarveAfter for narrow
+	// tasks (at most half the widest live node's cores), which fit in the
+	// gaps any ending task leaves and so are never starved by wide ones,
+	// only delayed by the visiting order. Visiting them first once they
+	// waited StarveAfter fragments the room wide tasks need, which then
+	// starve and hold nodes that idle while they drain: on the simulator's
+	// mixed workload a long NarrowStarveAfter gains utilisation and makes
+	// narrow tasks wait longer (see the sched package doc).
+	NarrowStarveAfter time.Duration
 	// ReserveShare caps reservations at this share of the nodes (at least
 	// one node when positive); 0 turns reservations off.
 	ReserveShare float64
