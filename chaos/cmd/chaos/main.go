@@ -158,7 +158,7 @@ func writeResults(path string, rows []chaos.Row, scs []chaos.Scenario, seeds []u
 	fmt.Fprintf(&b, "Command: `CHAOS_RUNS=%d CHAOS_MINUTES=%g make chaos` (seeds %v); %s; machine: %s, %d CPUs, %s/%s, %s; took %s.\n\n",
 		len(seeds), minutes, seeds, time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), wall.Round(time.Second))
 	chaos.WriteTable(&b, rows)
-	fmt.Fprintf(&b, "\nElections count every \"leading the cluster\" line (the first leader is one). Time to recover is the longest wait, after a fault, for the next result.\n\n## How each scenario is scaled down\n\n")
+	fmt.Fprintf(&b, "\nElections count every \"leading the cluster\" line (the first leader is one). Time to recover is the longest wait, after a fault, for the next result.\n\nThe bugs this suite found and what is still open: [FINDINGS.md](FINDINGS.md).\n\n## How each scenario is scaled down\n\n")
 	for _, s := range scs {
 		fmt.Fprintf(&b, "- %d %s: %s\n", s.ID, s.Name, s.Scaled)
 	}
