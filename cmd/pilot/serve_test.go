@@ -27,10 +27,25 @@ func pilotProc(stdin string, args ...string) *exec.Cmd {
 
 func runPilotProc(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := pilotProc(stdin, args...)
+	return runBounded(t, pilotProc(stdin, args...))
+}
+
+// runBounded runs a pilot command that should end by itself to its end and
+// returns stdout, stderr and the exit code. One still running after two
+// minutes (a server started by mistake, a hang) is killed and fails the
+// test, rather than hang the whole suite until its timeout.
+func runBounded(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	watchdog := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !watchdog.Stop() {
+		t.Fatalf("%v still ran after 2 minutes and was killed; stderr:\n%s", cmd.Args[1:], errb.String())
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatal(err)
@@ -45,6 +60,7 @@ func TestServeAndSubmitOverHTTP(t *testing.T) {
 	tokens := filepath.Join(dir, "tokens")
 	const submitTok, pilotTok = "submit-0123456789abcdef", "pilot-0123456789abcdef"
 	os.WriteFile(tokens, []byte(fmt.Sprintf("submit %s alice\npilot %s site-a\n", submitTok, pilotTok)), 0o644)
+	os.Chmod(tokens, 0o644) // group-readable whatever the umask: serve must refuse it
 	_, stderr, code := runPilotProc(t, "", "serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--token-file", tokens)
 	if code != exitUserError || !strings.Contains(stderr, "chmod 600") {
 		t.Fatalf("group-readable token file: exit %d, %s", code, stderr)

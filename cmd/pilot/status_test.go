@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -46,15 +45,7 @@ func pilotCmd(tmp string, args ...string) *exec.Cmd {
 // the exit code.
 func runPilot(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := pilotCmd(os.TempDir(), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+	return runBounded(t, pilotCmd(os.TempDir(), args...))
 }
 
 // statusJSON runs 'pilot status --json'.
