@@ -135,7 +135,10 @@ func (r *reporter) flush(ctx context.Context, heartbeat bool) error {
 	if heartbeat {
 		req.Heartbeat, req.Running, req.SentAt = true, r.running(), time.Now().UnixMilli()
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// A leader that stopped (SIGSTOP, a hung node) accepts the connection
+	// and never answers: give up after a few heartbeats and ask who leads
+	// now, or every result waits for the stopped one.
+	cctx, cancel := context.WithTimeout(ctx, max(3*r.heartbeat, 2*time.Second))
 	reply, err := r.send(cctx, req)
 	cancel()
 	if err != nil {
