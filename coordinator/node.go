@@ -68,8 +68,15 @@ func Open(cfg Config) (*Node, error) {
 		closeLog()
 		return nil, err
 	}
+	// MaxRPCsInFlight 1 turns off pipelined replication. Its pipeline can
+	// deadlock once a follower answers Success=false (a newer term, a
+	// missing log): the send parks on inprogressCh while the decoder parks
+	// on doneCh, whose reader has returned, so replication to that follower
+	// stops for good and raft.Shutdown waits on it forever (seen: a drained
+	// agent that never exited). raft's own measurements find pipelining of
+	// little use beside batching (hashicorp/raft#541).
 	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog.Named("net"),
+		Stream: stream, MaxPool: 4, MaxRPCsInFlight: 1, Timeout: 10 * time.Second, Logger: hlog.Named("net"),
 	})
 	fsm := NewFSM(cfg.Ledger)
 	r, err := raft.NewRaft(raftConfig(&cfg, hlog), fsm, wal, wal, snaps, transport)
