@@ -265,7 +265,13 @@ func checkAttempts(rep *Report, specs map[string]task.Spec, records map[string]t
 			rep.violate("INV-1: the attempt logs show task %s run, which the queue never had", id)
 		}
 	}
-	for id, r := range records {
+	ids = ids[:0]
+	for id := range records {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // violations in a stable order
+	for _, id := range ids {
+		r := records[id]
 		if r.Attempts == 0 {
 			continue // a bad line, or a task that never ran
 		}
