@@ -259,6 +259,7 @@ func (a *agent) serve(ctx context.Context, drain <-chan Drain) error {
 			}
 		case <-a.raft.LeaderCh():
 		case <-check.C:
+			a.syncIfLeaderless()
 		}
 		switch isLeader := a.raft.IsLeader(); {
 		case isLeader && lead == nil:
@@ -275,6 +276,21 @@ func (a *agent) serve(ctx context.Context, drain <-chan Drain) error {
 	}
 	a.log.Info("draining", "reason", why)
 	return a.drain(stopLeading)
+}
+
+// syncIfLeaderless exchanges gossip state with others while this node's
+// Raft knows no leader. A node that others declared dead while it was
+// stopped or starved, and that the leader then dropped from Raft, sits
+// leaderless: its refutation may not reach the leader's gossip, which then
+// sees it alive (and adds it back) only at the periodic exchange, 15-30 s
+// later; the sync makes that now.
+func (a *agent) syncIfLeaderless() {
+	if id, _ := a.raft.Leader(); id != "" {
+		return
+	}
+	if _, err := a.members.Sync(); err != nil {
+		a.log.Debug("no leader known and no member answered a gossip sync", "err", err)
+	}
 }
 
 // lead starts the leader loop and the steward for this term.
