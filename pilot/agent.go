@@ -33,7 +33,6 @@ type agent struct {
 	reports *reporter
 	rpcSrv  *rpc.Server
 	disp    *dispatcher
-	leader  *coordinator.Leader
 	steward *steward
 	obs     *observer // status HTTP server and metrics
 
