@@ -1,15 +1,12 @@
 package slurm
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 
 	"github.com/pilot-hpc/pilot/batch/slurmtest"
+	"github.com/pilot-hpc/pilot/internal/testbin"
 )
 
 // TestMain releases the test cluster (tearing it down if these tests
@@ -40,15 +37,7 @@ func pilotBinary(t *testing.T) string {
 		if built.err = os.Chmod(built.dir, 0o755); built.err != nil {
 			return
 		}
-		built.bin = filepath.Join(built.dir, "pilot")
-		gobin, err := exec.LookPath("go")
-		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		out, err := exec.Command(gobin, "build", "-o", built.bin, "github.com/pilot-hpc/pilot/cmd/pilot").CombinedOutput()
-		if err != nil {
-			built.err = fmt.Errorf("build the pilot binary: %v: %s", err, out)
-		}
+		built.bin, built.err = testbin.Build(built.dir)
 	})
 	if built.err != nil {
 		t.Fatal(built.err)
