@@ -427,7 +427,13 @@ func (a *agent) drain(stopLeading func()) error {
 	}
 	if a.raft.IsLeader() && a.otherVoters() > 0 {
 		sctx, c := step(5 * time.Second)
-		if err := a.raft.TransferLeadership(sctx); err != nil {
+		var err error
+		if id, addr := a.successor(sctx); id != "" {
+			err = a.raft.TransferLeadershipTo(sctx, id, addr)
+		} else {
+			err = a.raft.TransferLeadership(sctx)
+		}
+		if err != nil {
 			a.log.Warn("hand over leadership", "err", err)
 		}
 		c()
@@ -468,6 +474,26 @@ func (a *agent) drainBudget() time.Duration {
 		return 5 * time.Second
 	}
 	return a.cfg.DrainMargin
+}
+
+// successor picks the voter to hand leadership to: one that gossip says is
+// alive and staying (raft alone might pick a voter that already left and
+// is not yet removed, and the hand-over would then fail into an election).
+func (a *agent) successor(ctx context.Context) (id, addr string) {
+	servers, err := a.raft.Configuration(ctx)
+	if err != nil {
+		return "", ""
+	}
+	staying := map[string]bool{}
+	for _, m := range a.members.Members() {
+		staying[m.Name] = m.MetaErr == nil && !m.Meta.Draining && !m.Meta.Leaving
+	}
+	for _, srv := range servers {
+		if srv.Voter && srv.ID != a.cfg.Name && staying[srv.ID] {
+			return srv.ID, srv.Addr
+		}
+	}
+	return "", ""
 }
 
 // otherVoters counts the voters besides this node.
