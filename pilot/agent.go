@@ -304,7 +304,7 @@ func (a *agent) lead(ctx context.Context) error {
 	})
 	a.setLeading(l)
 	a.obs.leading(ctx)
-	a.log.Info("leading the cluster")
+	a.log.Info("leading the cluster", "term", a.raft.Raft().CurrentTerm())
 	go func() {
 		if err := l.Run(ctx); err != nil {
 			a.log.Error("leader loop", "err", err)
