@@ -22,6 +22,10 @@ type Input struct {
 	Results     string   // the campaign's results, one JSON record a line
 	Flushed     string   // directory of flushed archives (STATE/flushed); "" none
 	AttemptLogs []string // every agent's attempts.jsonl; a missing one is empty
+	// AgentLogs are every agent's log (stdout and stderr), one file per
+	// agent (a restarted agent appends to its own): INV-4 reads the
+	// "leading the cluster" lines and their terms.
+	AgentLogs []string
 	// MayPend allows tasks with no record: the run ended before they
 	// could. They must then be visibly pending (Status). Without it a task
 	// with no record is lost.
@@ -49,7 +53,9 @@ type Report struct {
 	// CrashedNodes counts tasks failed by the poison rule: they were on
 	// two nodes that died (innocent ones too, after two kills).
 	CrashedNodes int `json:"crashed_nodes"`
-	Violations   []string
+	// Terms counts the distinct terms some agent's log claims leadership of.
+	Terms      int `json:"terms"`
+	Violations []string
 }
 
 // OK says whether every invariant held.
@@ -71,10 +77,10 @@ type attemptLine struct {
 	Outcome string    `json:"outcome"`
 }
 
-// Check reads a run's input, results, flushed archives and attempt logs
-// and checks INV-1 (none lost), INV-2 (recorded once), INV-3 (bounded
-// re-execution; infra failures never spend max_attempts) and INV-6 (the
-// status counts are the checker's).
+// Check reads a run's input, results, flushed archives, attempt logs and
+// agent logs and checks INV-1 (none lost), INV-2 (recorded once), INV-3
+// (bounded re-execution; infra failures never spend max_attempts), INV-4
+// (one leader per term) and INV-6 (the status counts are the checker's).
 func Check(in Input) (Report, error) {
 	var rep Report
 	if in.InfraExtra == 0 {
@@ -112,6 +118,9 @@ func Check(in Input) (Report, error) {
 	}
 	rep.Attempts = len(atts)
 	checkAttempts(&rep, specs, records, atts, in.InfraExtra)
+	if err := checkLeaders(&rep, in.AgentLogs); err != nil {
+		return rep, err
+	}
 	if in.Status != nil {
 		checkStatus(&rep, in.Status)
 	}

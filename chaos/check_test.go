@@ -1,8 +1,10 @@
 package chaos
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -107,3 +109,58 @@ not json
 		})
 	}
 }
+
+// TestCheckLeaders runs INV-4 on hand-written agent logs: two agents that
+// claim one term must fail it.
+func TestCheckLeaders(t *testing.T) {
+	const lead = `time=2026-11-29T10:00:00Z level=INFO msg="leading the cluster" node=%s term=%d`
+	cases := []struct {
+		name  string
+		logs  []string // one agent's log each
+		terms int
+		want  []string
+	}{
+		{name: "one leader per term", terms: 3, logs: []string{
+			line(lead, "a0", 2) + "\nlevel=INFO msg=\"lost leadership\" node=a0\n" + line(lead, "a0", 5),
+			"level=INFO msg=\"agent started\" node=a1\n" + line(lead, "a1", 3),
+			""}},
+		{name: "two leaders of one term", terms: 2, logs: []string{
+			line(lead, "a0", 2) + "\n" + line(lead, "a0", 4),
+			line(lead, "a1", 4)},
+			want: []string{"INV-4 one leader per term: term 4 is claimed by 2 agents: "}},
+		{name: "a claim with no term", terms: 1, logs: []string{
+			`level=INFO msg="leading the cluster" node=a0` + "\n" + line(lead, "a1", 1)},
+			want: []string{"claims leadership with no term"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var paths []string
+			for i, text := range tc.logs {
+				p := filepath.Join(dir, "a"+strconv.Itoa(i)+".log")
+				if err := os.WriteFile(p, []byte(text+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, p)
+			}
+			paths = append(paths, filepath.Join(dir, "never-started.log"))
+			var rep Report
+			if err := checkLeaders(&rep, paths); err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Violations) != len(tc.want) {
+				t.Fatalf("%d violations, want %d:\n%s", len(rep.Violations), len(tc.want), strings.Join(rep.Violations, "\n"))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(rep.Violations[i], w) {
+					t.Errorf("violation %d is %q, want it to say %q", i, rep.Violations[i], w)
+				}
+			}
+			if rep.Terms != tc.terms {
+				t.Errorf("%d terms claimed, want %d", rep.Terms, tc.terms)
+			}
+		})
+	}
+}
+
+func line(format string, node string, term int) string { return fmt.Sprintf(format, node, term) }

@@ -53,7 +53,7 @@ func Scenarios() []Scenario {
 }
 
 // finish waits for every task of c's queue to have a record, stops the
-// agents with a drain, and checks the run (INV-1, 2, 3 and 6).
+// agents with a drain, and checks the run (INV-1, 2, 3, 4 and 6).
 func finish(ctx context.Context, c *Cluster, want int, d time.Duration, out *Outcome) error {
 	werr := c.WaitFinished(ctx, want, d)
 	var cerr error
@@ -73,8 +73,12 @@ func finish(ctx context.Context, c *Cluster, want int, d time.Duration, out *Out
 	if err != nil {
 		return err
 	}
+	var logs []string
+	for _, a := range c.Agents {
+		logs = append(logs, a.Log)
+	}
 	rep, err := Check(Input{Queue: input, Results: c.ResultsPath(), Flushed: filepath.Join(c.State, "flushed"),
-		AttemptLogs: c.AttemptLogs(), Status: st})
+		AttemptLogs: c.AttemptLogs(), AgentLogs: logs, Status: st})
 	out.Report = rep
 	if err != nil {
 		return err
