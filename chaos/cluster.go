@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,7 +32,12 @@ type Cluster struct {
 	// Bootstrap makes the next agent started bootstrap a new cluster (the
 	// first one always does).
 	Bootstrap bool
-	next      int
+	// Host, when set, gives agent name a host of its own: the command
+	// prefix that runs it there (ip netns exec NS) and the address it
+	// binds and advertises. Nil: every agent binds 127.0.0.1 with
+	// --loopback.
+	Host func(name string) (wrap []string, addr string, err error)
+	next int
 	// With a queue server: the client, the submitted input, the last count
 	// of final tasks it gave.
 	up       upstream.Queue
@@ -68,20 +74,31 @@ func (c *Cluster) Start(voters int) (*Agent, error) {
 	if err := os.MkdirAll(filepath.Dir(a.Log), 0o700); err != nil {
 		return nil, err
 	}
+	var wrap []string
+	netFlags := []string{"--bind", "127.0.0.1", "--loopback"}
+	if c.Host != nil {
+		w, addr, err := c.Host(name)
+		if err != nil {
+			return nil, err
+		}
+		wrap, netFlags = w, []string{"--bind", addr}
+	}
 	args := []string{"agent", "--queue", c.Queue, "--state", c.State, "--name", name, "--pilot", name,
-		"--data", a.Data, "--bind", "127.0.0.1", "--loopback", "--cores", "2", "--cpus", "0,1",
+		"--data", a.Data, "--cores", "2", "--cpus", "0,1",
 		"--voters", strconv.Itoa(voters), "--lease-ttl", "30s", "--drain-margin", "20s"}
 	if c.next == 0 || c.Bootstrap {
 		args = append(args, "--bootstrap")
 		c.Bootstrap = false
 	}
+	args = append(args, netFlags...)
 	args = append(args, c.Extra...)
 	logf, err := os.OpenFile(a.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	a.cmd = exec.Command(c.Bin, args...)
+	argv := slices.Concat(wrap, []string{c.Bin}, args)
+	a.cmd = exec.Command(argv[0], argv[1:]...)
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
 	a.cmd.Env = append(os.Environ(), c.Env...)
 	// An agent dies with the harness, even when that is killed.
