@@ -20,9 +20,9 @@ type Fault int
 // do the work twice.
 const (
 	Pass    Fault = iota // forward the request and its answer
-	Status5             // answer 503 (before) or 502 (after), as a broken gateway does
-	Hang                // hold the request until the client gives up
-	Drop                // close the connection with no answer
+	Status5              // answer 503 (before) or 502 (after), as a broken gateway does
+	Hang                 // hold the request until the client gives up
+	Drop                 // close the connection with no answer
 )
 
 func (f Fault) String() string {
