@@ -1,0 +1,237 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// netRun makes the cluster of a network scenario: a Net with a namespace
+// per agent (made before the agents start, so prepare can set faults on
+// them for the whole run), n agents keeping voters, bound to their
+// namespace's address with the timeouts of a real network (no
+// --loopback). It waits for the first leader and for every voter. stop
+// stops the agents, then deletes the Net; it must run whatever happens.
+func netRun(ctx context.Context, env *Env, data []byte, n, voters int, prepare func(*Net) error) (c *Cluster, nw *Net, stop func(), err error) {
+	nw, err = NewNet(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err = NewCluster(env.Bin, env.Dir, data)
+	if err != nil {
+		nw.Close()
+		return nil, nil, nil, err
+	}
+	stop = func() {
+		c.Stop(5 * time.Second)
+		if err := nw.Close(); err != nil {
+			env.Logf("network teardown: %v", err)
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	c.Host = func(name string) ([]string, string, error) {
+		h, err := nw.Host(ctx, name)
+		if err != nil {
+			return nil, "", err
+		}
+		return h.Wrap(), h.Addr, nil
+	}
+	for i := range n {
+		if _, err := nw.Host(ctx, fmt.Sprintf("a%d", i)); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if prepare != nil {
+		if err := prepare(nw); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	env.Logf("%d agents on %s", n, nw.Subnet())
+	if err := c.StartN(n, voters); err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := c.Leader(ctx, 60*time.Second); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := c.Eventually(ctx, 60*time.Second, fmt.Sprintf("%d voters", voters), func() bool { return c.Promotions() >= voters-1 }); err != nil {
+		return nil, nil, nil, err
+	}
+	return c, nw, stop, nil
+}
+
+// names returns the agents' names.
+func names(as []*Agent) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.Name
+	}
+	return out
+}
+
+// deaths counts, in every agent's log, the members gossip declared dead
+// (memberlist's suspicion timed out) and the nodes a leader took for lost
+// and requeued the tasks of (AgentLost).
+func deaths(c *Cluster) (dead, lost int) {
+	return c.count(`component=memberlist`, "as failed, suspect timeout reached"), c.count(`msg="a node is no live member`)
+}
+
+// leaderPartition is scenario 2: cut the leader off from every other
+// agent for a few election timeouts, heal, again.
+var leaderPartition = Scenario{ID: 2, Name: "leader-partition",
+	Scaled: "5 agents (3 voters) x 2 cores, each in its own network namespace (LAN timeouts, no --loopback), 300*scale tasks of 0.3 s; the leader cut off (iptables DROP both ways, inside the namespaces) from every other agent for 3-8 s (3-8 election timeouts, not 60 s), then healed; 3 times, not 20; no in-process transport hook, no Porcupine check (INV-4 and the checker's duplicates instead)",
+	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
+		n := 300 * env.Scale
+		c, nw, stop, err := netRun(ctx, env, sleepQueue(n, 0.3), 5, 3, nil)
+		if err != nil {
+			return out, err
+		}
+		defer stop()
+		const rounds = 3
+		var notes []string
+		for k := range rounds {
+			if err := c.WaitFinished(ctx, at(env, n, float64(k)/(rounds+1), float64(k+1)/(rounds+1)), 120*time.Second); err != nil {
+				return out, err
+			}
+			lead, err := c.Leader(ctx, 30*time.Second)
+			if err != nil {
+				return out, err
+			}
+			var rest []string
+			for _, a := range c.Live() {
+				if a != lead {
+					rest = append(rest, a.Name)
+				}
+			}
+			hold := time.Duration(3000+env.Rand.IntN(5000)) * time.Millisecond
+			stepped := lead.Count(`msg="lost leadership"`)
+			env.Logf("cut the leader %s off from %v for %s at %d results", lead.Name, rest, hold, c.Finished())
+			start := time.Now()
+			if err := nw.Partition(ctx, []string{lead.Name}, rest); err != nil {
+				return out, err
+			}
+			rec, rerr := c.Recovery(ctx, n, 60*time.Second)
+			// The cut is the fault: a fixed span of wall time is its measure.
+			time.Sleep(max(0, hold-time.Since(start)))
+			down := lead.Count(`msg="lost leadership"`) > stepped
+			if err := nw.Heal(ctx); err != nil {
+				return out, err
+			}
+			if rerr != nil {
+				return out, rerr
+			}
+			out.Recover = max(out.Recover, rec)
+			if !down {
+				out.Report.violate("INV-4: the leader %s cut off for %s did not step down (no \"lost leadership\" in %s)", lead.Name, hold, lead.Log)
+			}
+			notes = append(notes, fmt.Sprintf("%s cut %s", lead.Name, hold.Round(100*time.Millisecond)))
+		}
+		early := out.Report.Violations
+		err = finish(ctx, c, n, 120*time.Second, &out)
+		out.Report.Violations = append(early, out.Report.Violations...)
+		dead, lost := deaths(c)
+		out.Note = fmt.Sprintf("%s; %d declared dead, %d lost", strings.Join(notes, ", "), dead, lost)
+		return out, err
+	}}
+
+// quorumLoss is scenario 3: three of five voters cut off, each alone,
+// so no side has a quorum; then healed.
+var quorumLoss = Scenario{ID: 3, Name: "quorum-loss",
+	Scaled: "5 agents (5 voters) x 2 cores, each in its own network namespace (LAN timeouts), 300*scale tasks of 0.3 s; at a random point 3 random voters (the leader may be one) are each cut off from everyone for 10 s (not killed for 5 min); no result may be recorded from 2 s after the cut until the heal; then every result is recorded; no manual peers.json recovery",
+	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
+		n := 300 * env.Scale
+		c, nw, stop, err := netRun(ctx, env, sleepQueue(n, 0.3), 5, 5, nil)
+		if err != nil {
+			return out, err
+		}
+		defer stop()
+		if err := c.WaitFinished(ctx, at(env, n, 0.2, 0.5), 120*time.Second); err != nil {
+			return out, err
+		}
+		live := names(c.Live())
+		env.Rand.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+		groups := [][]string{{live[0]}, {live[1]}, {live[2]}, live[3:]}
+		const outage, settle = 10 * time.Second, 2 * time.Second
+		env.Logf("cut %v each off from everyone for %s at %d results", live[:3], outage, c.Finished())
+		start := time.Now()
+		if err := nw.Partition(ctx, groups...); err != nil {
+			return out, err
+		}
+		// A result committed just before the cut may reach the file a
+		// moment after it; from then on nothing may commit.
+		time.Sleep(settle)
+		held := c.Finished()
+		time.Sleep(outage - time.Since(start))
+		during := c.Finished() - held
+		if err := nw.Heal(ctx); err != nil {
+			return out, err
+		}
+		if during > 0 {
+			out.Report.violate("no quorum: %d results were recorded while 3 of 5 voters were cut off (split brain?)", during)
+		}
+		env.Logf("healed at %d results (%d recorded during the outage)", c.Finished(), during)
+		if out.Recover, err = c.Recovery(ctx, n, 60*time.Second); err != nil {
+			return out, err
+		}
+		early := out.Report.Violations
+		err = finish(ctx, c, n, 120*time.Second, &out)
+		out.Report.Violations = append(early, out.Report.Violations...)
+		dead, lost := deaths(c)
+		out.Note = fmt.Sprintf("%d results during the outage; recovered %s after the heal; %d declared dead, %d lost", during, out.Recover.Round(100*time.Millisecond), dead, lost)
+		return out, err
+	}}
+
+// udpBlocked is scenario 17: UDP dropped between two halves of the
+// cluster for the whole run; gossip must fall back to TCP.
+var udpBlocked = Scenario{ID: 17, Name: "udp-blocked",
+	Scaled: "5 agents (3 voters) x 2 cores, each in its own network namespace (LAN timeouts), 200*scale tasks of 0.3 s; UDP dropped (iptables -p udp DROP) between {a0,a1} and {a2,a3,a4} from before the first agent starts to the end",
+	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
+		n := 200 * env.Scale
+		halves := [][]string{{"a0", "a1"}, {"a2", "a3", "a4"}}
+		c, _, stop, err := netRun(ctx, env, sleepQueue(n, 0.3), 5, 3, func(nw *Net) error { return nw.DropUDP(ctx, halves...) })
+		if err != nil {
+			return out, err
+		}
+		defer stop()
+		err = finish(ctx, c, n, 180*time.Second, &out)
+		dead, lost := deaths(c)
+		if dead+lost > 0 {
+			out.Report.violate("UDP blocked: %d members declared dead by gossip and %d nodes taken for lost; want 0 (TCP fallback)", dead, lost)
+		}
+		warned := c.count(`component=memberlist`, "over TCP but UDP probes failed")
+		if warned == 0 {
+			out.Report.violate("UDP blocked: no log line names the blocked path (memberlist's \"over TCP but UDP probes failed\")")
+		}
+		out.Note = fmt.Sprintf("%d warnings of a UDP path blocked, %d suspicions", warned, c.count(`component=memberlist`, "has failed, no acks received"))
+		return out, err
+	}}
+
+// packetLoss is scenario 18: every agent drops 5% of the packets it
+// receives from the others, for the whole run.
+var packetLoss = Scenario{ID: 18, Name: "packet-loss",
+	Scaled: "5 agents (3 voters) x 2 cores, each in its own network namespace (LAN timeouts), 200*scale tasks of 0.3 s; every agent drops 5% of the packets it receives from the others (iptables statistic: this kernel has no netem) from before the first agent starts to the end; not 30 min; the throughput is reported, not compared with a baseline",
+	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
+		n := 200 * env.Scale
+		c, _, stop, err := netRun(ctx, env, sleepQueue(n, 0.3), 5, 3, func(nw *Net) error { return nw.Loss(ctx, 0.05) })
+		if err != nil {
+			return out, err
+		}
+		defer stop()
+		start, before := time.Now(), c.Finished()
+		var rate float64
+		if c.WaitFinished(ctx, n, 180*time.Second) == nil {
+			rate = float64(n-before) / time.Since(start).Seconds()
+		}
+		err = finish(ctx, c, n, 180*time.Second, &out)
+		dead, lost := deaths(c)
+		if dead+lost > 0 {
+			out.Report.violate("5%% loss: %d members declared dead by gossip and %d nodes taken for lost; want 0", dead, lost)
+		}
+		out.Note = fmt.Sprintf("%.1f results/s (10 cores, 0.3 s tasks: at most %.1f), %d suspicions", rate, 10/0.3,
+			c.count(`component=memberlist`, "has failed, no acks received"))
+		return out, err
+	}}
