@@ -111,7 +111,7 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 	a.reports = newReporter(cfg.Name, heartbeat, a.log)
 	a.exec = &executor{
 		node: cfg.Name, pilot: cfg.Pilot, cores: cores, prefetch: prefetchCores(res.Cores), cache: cache, resolve: cfg.Resolve,
-		report: a.reports.add, attempts: attempts, grace: cfg.Grace, log: a.log,
+		report: a.reports.add, confirm: a.reports.confirm, attempts: attempts, grace: cfg.Grace, log: a.log,
 		running: map[ledger.AttemptRef]*attempt{},
 	}
 	a.reports.running = func() []rpc.TaskRef { return toRefs(a.exec.Running()) }
@@ -339,6 +339,13 @@ func (a *agent) stewardLoop(ctx context.Context, l *coordinator.Leader) {
 	}
 }
 
+// queueTimeout bounds one request of the leader to a queue server. The
+// leader's round waits on it (no task is placed meanwhile), so a server
+// that holds a request must not stall the cluster for the client's
+// 2-minute default (chaos upstream-faults: one hung lease stopped every
+// placement for 2 minutes); the call is retried after it.
+const queueTimeout = 30 * time.Second
+
 func (a *agent) openQueue() (upstream.Queue, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -346,7 +353,7 @@ func (a *agent) openQueue() (upstream.Queue, error) {
 		return a.queue, nil
 	}
 	q, err := upstream.Open(a.cfg.Queue, upstream.Options{
-		HTTP: upstream.HTTPOptions{Token: a.cfg.QueueToken},
+		HTTP: upstream.HTTPOptions{Token: a.cfg.QueueToken, Timeout: queueTimeout, Logger: a.log},
 		File: upstream.FileOptions{StateDir: a.cfg.StateDir, Owner: a.cfg.Name, Logger: a.log},
 	})
 	if err != nil {
