@@ -46,9 +46,9 @@ type Scenario struct {
 // Scenarios lists every scenario the suite has, in table order.
 func Scenarios() []Scenario {
 	return []Scenario{
-		leaderKillLoop, nodeDeath, pauseNotCrash, plannedChurn, allEnd,
+		leaderKillLoop, leaderPartition, quorumLoss, nodeDeath, pauseNotCrash, udpBlocked, packetLoss, plannedChurn, allEnd,
 		poisonTask, hungTree, flushUnderLoad, malformed, mutatingQueue,
-		upstreamOutage, cacheIntegrity, diskFull,
+		upstreamOutage, upstreamFaults, cacheIntegrity, diskFull,
 	}
 }
 
