@@ -55,6 +55,12 @@ func Scenarios() []Scenario {
 // finish waits for every task of c's queue to have a record, stops the
 // agents with a drain, and checks the run (INV-1, 2, 3, 4 and 6).
 func finish(ctx context.Context, c *Cluster, want int, d time.Duration, out *Outcome) error {
+	return finishPending(ctx, c, want, d, out, false)
+}
+
+// finishPending is finish for a run where want is less than the queue:
+// with mayPend the tasks with no record must be visibly pending.
+func finishPending(ctx context.Context, c *Cluster, want int, d time.Duration, out *Outcome, mayPend bool) error {
 	werr := c.WaitFinished(ctx, want, d)
 	var cerr error
 	if werr == nil {
@@ -78,7 +84,7 @@ func finish(ctx context.Context, c *Cluster, want int, d time.Duration, out *Out
 		logs = append(logs, a.Log)
 	}
 	rep, err := Check(Input{Queue: input, Results: c.ResultsPath(), Flushed: filepath.Join(c.State, "flushed"),
-		AttemptLogs: c.AttemptLogs(), AgentLogs: logs, Status: st})
+		AttemptLogs: c.AttemptLogs(), AgentLogs: logs, Status: st, MayPend: mayPend})
 	out.Report = rep
 	if err != nil {
 		return err
