@@ -310,10 +310,10 @@ func (n *Net) all() []*Host {
 	return append([]*Host(nil), n.hosts...)
 }
 
-// Close deletes every namespace (and with it its veth pair) and the
-// bridge, whatever the state of the Net; it runs with its own deadline,
-// so a cancelled run still cleans up. Processes still inside a namespace
-// keep it alive until they exit: stop the agents first.
+// Close deletes every veth pair, namespace and the bridge, whatever the
+// state of the Net; it runs with its own deadline, so a cancelled run
+// still cleans up. Processes still inside a namespace keep it alive until
+// they exit: stop the agents first.
 func (n *Net) Close() error {
 	n.mu.Lock()
 	hosts := n.hosts
@@ -323,11 +323,13 @@ func (n *Net) Close() error {
 	defer cancel()
 	var errs []error
 	for _, h := range hosts {
-		if _, err := os.Stat(filepath.Join("/run/netns", h.NS)); err == nil {
-			errs = append(errs, runTool(ctx, "ip", "netns", "del", h.NS))
-		}
+		// The veth first: a deleted namespace takes its pair down later,
+		// in the kernel's own time.
 		if _, err := os.Stat(filepath.Join("/sys/class/net", h.veth)); err == nil {
 			errs = append(errs, runTool(ctx, "ip", "link", "del", h.veth))
+		}
+		if _, err := os.Stat(filepath.Join("/run/netns", h.NS)); err == nil {
+			errs = append(errs, runTool(ctx, "ip", "netns", "del", h.NS))
 		}
 	}
 	if _, err := os.Stat(filepath.Join("/sys/class/net", n.bridge)); err == nil {

@@ -73,10 +73,13 @@ func names(as []*Agent) []string {
 	return out
 }
 
-// deaths counts, in every agent's log, the members gossip declared dead
-// (memberlist's suspicion timed out) and the nodes a leader took for lost
-// and requeued the tasks of (AgentLost).
-func deaths(c *Cluster) (dead, lost int) {
+// deaths waits up to d for n results, then counts in every agent's log
+// the members gossip declared dead (memberlist's suspicion timed out) and
+// the nodes a leader took for lost and requeued the tasks of (AgentLost).
+// It counts before finish stops the agents: a drained agent that left is
+// no live member either.
+func deaths(ctx context.Context, c *Cluster, n int, d time.Duration) (dead, lost int) {
+	_ = c.WaitFinished(ctx, n, d) // finish reports a queue that did not drain
 	return c.count(`component=memberlist`, "as failed, suspect timeout reached"), c.count(`msg="a node is no live member`)
 }
 
@@ -130,10 +133,10 @@ var leaderPartition = Scenario{ID: 2, Name: "leader-partition",
 			}
 			notes = append(notes, fmt.Sprintf("%s cut %s", lead.Name, hold.Round(100*time.Millisecond)))
 		}
+		dead, lost := deaths(ctx, c, n, 120*time.Second)
 		early := out.Report.Violations
 		err = finish(ctx, c, n, 120*time.Second, &out)
 		out.Report.Violations = append(early, out.Report.Violations...)
-		dead, lost := deaths(c)
 		out.Note = fmt.Sprintf("%s; %d declared dead, %d lost", strings.Join(notes, ", "), dead, lost)
 		return out, err
 	}}
@@ -177,10 +180,10 @@ var quorumLoss = Scenario{ID: 3, Name: "quorum-loss",
 		if out.Recover, err = c.Recovery(ctx, n, 60*time.Second); err != nil {
 			return out, err
 		}
+		dead, lost := deaths(ctx, c, n, 120*time.Second)
 		early := out.Report.Violations
 		err = finish(ctx, c, n, 120*time.Second, &out)
 		out.Report.Violations = append(early, out.Report.Violations...)
-		dead, lost := deaths(c)
 		out.Note = fmt.Sprintf("%d results during the outage; recovered %s after the heal; %d declared dead, %d lost", during, out.Recover.Round(100*time.Millisecond), dead, lost)
 		return out, err
 	}}
@@ -197,8 +200,8 @@ var udpBlocked = Scenario{ID: 17, Name: "udp-blocked",
 			return out, err
 		}
 		defer stop()
+		dead, lost := deaths(ctx, c, n, 180*time.Second)
 		err = finish(ctx, c, n, 180*time.Second, &out)
-		dead, lost := deaths(c)
 		if dead+lost > 0 {
 			out.Report.violate("UDP blocked: %d members declared dead by gossip and %d nodes taken for lost; want 0 (TCP fallback)", dead, lost)
 		}
@@ -222,12 +225,9 @@ var packetLoss = Scenario{ID: 18, Name: "packet-loss",
 		}
 		defer stop()
 		start, before := time.Now(), c.Finished()
-		var rate float64
-		if c.WaitFinished(ctx, n, 180*time.Second) == nil {
-			rate = float64(n-before) / time.Since(start).Seconds()
-		}
+		dead, lost := deaths(ctx, c, n, 180*time.Second)
+		rate := float64(c.Finished()-before) / time.Since(start).Seconds()
 		err = finish(ctx, c, n, 180*time.Second, &out)
-		dead, lost := deaths(c)
 		if dead+lost > 0 {
 			out.Report.violate("5%% loss: %d members declared dead by gossip and %d nodes taken for lost; want 0", dead, lost)
 		}
