@@ -49,10 +49,16 @@ func (x *txn) applyAgentLost(c AgentLost) {
 	}
 	for _, t := range x.onNode(c.Node) {
 		nt := *t
-		nt.Crashes++
 		nt.InfraFailures++
+		if t.State != Running {
+			// Assigned, never started: it waited in the node's backlog
+			// and cannot have killed it; the death is not charged.
+			x.requeue(t, nt)
+			continue
+		}
+		nt.Crashes++
 		if nt.Crashes >= limit {
-			x.finalFail(t, &nt, ReasonCrashedNodes, fmt.Sprintf("the task was on %d nodes that died, the last %s; it may be what kills them", nt.Crashes, c.Node), nil)
+			x.finalFail(t, &nt, ReasonCrashedNodes, fmt.Sprintf("the task was running on %d nodes that died, the last %s; it may be what kills them", nt.Crashes, c.Node), nil)
 			continue
 		}
 		x.requeue(t, nt)

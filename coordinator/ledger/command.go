@@ -163,15 +163,18 @@ type NodeInfo struct {
 	Prefetch int `msgpack:"prefetch,omitempty"`
 }
 
-// DefaultCrashLimit is the number of node deaths a task may witness before
-// AgentLost fails it as crashed-nodes (the poison-task rule).
+// DefaultCrashLimit is the number of node deaths a task may witness while
+// it runs before AgentLost fails it as crashed-nodes (the poison-task rule).
 const DefaultCrashLimit = 2
 
 // AgentLost removes a node. Its assigned and running tasks go back to the
-// queue as infra failures, except a task that has now been on CrashLimit
-// nodes that died: it fails with ReasonCrashedNodes. CrashLimit is in the
-// command, not in a config, so every replica applies the same rule; 0
-// means DefaultCrashLimit.
+// queue as infra failures, except a task that has now been running on
+// CrashLimit nodes that died: it fails with ReasonCrashedNodes. Only a
+// running attempt is charged a crash: an assigned one waited in the node's
+// backlog and never ran, so it cannot be what killed the node (the agent
+// records Started before it starts a task's process, so a task that ran is
+// running in the ledger). CrashLimit is in the command, not in a config, so
+// every replica applies the same rule; 0 means DefaultCrashLimit.
 type AgentLost struct {
 	At         int64  `msgpack:"at"`
 	Node       string `msgpack:"node"`

@@ -15,7 +15,8 @@
 //	                   │ failed ◀─────────────┼── done ◀────────────┘ done
 //	                   │                      │
 //	                   └── Requeue, Fail(infra), Fail(task) with attempts
-//	                       left, AgentLost (below the crash limit)
+//	                       left, AgentLost (assigned; running below the
+//	                       crash limit)
 //
 //	done, failed ── Acked ──▶ removed (the result is upstream: promise 6)
 //	queued, assigned (and running, if asked) ── Flush ──▶ removed
@@ -27,6 +28,13 @@
 // Complete and Fail must carry the current one. The first result wins; a
 // later Complete is counted as a duplicate and never recorded. Assign
 // refuses to oversubscribe a node's cores or memory (promise 3).
+//
+// The poison-task rule: AgentLost charges a crash only to the tasks running
+// on the lost node; one that has been running on CrashLimit nodes that
+// died fails as crashed-nodes. Assigned tasks (a node's backlog, never
+// started there) go back to the queue uncharged, so losing nodes fails no
+// innocent task that merely waited on them. This holds because an agent
+// starts no task's process before the ledger records it running.
 //
 // Commands are one CmdType byte (explicit values, append-only) followed by
 // the msgpack body of one struct encoded as a map; one log entry may carry a

@@ -151,6 +151,9 @@ func TestPropertyInvariants(t *testing.T) {
 			for _, c := range flatten(cmd) {
 				before := single.View()
 				out := single.ApplyCommand(uint64(i), c)
+				if lost, ok := c.(AgentLost); ok {
+					checkCrashCharge(t, lost, before, single.View())
+				}
 				for _, id := range out.Dropped {
 					gone[id] = true
 				}
@@ -189,6 +192,38 @@ func TestPropertyInvariants(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkCrashCharge: AgentLost charges a crash to the tasks that ran on the
+// lost node and to no other; only a charged task fails crashed-nodes, and
+// only once its crashes reach the limit.
+func checkCrashCharge(t *rapid.T, c AgentLost, before, after View) {
+	limit := c.CrashLimit
+	if limit <= 0 {
+		limit = DefaultCrashLimit
+	}
+	for _, id := range propTasks {
+		b, had := before.Task(id)
+		a, has := after.Task(id)
+		if !had || !has {
+			continue
+		}
+		onLost := b.Node == c.Node && (b.State == Assigned || b.State == Running)
+		want := b.Crashes
+		if onLost && b.State == Running {
+			want++
+		}
+		if a.Crashes != want {
+			t.Fatalf("AgentLost %s: task %s (%s on %s) has %d crashes, want %d", c.Node, id, b.State, b.Node, a.Crashes, want)
+		}
+		failed := a.State == Failed && a.Reason == ReasonCrashedNodes
+		if failed != (onLost && b.State == Running && want >= limit) && b.State != Failed {
+			t.Fatalf("AgentLost %s (limit %d): task %s was %s on %s with %d crashes, is now %s (%s)", c.Node, limit, id, b.State, b.Node, b.Crashes, a.State, a.Reason)
+		}
+		if onLost && !failed && a.State != Queued {
+			t.Fatalf("AgentLost %s: task %s was %s there, is now %s, want queued", c.Node, id, b.State, a.State)
+		}
+	}
 }
 
 func flatten(c Command) []Command {

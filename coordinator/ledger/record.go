@@ -13,7 +13,7 @@ type Task struct {
 	Attempt       int   `msgpack:"attempt,omitempty"`
 	TaskFailures  int   `msgpack:"task_failures,omitempty"`  // count toward max_attempts
 	InfraFailures int   `msgpack:"infra_failures,omitempty"` // do not
-	Crashes       int   `msgpack:"crashes,omitempty"`        // nodes it was on when they died
+	Crashes       int   `msgpack:"crashes,omitempty"`        // nodes that died while it ran there
 	IngestedAt    int64 `msgpack:"ingested_at"`
 
 	// Queued only: the position in the queue (ingest or requeue order).

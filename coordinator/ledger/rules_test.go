@@ -150,25 +150,90 @@ func TestAgentLostRequeuesAndPoisonRule(t *testing.T) {
 	if q := ids(b.l.View().Queued(0)); !reflect.DeepEqual(q, []string{"a", "b"}) {
 		t.Fatalf("queue %v", q)
 	}
+	if tk := b.task("a"); tk.Crashes != 0 || tk.InfraFailures != 1 || tk.TaskFailures != 0 {
+		t.Fatalf("an assigned task was charged a crash: %+v", tk)
+	}
 	if tk := b.task("b"); tk.Crashes != 1 || tk.InfraFailures != 1 || tk.TaskFailures != 0 {
 		t.Fatalf("counters %+v", tk)
 	}
 	b.ok(assign("b", "n3", 2))
+	b.ok(started("b", 2))
 	out = b.ok(AgentLost{At: 11, Node: "n3"})
 	tk := b.task("b")
 	if tk.State != Failed || tk.Reason != ReasonCrashedNodes || !reflect.DeepEqual(out.Final, []string{"b"}) {
 		t.Fatalf("poison task not failed: %+v", tk)
 	}
-	// The crash limit travels in the command.
-	b.ok(join("n4", "p2", 4, 0))
-	b.ok(assign("a", "n4", 2))
-	b.ok(AgentLost{At: 12, Node: "n4", CrashLimit: 3})
+	if want := "crashed-nodes: the task was running on 2 nodes that died, the last n3"; !strings.HasPrefix(tk.Result.Error, want) {
+		t.Fatalf("result error %q, want it to start %q", tk.Result.Error, want)
+	}
+	b.refused(AgentLost{At: 13, Node: "n3"}, CodeUnknownNode)
+	// A late report from the dead node is fenced.
+	b.refused(complete("c", 2, 0), CodeStaleAttempt)
+}
+
+// TestAgentLostBacklogNotCharged: a task assigned to nodes that die before
+// it starts there waited in their backlogs: it is requeued every time,
+// never failed as crashed-nodes, however many of them die.
+func TestAgentLostBacklogNotCharged(t *testing.T) {
+	b := newBook(t)
+	b.ok(ingest(spec("a", 1, 0)))
+	for i, n := range []string{"n1", "n2", "n3"} {
+		b.ok(join(n, "p1", 4, 0))
+		b.ok(assign("a", n, i+1))
+		out := b.ok(AgentLost{At: int64(10 + i), Node: n})
+		if !reflect.DeepEqual(out.Requeued, []string{"a"}) || len(out.Final) != 0 {
+			t.Fatalf("loss %d of a node it waited on: %+v", i+1, out)
+		}
+		if tk := b.task("a"); tk.State != Queued || tk.Crashes != 0 || tk.InfraFailures != i+1 || tk.TaskFailures != 0 {
+			t.Fatalf("after %d lost nodes: %+v", i+1, tk)
+		}
+	}
+	// It still runs to its result.
+	b.ok(join("n4", "p1", 4, 0))
+	b.ok(assign("a", "n4", 4))
+	b.ok(started("a", 4))
+	b.ok(complete("a", 4, 0))
+	if tk := b.task("a"); tk.State != Done || tk.Result.Attempts != 4 {
+		t.Fatalf("final record %+v", tk)
+	}
+}
+
+// TestAgentLostChargesOnlyRunningAttempts: one death while it waited and
+// one while it ran is one crash, below the limit; the second death while
+// running reaches it. The crash limit travels in the command.
+func TestAgentLostChargesOnlyRunningAttempts(t *testing.T) {
+	b := newBook(t)
+	b.ok(ingest(spec("a", 1, 0)))
+	b.ok(join("n1", "p1", 4, 0))
+	b.ok(assign("a", "n1", 1))
+	b.ok(AgentLost{At: 10, Node: "n1"}) // waited: not charged
+	b.ok(join("n2", "p1", 4, 0))
+	b.ok(assign("a", "n2", 2))
+	b.ok(started("a", 2))
+	b.ok(AgentLost{At: 11, Node: "n2"}) // ran: one crash
+	if tk := b.task("a"); tk.State != Queued || tk.Crashes != 1 || tk.InfraFailures != 2 {
+		t.Fatalf("after one death while waiting and one while running: %+v", tk)
+	}
+	b.ok(join("n3", "p1", 4, 0))
+	b.ok(assign("a", "n3", 3))
+	b.ok(started("a", 3))
+	b.ok(AgentLost{At: 12, Node: "n3", CrashLimit: 3}) // two crashes, limit 3
 	if tk := b.task("a"); tk.State != Queued || tk.Crashes != 2 {
 		t.Fatalf("crash limit 3 not obeyed: %+v", tk)
 	}
-	b.refused(AgentLost{At: 13, Node: "n4"}, CodeUnknownNode)
-	// A late report from the dead node is fenced.
-	b.refused(complete("c", 2, 0), CodeStaleAttempt)
+	b.ok(join("n4", "p1", 4, 0))
+	b.ok(assign("a", "n4", 4))
+	out := b.ok(AgentLost{At: 13, Node: "n4", CrashLimit: 3}) // waited: not charged
+	if tk := b.task("a"); tk.State != Queued || tk.Crashes != 2 || len(out.Final) != 0 {
+		t.Fatalf("an assigned attempt reached the crash limit: %+v", tk)
+	}
+	b.ok(join("n5", "p1", 4, 0))
+	b.ok(assign("a", "n5", 5))
+	b.ok(started("a", 5))
+	b.ok(AgentLost{At: 14, Node: "n5", CrashLimit: 3})
+	if tk := b.task("a"); tk.State != Failed || tk.Reason != ReasonCrashedNodes || tk.Crashes != 3 || tk.Result.Attempts != 5 {
+		t.Fatalf("want failed crashed-nodes after 3 crashes: %+v", tk)
+	}
 }
 
 func TestQueueOrder(t *testing.T) {

@@ -24,6 +24,8 @@ func TestTransitions(t *testing.T) {
 		{"acked", func(int) Command { return Acked{At: 8, Tasks: []string{"a"}} }},
 		{"flush", func(int) Command { return Flush{At: 9} }},
 		{"flush-running", func(int) Command { return Flush{At: 9, Running: true} }},
+		{"agent-lost", func(int) Command { return AgentLost{At: 10, Node: "n1"} }},
+		{"agent-lost-limit-1", func(int) Command { return AgentLost{At: 10, Node: "n1", CrashLimit: 1} }},
 	}
 	// want[state][step]: the state after, or a refusal code. "dup" is a
 	// duplicate result (counted, not recorded); "keep" is a flush that
@@ -39,30 +41,36 @@ func TestTransitions(t *testing.T) {
 			"complete-nonzero": {code: CodeIllegal}, "fail-task": {code: CodeIllegal}, "fail-infra": {code: CodeIllegal},
 			"fail-fatal": {to: Failed}, "requeue": {code: CodeIllegal}, "acked": {code: CodeIllegal},
 			"flush": {to: Removed}, "flush-running": {to: Removed},
+			"agent-lost": {to: Queued}, "agent-lost-limit-1": {to: Queued},
 		},
 		Assigned: {
 			"assign": {code: CodeIllegal}, "started": {to: Running}, "complete": {to: Done},
 			"complete-nonzero": {to: Queued}, "fail-task": {to: Queued}, "fail-infra": {to: Queued},
 			"fail-fatal": {to: Failed}, "requeue": {code: CodeStaleAttempt}, "acked": {code: CodeIllegal},
 			"flush": {to: Removed}, "flush-running": {to: Removed},
+			// A backlog attempt is never charged a crash: limit 1 requeues it.
+			"agent-lost": {to: Queued}, "agent-lost-limit-1": {to: Queued},
 		},
 		Running: {
 			"assign": {code: CodeIllegal}, "started": {code: CodeIllegal}, "complete": {to: Done},
 			"complete-nonzero": {to: Queued}, "fail-task": {to: Queued}, "fail-infra": {to: Queued},
 			"fail-fatal": {to: Failed}, "requeue": {code: CodeStaleAttempt}, "acked": {code: CodeIllegal},
 			"flush": {to: Running}, "flush-running": {to: Removed},
+			"agent-lost": {to: Queued}, "agent-lost-limit-1": {to: Failed},
 		},
 		Done: {
 			"assign": {code: CodeIllegal}, "started": {code: CodeIllegal}, "complete": {dup: true},
 			"complete-nonzero": {dup: true}, "fail-task": {code: CodeIllegal}, "fail-infra": {code: CodeIllegal},
 			"fail-fatal": {code: CodeIllegal}, "requeue": {code: CodeStaleAttempt}, "acked": {to: Removed},
 			"flush": {to: Done}, "flush-running": {to: Done},
+			"agent-lost": {to: Done}, "agent-lost-limit-1": {to: Done},
 		},
 		Failed: {
 			"assign": {code: CodeIllegal}, "started": {code: CodeIllegal}, "complete": {dup: true},
 			"complete-nonzero": {dup: true}, "fail-task": {code: CodeIllegal}, "fail-infra": {code: CodeIllegal},
 			"fail-fatal": {code: CodeIllegal}, "requeue": {code: CodeIllegal}, "acked": {to: Removed},
 			"flush": {to: Failed}, "flush-running": {to: Failed},
+			"agent-lost": {to: Failed}, "agent-lost-limit-1": {to: Failed},
 		},
 	}
 	for _, from := range States {
