@@ -40,9 +40,10 @@ type Resolver func(task.Spec) (argv []string, env map[string]string, err error)
 //
 // It accepts attempts for up to its cores plus its prefetch allowance (the
 // ledger's Node.Prefetch): those beyond the free cores wait here, in a
-// local backlog, and start the moment cores free up, without a round trip
-// to the leader. Only running processes hold cores, so what runs never
-// exceeds the node's cores (promise 3).
+// local backlog, and start the moment cores free up and the leader has
+// recorded the start (one commit, no placement round trip). Only running
+// processes hold cores, so what runs never exceeds the node's cores
+// (promise 3).
 type executor struct {
 	node, pilot string
 	cores       *Cores
@@ -50,6 +51,7 @@ type executor struct {
 	cache       *scratchcache.Cache
 	resolve     Resolver
 	report      func(coordinator.Report)
+	confirm     func(context.Context, coordinator.Report) error // report and wait until the leader applied it
 	attempts    *attemptLog
 	grace       time.Duration
 	log         *slog.Logger
@@ -315,12 +317,17 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task
 		return infra("task %s attempt %d never got its cores on node %s: %v", ref.Task, ref.Attempt, e.node, err)
 	}
 	rec.Cores, rec.CPUs, rec.Start = alloc.IDs, alloc.CPUs, time.Now()
+	// The ledger records the attempt running before its process starts, so
+	// a task that kills this node is charged the crash (the poison-task
+	// rule) and the attempts still waiting in the backlog are not.
+	if err := e.confirm(runCtx, coordinator.Report{Kind: coordinator.ReportStarted, Task: ref.Task, Attempt: ref.Attempt}); err != nil {
+		stopKeep()
+		lease.Release()
+		return infra("task %s attempt %d on node %s: its start was never recorded by the leader: %v", ref.Task, ref.Attempt, e.node, err)
+	}
 	out := runner.Run(runCtx, runner.Request{
 		Spec: run, Attempt: ref.Attempt, Workdir: lease.WorkDir(), CPUs: alloc.CPUs,
 		Env: append(os.Environ(), lease.Env()...), Grace: e.grace,
-		OnStart: func(int) {
-			e.report(coordinator.Report{Kind: coordinator.ReportStarted, Task: ref.Task, Attempt: ref.Attempt})
-		},
 	})
 	rec.End = time.Now() // before the cores go to the next attempt
 	e.releaseCores(ref)

@@ -11,16 +11,13 @@ import (
 	"github.com/pilot-hpc/pilot/pilot/rpc"
 )
 
-// reporter carries this node's reports to the leader. add never blocks (the
-// runner calls it from a task's start); a loop sends everything pending as
-// one batch, and on failure (no leader, an election, a partition) keeps it
-// and tries again with backoff, so a result is never dropped while the
-// agent lives. Every heartbeat interval it also sends the list of attempts
-// the node runs, and cancels what the leader says it should not run.
-//
-// A batch of nothing but Started reports waits up to startedLinger for
-// more: a short task's Complete then travels with its Started, in one RPC
-// and one log entry (on `true` tasks this halves the entries per task).
+// reporter carries this node's reports to the leader. add never blocks; a
+// loop sends everything pending as one batch, and on failure (no leader, an
+// election, a partition) keeps it and tries again with backoff, so a result
+// is never dropped while the agent lives. confirm blocks until the leader
+// has applied its report: an attempt's Started goes that way before its
+// process starts. Every heartbeat interval it also sends the list of
+// attempts the node runs, and cancels what the leader says it should not run.
 type reporter struct {
 	node      string
 	send      func(ctx context.Context, req *rpc.ReportRequest) (rpc.ReportReply, error)
@@ -31,24 +28,59 @@ type reporter struct {
 
 	mu      sync.Mutex
 	pending []rpc.Report
-	wake    chan struct{}
-	idle    *sync.Cond // signalled when pending empties
+	// added counts the reports ever added; the first delivered of them the
+	// leader has applied. Batches go in order and a failed one goes back in
+	// front, so the delivered ones are always the first ones.
+	added, delivered uint64
+	wake             chan struct{}
+	changed          *sync.Cond // signalled after every flush
 }
 
 func newReporter(node string, heartbeat time.Duration, log *slog.Logger) *reporter {
 	r := &reporter{node: node, heartbeat: heartbeat, log: log, wake: make(chan struct{}, 1)}
-	r.idle = sync.NewCond(&r.mu)
+	r.changed = sync.NewCond(&r.mu)
 	return r
 }
 
 func (r *reporter) add(rep coordinator.Report) {
+	r.push(rep)
+}
+
+// confirm sends a report and returns once the leader has applied it, or
+// with ctx's error. A report whose wait ends early is still sent.
+func (r *reporter) confirm(ctx context.Context, rep coordinator.Report) error {
+	seq := r.push(rep)
+	stop := context.AfterFunc(ctx, r.broadcast)
+	defer stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.delivered < seq {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		r.changed.Wait()
+	}
+	return nil
+}
+
+// push queues a report, wakes the loop and returns the report's number.
+func (r *reporter) push(rep coordinator.Report) uint64 {
 	r.mu.Lock()
 	r.pending = append(r.pending, toRPCReport(rep))
+	r.added++
+	seq := r.added
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
+	return seq
+}
+
+func (r *reporter) broadcast() {
+	r.mu.Lock()
+	r.changed.Broadcast()
+	r.mu.Unlock()
 }
 
 // run sends until ctx ends.
@@ -62,7 +94,6 @@ func (r *reporter) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.wake:
-			r.linger(ctx)
 		case <-beat.C:
 			heartbeat = true
 		}
@@ -86,49 +117,14 @@ func (r *reporter) run(ctx context.Context) {
 	}
 }
 
-// startedLinger is how long Started reports alone wait for company. It
-// delays only the news that a task started, never a result.
-const startedLinger = 20 * time.Millisecond
-
-// linger returns once something other than a Started report is pending,
-// startedLinger has passed, or ctx ends.
-func (r *reporter) linger(ctx context.Context) {
-	if !r.onlyStarted() {
-		return
-	}
-	t := time.NewTimer(startedLinger)
-	defer t.Stop()
-	for r.onlyStarted() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			return
-		case <-r.wake:
-		}
-	}
-}
-
-// onlyStarted: something is pending and all of it is Started reports.
-func (r *reporter) onlyStarted() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rep := range r.pending {
-		if rep.Kind != rpc.ReportStarted {
-			return false
-		}
-	}
-	return len(r.pending) > 0
-}
-
 // flush sends what is pending (and a heartbeat when asked).
 func (r *reporter) flush(ctx context.Context, heartbeat bool) error {
 	r.mu.Lock()
-	batch := r.pending
+	batch, upto := r.pending, r.added
 	r.pending = nil
 	r.mu.Unlock()
 	if len(batch) == 0 && !heartbeat {
-		r.signalIdle()
+		r.broadcast()
 		return nil
 	}
 	req := &rpc.ReportRequest{Node: r.node, Reports: batch}
@@ -147,28 +143,19 @@ func (r *reporter) flush(ctx context.Context, heartbeat bool) error {
 		r.mu.Unlock()
 		return err
 	}
+	r.mu.Lock()
+	r.delivered = max(r.delivered, upto)
+	r.changed.Broadcast()
+	r.mu.Unlock()
 	if len(reply.Cancel) > 0 {
 		r.cancel(reply.Cancel)
 	}
-	r.signalIdle()
 	return nil
-}
-
-func (r *reporter) signalIdle() {
-	r.mu.Lock()
-	if len(r.pending) == 0 {
-		r.idle.Broadcast()
-	}
-	r.mu.Unlock()
 }
 
 // waitIdle blocks until nothing is pending or ctx ends.
 func (r *reporter) waitIdle(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		r.mu.Lock()
-		r.idle.Broadcast()
-		r.mu.Unlock()
-	})
+	stop := context.AfterFunc(ctx, r.broadcast)
 	defer stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -176,7 +163,7 @@ func (r *reporter) waitIdle(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return errors.New("reports still pending: " + ctx.Err().Error())
 		}
-		r.idle.Wait()
+		r.changed.Wait()
 	}
 	return nil
 }

@@ -1,0 +1,99 @@
+package pilot
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/pilot-hpc/pilot/coordinator"
+	"github.com/pilot-hpc/pilot/pilot/rpc"
+)
+
+// call is one send the reporter made; the test answers it.
+type call struct {
+	req   *rpc.ReportRequest
+	reply chan error
+}
+
+// fakeLeader starts a reporter whose sends the test answers one by one.
+func fakeLeader(t *testing.T) (*reporter, chan call) {
+	t.Helper()
+	calls := make(chan call)
+	r := newReporter("n1", time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.send = func(ctx context.Context, req *rpc.ReportRequest) (rpc.ReportReply, error) {
+		c := call{req: req, reply: make(chan error)}
+		select {
+		case calls <- c:
+		case <-ctx.Done():
+			return rpc.ReportReply{}, ctx.Err()
+		}
+		select {
+		case err := <-c.reply:
+			return rpc.ReportReply{}, err
+		case <-ctx.Done():
+			return rpc.ReportReply{}, ctx.Err()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return r, calls
+}
+
+// TestReporterConfirmWaitsForTheLeader: confirm returns only once a send
+// that carried its report succeeded; a failed send is retried with it.
+func TestReporterConfirmWaitsForTheLeader(t *testing.T) {
+	r, calls := fakeLeader(t)
+	confirmed := make(chan error, 1)
+	go func() {
+		confirmed <- r.confirm(context.Background(), coordinator.Report{Kind: coordinator.ReportStarted, Task: "a", Attempt: 1})
+	}()
+	c := <-calls
+	if len(c.req.Reports) != 1 || c.req.Reports[0].TaskID != "a" || c.req.Reports[0].Kind != rpc.ReportStarted {
+		t.Fatalf("first send %+v", c.req.Reports)
+	}
+	c.reply <- errors.New("no leader")
+	c = <-calls // the retry carries it again
+	select {
+	case err := <-confirmed:
+		t.Fatalf("confirm returned (%v) before any send succeeded", err)
+	default:
+	}
+	if len(c.req.Reports) != 1 || c.req.Reports[0].TaskID != "a" {
+		t.Fatalf("retry %+v", c.req.Reports)
+	}
+	c.reply <- nil
+	if err := <-confirmed; err != nil {
+		t.Fatalf("confirm after delivery: %v", err)
+	}
+}
+
+// TestReporterConfirmGivesUpWithItsContext: a confirm whose context ends
+// returns its cause; the report stays pending and is still delivered.
+func TestReporterConfirmGivesUpWithItsContext(t *testing.T) {
+	r, calls := fakeLeader(t)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	confirmed := make(chan error, 1)
+	go func() {
+		confirmed <- r.confirm(ctx, coordinator.Report{Kind: coordinator.ReportStarted, Task: "a", Attempt: 1})
+	}()
+	c := <-calls
+	stop := errors.New("cancelled by the leader")
+	cancel(stop)
+	if err := <-confirmed; !errors.Is(err, stop) {
+		t.Fatalf("confirm after its context ended: %v, want %v", err, stop)
+	}
+	c.reply <- errors.New("no leader")
+	c = <-calls
+	if len(c.req.Reports) != 1 || c.req.Reports[0].TaskID != "a" {
+		t.Fatalf("the report was dropped: %+v", c.req.Reports)
+	}
+	c.reply <- nil
+	if err := r.waitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
