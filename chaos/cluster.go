@@ -381,10 +381,17 @@ func (c *Cluster) Status(ctx context.Context) (map[string]int, error) {
 // upstreamCounts picks the upstream counts out of 'status --json'.
 func upstreamCounts(out []byte) (map[string]int, error) {
 	var rep struct {
-		Upstream map[string]int `json:"upstream"`
+		Upstream map[string]json.RawMessage `json:"upstream"`
 	}
 	if err := json.Unmarshal(out, &rep); err != nil || rep.Upstream == nil {
 		return nil, fmt.Errorf("pilot status --json printed no upstream object (%v):\n%s", err, out)
 	}
-	return rep.Upstream, nil
+	counts := map[string]int{}
+	for k, v := range rep.Upstream {
+		var n int
+		if json.Unmarshal(v, &n) == nil { // not leased_by, a map
+			counts[k] = n
+		}
+	}
+	return counts, nil
 }
