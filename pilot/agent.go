@@ -406,10 +406,31 @@ func (a *agent) sendReports(ctx context.Context, req *rpc.ReportRequest) (rpc.Re
 	if a.leading() != nil && a.raft.IsLeader() {
 		return a.handler().Report(ctx, req)
 	}
+	id, _ := a.raft.Leader()
 	addr := a.leaderRPCAddr()
 	if addr == "" {
 		return rpc.ReportReply{}, errors.New("no leader known yet")
 	}
+	// A leader cut off from this node never answers: stop waiting as soon
+	// as Raft here names another leader or none (chaos leader-partition:
+	// every result waited out the reporter's 6 s timeout).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if now, _ := a.raft.Leader(); now != id {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
 	return a.disp.client(addr).Report(ctx, req)
 }
 
