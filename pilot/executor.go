@@ -40,10 +40,10 @@ type Resolver func(task.Spec) (argv []string, env map[string]string, err error)
 //
 // It accepts attempts for up to its cores plus its prefetch allowance (the
 // ledger's Node.Prefetch): those beyond the free cores wait here, in a
-// local backlog, and start the moment cores free up and the leader has
-// recorded the start (one commit, no placement round trip). Only running
-// processes hold cores, so what runs never exceeds the node's cores
-// (promise 3).
+// local backlog, and start the moment cores free up, without a round trip
+// to the leader (a retry waits for the leader to record its start first).
+// Only running processes hold cores, so what runs never exceeds the node's
+// cores (promise 3).
 type executor struct {
 	node, pilot string
 	cores       *Cores
@@ -317,17 +317,24 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task
 		return infra("task %s attempt %d never got its cores on node %s: %v", ref.Task, ref.Attempt, e.node, err)
 	}
 	rec.Cores, rec.CPUs, rec.Start = alloc.IDs, alloc.CPUs, time.Now()
-	// The ledger records the attempt running before its process starts, so
-	// a task that kills this node is charged the crash (the poison-task
-	// rule) and the attempts still waiting in the backlog are not.
-	if err := e.confirm(runCtx, coordinator.Report{Kind: coordinator.ReportStarted, Task: ref.Task, Attempt: ref.Attempt}); err != nil {
+	started := coordinator.Report{Kind: coordinator.ReportStarted, Task: ref.Task, Attempt: ref.Attempt}
+	var onStart func(int)
+	if ref.Attempt == 1 {
+		// A first attempt starts at once and its start is reported on the
+		// way: no round trip per task.
+		onStart = func(int) { e.report(started) }
+	} else if err := e.confirm(runCtx, started); err != nil {
+		// A retry starts only once the ledger records it running, so a
+		// task that kills its node is charged the crash (the poison-task
+		// rule charges running attempts only; a task that killed its node
+		// before its first start was recorded is caught from its retry on).
 		stopKeep()
 		lease.Release()
 		return infra("task %s attempt %d on node %s: its start was never recorded by the leader: %v", ref.Task, ref.Attempt, e.node, err)
 	}
 	out := runner.Run(runCtx, runner.Request{
 		Spec: run, Attempt: ref.Attempt, Workdir: lease.WorkDir(), CPUs: alloc.CPUs,
-		Env: append(os.Environ(), lease.Env()...), Grace: e.grace,
+		Env: append(os.Environ(), lease.Env()...), Grace: e.grace, OnStart: onStart,
 	})
 	rec.End = time.Now() // before the cores go to the next attempt
 	e.releaseCores(ref)

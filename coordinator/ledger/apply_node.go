@@ -51,14 +51,17 @@ func (x *txn) applyAgentLost(c AgentLost) {
 		nt := *t
 		nt.InfraFailures++
 		if t.State != Running {
-			// Assigned, never started: it waited in the node's backlog
-			// and cannot have killed it; the death is not charged.
+			// Assigned, not recorded running: it waited in the node's
+			// backlog, or (a first attempt only) it started and the node
+			// died before its Started committed. It is not charged; a
+			// first attempt is marked, see crashCount.
+			nt.FirstLost = nt.FirstLost || t.Attempt == 1
 			x.requeue(t, nt)
 			continue
 		}
 		nt.Crashes++
-		if nt.Crashes >= limit {
-			x.finalFail(t, &nt, ReasonCrashedNodes, fmt.Sprintf("the task was running on %d nodes that died, the last %s; it may be what kills them", nt.Crashes, c.Node), nil)
+		if n := crashCount(nt); n >= limit {
+			x.finalFail(t, &nt, ReasonCrashedNodes, fmt.Sprintf("the task was running on %d nodes that died, the last %s; it may be what kills them", n, c.Node), nil)
 			continue
 		}
 		x.requeue(t, nt)
@@ -85,4 +88,17 @@ func (x *txn) applyPilotDraining(c PilotDraining) {
 		x.nodes.Insert(nn.ID, &nn)
 	}
 	x.out.Applied++
+}
+
+// crashCount is what the poison-task rule holds against a task: the nodes
+// that died while it ran there, plus one if a node died while its first
+// attempt was assigned there (unconfirmed: it may have run) and it has
+// since crashed a node running. A task that kills its node at once is so
+// failed after CrashLimit node losses, although its first start may never
+// have been recorded, and a task that merely waited in backlogs never is.
+func crashCount(t Task) int {
+	if t.FirstLost && t.Crashes > 0 {
+		return t.Crashes + 1
+	}
+	return t.Crashes
 }

@@ -172,9 +172,10 @@ const DefaultCrashLimit = 2
 // CrashLimit nodes that died: it fails with ReasonCrashedNodes. Only a
 // running attempt is charged a crash: an assigned one waited in the node's
 // backlog and never ran, so it cannot be what killed the node (the agent
-// records Started before it starts a task's process, so a task that ran is
-// running in the ledger). CrashLimit is in the command, not in a config, so
-// every replica applies the same rule; 0 means DefaultCrashLimit.
+// records a retry's Started before it starts its process; a first attempt
+// lost while assigned is marked FirstLost, see the package doc). CrashLimit
+// is in the command, not in a config, so every replica applies the same
+// rule; 0 means DefaultCrashLimit.
 type AgentLost struct {
 	At         int64  `msgpack:"at"`
 	Node       string `msgpack:"node"`

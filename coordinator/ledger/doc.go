@@ -33,8 +33,13 @@
 // on the lost node; one that has been running on CrashLimit nodes that
 // died fails as crashed-nodes. Assigned tasks (a node's backlog, never
 // started there) go back to the queue uncharged, so losing nodes fails no
-// innocent task that merely waited on them. This holds because an agent
-// starts no task's process before the ledger records it running.
+// innocent task that merely waited on them. An agent starts a retry's
+// process only once the ledger records it running, but a first attempt at
+// once (a round trip per task would halve the rate of short tasks): a
+// first attempt lost while assigned may have run, so it is marked
+// (FirstLost) and counts as one crash more once the task has crashed a node
+// running. A task that kills its node at once is so failed after CrashLimit
+// losses either way.
 //
 // Commands are one CmdType byte (explicit values, append-only) followed by
 // the msgpack body of one struct encoded as a map; one log entry may carry a

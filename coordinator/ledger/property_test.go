@@ -216,8 +216,15 @@ func checkCrashCharge(t *rapid.T, c AgentLost, before, after View) {
 		if a.Crashes != want {
 			t.Fatalf("AgentLost %s: task %s (%s on %s) has %d crashes, want %d", c.Node, id, b.State, b.Node, a.Crashes, want)
 		}
+		if wantFirst := b.FirstLost || (onLost && b.State == Assigned && b.Attempt == 1); a.FirstLost != wantFirst {
+			t.Fatalf("AgentLost %s: task %s (%s on %s, attempt %d) has FirstLost %v, want %v", c.Node, id, b.State, b.Node, b.Attempt, a.FirstLost, wantFirst)
+		}
+		held := want
+		if a.FirstLost && want > 0 {
+			held++
+		}
 		failed := a.State == Failed && a.Reason == ReasonCrashedNodes
-		if failed != (onLost && b.State == Running && want >= limit) && b.State != Failed {
+		if failed != (onLost && b.State == Running && held >= limit) && b.State != Failed {
 			t.Fatalf("AgentLost %s (limit %d): task %s was %s on %s with %d crashes, is now %s (%s)", c.Node, limit, id, b.State, b.Node, b.Crashes, a.State, a.Reason)
 		}
 		if onLost && !failed && a.State != Queued {

@@ -10,11 +10,16 @@ type Task struct {
 	Lease string    `msgpack:"lease,omitempty"` // the upstream lease id
 	State State     `msgpack:"state"`
 	// Attempt is the current attempt: the number of Assigns so far.
-	Attempt       int   `msgpack:"attempt,omitempty"`
-	TaskFailures  int   `msgpack:"task_failures,omitempty"`  // count toward max_attempts
-	InfraFailures int   `msgpack:"infra_failures,omitempty"` // do not
-	Crashes       int   `msgpack:"crashes,omitempty"`        // nodes that died while it ran there
-	IngestedAt    int64 `msgpack:"ingested_at"`
+	Attempt       int `msgpack:"attempt,omitempty"`
+	TaskFailures  int `msgpack:"task_failures,omitempty"`  // count toward max_attempts
+	InfraFailures int `msgpack:"infra_failures,omitempty"` // do not
+	Crashes       int `msgpack:"crashes,omitempty"`        // nodes that died while it ran there
+	// FirstLost: a node died while the task's first attempt was assigned
+	// there. An agent starts a first attempt without waiting for its
+	// Started to commit, so it may have run: the poison-task rule counts
+	// it as one more crash once the task has crashed a node running.
+	FirstLost  bool  `msgpack:"first_lost,omitempty"`
+	IngestedAt int64 `msgpack:"ingested_at"`
 
 	// Queued only: the position in the queue (ingest or requeue order).
 	QueueSeq uint64 `msgpack:"queue_seq,omitempty"`

@@ -204,35 +204,69 @@ func TestAgentLostBacklogNotCharged(t *testing.T) {
 func TestAgentLostChargesOnlyRunningAttempts(t *testing.T) {
 	b := newBook(t)
 	b.ok(ingest(spec("a", 1, 0)))
+	b.ok(join("n0", "p1", 4, 0))
+	b.ok(assign("a", "n0", 1))
+	b.ok(requeue("a", 1)) // a first attempt that ended otherwise
 	b.ok(join("n1", "p1", 4, 0))
-	b.ok(assign("a", "n1", 1))
+	b.ok(assign("a", "n1", 2))
 	b.ok(AgentLost{At: 10, Node: "n1"}) // waited: not charged
 	b.ok(join("n2", "p1", 4, 0))
-	b.ok(assign("a", "n2", 2))
-	b.ok(started("a", 2))
+	b.ok(assign("a", "n2", 3))
+	b.ok(started("a", 3))
 	b.ok(AgentLost{At: 11, Node: "n2"}) // ran: one crash
-	if tk := b.task("a"); tk.State != Queued || tk.Crashes != 1 || tk.InfraFailures != 2 {
+	if tk := b.task("a"); tk.State != Queued || tk.Crashes != 1 || tk.FirstLost || tk.InfraFailures != 2 {
 		t.Fatalf("after one death while waiting and one while running: %+v", tk)
 	}
 	b.ok(join("n3", "p1", 4, 0))
-	b.ok(assign("a", "n3", 3))
-	b.ok(started("a", 3))
+	b.ok(assign("a", "n3", 4))
+	b.ok(started("a", 4))
 	b.ok(AgentLost{At: 12, Node: "n3", CrashLimit: 3}) // two crashes, limit 3
 	if tk := b.task("a"); tk.State != Queued || tk.Crashes != 2 {
 		t.Fatalf("crash limit 3 not obeyed: %+v", tk)
 	}
 	b.ok(join("n4", "p1", 4, 0))
-	b.ok(assign("a", "n4", 4))
+	b.ok(assign("a", "n4", 5))
 	out := b.ok(AgentLost{At: 13, Node: "n4", CrashLimit: 3}) // waited: not charged
 	if tk := b.task("a"); tk.State != Queued || tk.Crashes != 2 || len(out.Final) != 0 {
 		t.Fatalf("an assigned attempt reached the crash limit: %+v", tk)
 	}
 	b.ok(join("n5", "p1", 4, 0))
-	b.ok(assign("a", "n5", 5))
-	b.ok(started("a", 5))
+	b.ok(assign("a", "n5", 6))
+	b.ok(started("a", 6))
 	b.ok(AgentLost{At: 14, Node: "n5", CrashLimit: 3})
-	if tk := b.task("a"); tk.State != Failed || tk.Reason != ReasonCrashedNodes || tk.Crashes != 3 || tk.Result.Attempts != 5 {
+	if tk := b.task("a"); tk.State != Failed || tk.Reason != ReasonCrashedNodes || tk.Crashes != 3 || tk.Result.Attempts != 6 {
 		t.Fatalf("want failed crashed-nodes after 3 crashes: %+v", tk)
+	}
+}
+
+// TestAgentLostFirstAttemptMayHaveRun: an agent starts a first attempt
+// without waiting for its Started to commit, so a task that kills its node
+// at once is lost while assigned. Its retry waits for Started and is
+// charged: two node losses fail it, as for a task seen running twice. A
+// task that only waited in backlogs, first attempt included, is never
+// failed.
+func TestAgentLostFirstAttemptMayHaveRun(t *testing.T) {
+	b := newBook(t)
+	b.ok(ingest(spec("poison", 1, 0), spec("innocent", 1, 0)))
+	b.ok(join("n1", "p1", 4, 0))
+	b.ok(assign("poison", "n1", 1))
+	b.ok(assign("innocent", "n1", 1))
+	b.ok(AgentLost{At: 10, Node: "n1"}) // neither was recorded running
+	for _, id := range []string{"poison", "innocent"} {
+		if tk := b.task(id); tk.State != Queued || tk.Crashes != 0 || !tk.FirstLost {
+			t.Fatalf("%s after its first attempt's node died: %+v", id, tk)
+		}
+	}
+	b.ok(join("n2", "p1", 4, 0))
+	b.ok(assign("poison", "n2", 2))
+	b.ok(started("poison", 2))
+	b.ok(assign("innocent", "n2", 2))
+	out := b.ok(AgentLost{At: 11, Node: "n2"})
+	if tk := b.task("poison"); tk.State != Failed || tk.Reason != ReasonCrashedNodes || !reflect.DeepEqual(out.Final, []string{"poison"}) {
+		t.Fatalf("a task lost at its first attempt and then running on a dying node: %+v", tk)
+	}
+	if tk := b.task("innocent"); tk.State != Queued || tk.Crashes != 0 {
+		t.Fatalf("a task that only waited was charged: %+v", tk)
 	}
 }
 

@@ -18,10 +18,12 @@
 // its OS thread, sets that thread's affinity with sched_setaffinity and then
 // forks; the child inherits the mask from its first instruction, before it
 // execs the task, so no instruction of the task ever runs outside its CPUs.
-// The locked thread is never unlocked, so the Go runtime discards it when the
-// goroutine ends instead of reusing a thread with a narrowed mask. The same
-// thread waits for the child, so Pdeathsig (SIGKILL to the task if the agent
-// dies) is tied to a thread that lives exactly as long as the task.
+// The same thread waits for the child, so Pdeathsig (SIGKILL to the task if
+// the agent dies) is tied to a thread that lives at least as long as the
+// task. Once the child has exited the thread gets its own mask back and
+// returns to the runtime (one thread creation less per task); if the mask
+// cannot be restored it stays locked and the runtime discards it, so a
+// thread with a narrowed mask never runs other goroutines.
 //
 // Ending a task (its timeout_s, or ctx cancelled by a drain or a Cancel from
 // the leader) sends SIGTERM to its whole process group, waits a grace period

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // environ builds the task's environment: the base, OMP_NUM_THREADS, the
@@ -43,6 +44,12 @@ func environ(r *Request) []string {
 // task's fault, not the node's.
 var errNotFound = errors.New("executable not found")
 
+// found remembers where a bare name was found in an absolute PATH
+// directory, by name and PATH, like a shell's hash table: the next task of
+// the same command checks that one file instead of searching PATH again.
+// A name that is gone from where it was found is searched for afresh.
+var found sync.Map
+
 // lookPath resolves argv[0] like a shell would, but with the task's PATH:
 // a name with a slash is taken as it is (relative to the working
 // directory), a bare name is searched in PATH.
@@ -63,6 +70,10 @@ func lookPath(name, workdir string, env []string) (string, error) {
 			path = v
 		}
 	}
+	key := name + "\x00" + path
+	if p, ok := found.Load(key); ok && executable(p.(string)) == nil {
+		return p.(string), nil
+	}
 	for _, dir := range filepath.SplitList(path) {
 		if dir == "" {
 			dir = "."
@@ -72,6 +83,9 @@ func lookPath(name, workdir string, env []string) (string, error) {
 			p = filepath.Join(workdir, p)
 		}
 		if executable(p) == nil {
+			if filepath.IsAbs(dir) {
+				found.Store(key, p)
+			}
 			return p, nil
 		}
 	}

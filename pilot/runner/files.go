@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/pilot-hpc/pilot/task"
 )
@@ -27,7 +28,7 @@ func logFiles(r *Request) (stdout, stderr *lazyFile, err error) {
 	}
 	stdout, stderr = &lazyFile{path: name("stdout")}, &lazyFile{path: name("stderr")}
 	for _, f := range []*lazyFile{stdout, stderr} {
-		if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeFile(f.path); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -77,6 +78,9 @@ func (w *lazyFile) Path() string {
 // tail returns the last n bytes of a file, starting at a line break when
 // one is near, so the tail does not begin mid-line.
 func tail(path string, n int) string {
+	if path == "" {
+		return "" // the task wrote nothing to the stream
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
@@ -127,4 +131,13 @@ func readValue(workdir string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%s is not valid JSON", path)
 	}
 	return json.RawMessage(bytes.TrimSpace(data)), nil
+}
+
+// removeFile removes a file that may not exist with one unlink (os.Remove
+// tries rmdir as well when unlink fails, a second call per missing file).
+func removeFile(path string) error {
+	if err := syscall.Unlink(path); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return &fs.PathError{Op: "remove", Path: path, Err: err}
+	}
+	return nil
 }

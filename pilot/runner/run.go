@@ -30,7 +30,7 @@ func Run(ctx context.Context, r Request) Outcome {
 	if err := os.MkdirAll(r.Workdir, 0o755); err != nil {
 		return fail(InfraFailed, ReasonSetup, "working directory: %v", err)
 	}
-	if err := os.Remove(filepath.Join(r.Workdir, ResultFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeFile(filepath.Join(r.Workdir, ResultFile)); err != nil {
 		return fail(InfraFailed, ReasonSetup, "removing an earlier attempt's %s: %v", ResultFile, err)
 	}
 	stdout, stderr, err := logFiles(&r)

@@ -15,7 +15,7 @@ type setupError struct{ err error }
 func (e *setupError) Error() string { return e.err.Error() }
 func (e *setupError) Unwrap() error { return e.err }
 
-// startPinned starts cmd on a goroutine locked to a fresh OS thread whose
+// startPinned starts cmd on a goroutine locked to an OS thread whose
 // affinity is cpus (see the package doc for why this is race-free). started
 // receives Start's error; exited is closed once the process has exited but
 // before it is reaped, so its pid stays reserved until cmd.Wait.
@@ -23,24 +23,41 @@ func startPinned(cmd *exec.Cmd, cpus []int) (started chan error, exited chan str
 	started = make(chan error, 1)
 	exited = make(chan struct{})
 	go func() {
-		// Never unlocked: the runtime ends this thread with the goroutine,
-		// so a thread with a narrowed mask never runs other goroutines.
 		runtime.LockOSThread()
+		var restore *unix.CPUSet
 		if len(cpus) > 0 {
+			var own unix.CPUSet
+			if err := unix.SchedGetaffinity(0, &own); err == nil {
+				restore = &own
+			}
 			if err := pin(cpus); err != nil {
 				started <- &setupError{err}
-				return
+				return // still locked: the runtime discards the thread
 			}
 		}
 		if err := cmd.Start(); err != nil {
 			started <- err
+			unlock(restore, len(cpus) > 0)
 			return
 		}
 		started <- nil
 		waitExited(cmd.Process.Pid)
 		close(exited)
+		unlock(restore, len(cpus) > 0)
 	}()
 	return started, exited
+}
+
+// unlock gives the thread back to the runtime once it has its own mask
+// again (restore). A thread whose mask was narrowed and cannot be restored
+// stays locked, and the runtime discards it when the goroutine ends, so a
+// narrowed thread never runs other goroutines. Reusing the thread spares
+// the runtime a thread creation per task.
+func unlock(restore *unix.CPUSet, pinned bool) {
+	if pinned && (restore == nil || unix.SchedSetaffinity(0, restore) != nil) {
+		return
+	}
+	runtime.UnlockOSThread()
 }
 
 // pin sets the calling thread's CPU affinity.
