@@ -47,7 +47,7 @@ type Scenario struct {
 func Scenarios() []Scenario {
 	return []Scenario{
 		leaderKillLoop, leaderPartition, quorumLoss, nodeDeath, pauseNotCrash, udpBlocked, packetLoss, plannedChurn, allEnd, walltimePlacement,
-		poisonTask, hungTree, flushUnderLoad, malformed, mutatingQueue,
+		poisonTask, hungTree, lateCompletion, flushUnderLoad, malformed, mutatingQueue,
 		upstreamOutage, upstreamFaults, cacheIntegrity, diskFull,
 	}
 }
