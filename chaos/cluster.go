@@ -50,6 +50,7 @@ type Agent struct {
 	Name string
 	Data string // node-local directory: attempts.jsonl, the Raft log
 	Log  string // stdout and stderr
+	argv []string
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
@@ -92,24 +93,44 @@ func (c *Cluster) Start(voters int) (*Agent, error) {
 	}
 	args = append(args, netFlags...)
 	args = append(args, c.Extra...)
-	logf, err := os.OpenFile(a.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
+	a.argv = slices.Concat(wrap, []string{c.Bin}, args)
+	if err := c.run(a); err != nil {
 		return nil, err
 	}
+	c.next++
+	c.Agents = append(c.Agents, a)
+	return a, nil
+}
+
+// Restart starts a dead agent again with the same command line: its name,
+// its data directory (its Raft log and snapshots, its attempt log), its
+// log file appended to. It is a node's agent restarted after a crash.
+func (c *Cluster) Restart(a *Agent) error {
+	if a.Alive() {
+		return fmt.Errorf("restart agent %s: it still runs", a.Name)
+	}
+	a.done = make(chan struct{})
+	return c.run(a)
+}
+
+// run starts a's process.
+func (c *Cluster) run(a *Agent) error {
+	logf, err := os.OpenFile(a.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
 	defer logf.Close()
-	argv := slices.Concat(wrap, []string{c.Bin}, args)
-	a.cmd = exec.Command(argv[0], argv[1:]...)
+	a.cmd = exec.Command(a.argv[0], a.argv[1:]...)
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
 	a.cmd.Env = append(os.Environ(), c.Env...)
 	// An agent dies with the harness, even when that is killed.
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := a.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start agent %s: %w", name, err)
+		return fmt.Errorf("start agent %s: %w", a.Name, err)
 	}
-	go func() { a.err = a.cmd.Wait(); close(a.done) }()
-	c.next++
-	c.Agents = append(c.Agents, a)
-	return a, nil
+	cmd, done := a.cmd, a.done
+	go func() { a.err = cmd.Wait(); close(done) }()
+	return nil
 }
 
 // StartN starts n agents.
