@@ -121,6 +121,7 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 	a.raft, err = coordinator.Open(coordinator.Config{
 		ID: cfg.Name, Dir: filepath.Join(cfg.DataDir, "raft"), Bind: net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.RaftPort)),
 		WrapConn: a.authenticate, Timeouts: cfg.timeouts(), Logger: cfg.Logger,
+		SnapshotThreshold: cfg.SnapshotThreshold, SnapshotInterval: cfg.snapshotInterval(), TrailingLogs: cfg.SnapshotThreshold,
 	})
 	if err != nil {
 		return nil, err

@@ -80,6 +80,12 @@ type Config struct {
 	// Loopback tunes timeouts for a cluster on one machine ('pilot local',
 	// tests): fast failure detection and elections.
 	Loopback bool
+	// SnapshotThreshold, when set, makes Raft snapshot the ledger once
+	// this many entries were applied since the last snapshot, checked
+	// every second, and keep as many entries after it (crash tests: many
+	// snapshots, and followers caught up by snapshot). Zero: raft's
+	// defaults (8192 entries, checked every 2 minutes).
+	SnapshotThreshold uint64
 	// QueueToken authenticates to a queue server URL.
 	QueueToken string
 	Logger     *slog.Logger
@@ -161,4 +167,13 @@ func (c *Config) timing() member.Timing {
 		return member.TimingLocal
 	}
 	return member.TimingLAN
+}
+
+// snapshotInterval is how often Raft checks whether to snapshot: every
+// second with a SnapshotThreshold, else raft's default.
+func (c *Config) snapshotInterval() time.Duration {
+	if c.SnapshotThreshold > 0 {
+		return time.Second
+	}
+	return 0
 }

@@ -141,6 +141,8 @@ end are read from Slurm.`,
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 0, "how long upstream keeps a task leased without renewal (default 2m)")
 	f.BoolVar(&cfg.Loopback, "loopback", false, "fast timeouts for a cluster on one machine")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", 0, "snapshot the Raft log every this many entries, checked every second (crash tests; default raft's)")
+	_ = f.MarkHidden("snapshot-threshold")
 	rootCmd.AddCommand(cmd)
 }
 
