@@ -67,6 +67,7 @@ type Cache struct {
 	store stage.Store
 	log   *slog.Logger
 	owner string // host:pid, recorded in leases
+	pool  pool
 }
 
 // New opens (creating if needed) the cache at cfg.Root.
@@ -102,9 +103,13 @@ func New(cfg Config) (*Cache, error) {
 			return nil, err
 		}
 	}
-	if err := c.fs.MkdirAll(filepath.Join(root, entriesDir), 0o755); err != nil {
-		return nil, infraErr("create", filepath.Join(root, entriesDir), err)
+	for _, d := range []string{entriesDir, poolDir} {
+		if err := c.fs.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return nil, infraErr("create", filepath.Join(root, d), err)
+		}
 	}
+	c.pool.dir = filepath.Join(root, poolDir)
+	c.pool.adopt(c)
 	host, _ := os.Hostname()
 	c.owner = host + ":" + strconv.Itoa(os.Getpid())
 	return c, nil
@@ -120,14 +125,19 @@ func (c *Cache) Root() string { return c.root }
 //	    work/                        $PILOT_WORKDIR: checkpoints, kept across attempts
 //	    out.<attempt>/               $PILOT_OUTDIR: output files of one attempt;
 //	                                 the seal is built here (never read)
-//	    sealed/manifest.json + files the sealed output: out.<attempt> renamed
-//	quarantine/<digest>-<time>/      sealed entries that failed verification
+//	    sealed/manifest.json + files the seal of a task that kept files: out.<attempt> renamed
+//	    sealed                       the seal of a task that kept none: the manifest alone
+//	entries/ab/.new-<token>/         a new entry being put together, renamed into place whole
+//	pool/d-<token>/, pool/f-<token>  empty directories and spent lease records, to reuse
+//	quarantine/<digest>-<time>       sealed entries that failed verification
 //	trash/                           entries being evicted
 //	results/                         the default file results store
 const (
 	entriesDir    = "entries"
 	quarantineDir = "quarantine"
 	trashDir      = "trash"
+	poolDir       = "pool"
+	newPrefix     = ".new-"
 	sealedName    = "sealed"
 	manifestName  = "manifest.json"
 	leasePrefix   = "lease."

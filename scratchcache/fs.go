@@ -1,9 +1,13 @@
 package scratchcache
 
 import (
+	"errors"
 	"io/fs"
 	"os"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // FS is the filesystem the cache works through: every call the cache makes
@@ -27,9 +31,43 @@ type FS interface {
 // OSFS is FS on the operating system's filesystem.
 type OSFS struct{}
 
-func (OSFS) Open(name string) (*os.File, error) { return os.Open(name) }
+func (OSFS) Open(name string) (*os.File, error) { return openFile(name, os.O_RDONLY, 0) }
 func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
-	return os.OpenFile(name, flag, perm)
+	return openFile(name, flag, perm)
+}
+
+// RenameNoReplace renames oldpath to newpath unless newpath exists (an
+// fs.ErrExist then), atomically where the filesystem has
+// renameat2(RENAME_NOREPLACE) (ext4, xfs, btrfs, tmpfs); elsewhere (NFS,
+// where it is EINVAL) it is os.Rename, which fails onto a directory that
+// is not empty.
+func (OSFS) RenameNoReplace(oldpath, newpath string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.EINVAL), errors.Is(err, syscall.ENOSYS):
+		return os.Rename(oldpath, newpath)
+	}
+	return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+}
+
+// openFile is os.OpenFile for the small files the cache reads and writes
+// whole (lease records, manifests, outputs to hash) without the poller:
+// os.OpenFile makes each such file non-blocking, tries to register it with
+// epoll (which refuses regular files) and makes it blocking again, five
+// system calls an open that cost more than the open itself; os.NewFile
+// checks the flags once and leaves the descriptor out of the poller.
+func openFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(name, flag|syscall.O_CLOEXEC, uint32(perm.Perm()))
+		switch {
+		case err == nil:
+			return os.NewFile(uintptr(fd), name), nil
+		case err != syscall.EINTR:
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+	}
 }
 func (OSFS) Stat(name string) (fs.FileInfo, error)             { return os.Stat(name) }
 func (OSFS) ReadDir(name string) ([]fs.DirEntry, error)        { return os.ReadDir(name) }

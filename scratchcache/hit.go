@@ -9,13 +9,18 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // Sealed is a sealed entry: its manifest and the directory holding the
-// output files that were not staged.
+// output files that were not staged. An entry that kept no file is its
+// manifest alone; Dir is then that file's path (Files lists no file to
+// look for under it).
 type Sealed struct {
 	Manifest
 	Dir string
+
+	manifest string // the manifest's path
 }
 
 // Path is where the sealed output file name (as in Files) lies.
@@ -26,9 +31,10 @@ func (s *Sealed) Path(name string) string { return filepath.Join(s.Dir, filepath
 const maxManifestBytes = 16 << 20
 
 // lookup reads and verifies the sealed entry of dir. It costs one open of
-// the manifest, one open per output file kept locally (each is hashed),
-// and, when touch is set, one Chtimes that records the use for LRU
-// eviction. fs.ErrNotExist means no sealed entry; ErrCorrupt a damaged one.
+// the manifest (two when the seal is the manifest alone), one open per output
+// file kept locally (each is hashed), and, when touch is set, one Chtimes
+// that records the use for LRU eviction. fs.ErrNotExist means no sealed
+// entry; ErrCorrupt a damaged one.
 func (c *Cache) lookup(dir, digest string, touch bool) (*Sealed, error) {
 	s, err := c.readManifest(dir, digest)
 	if err != nil {
@@ -43,47 +49,61 @@ func (c *Cache) lookup(dir, digest string, touch bool) (*Sealed, error) {
 		}
 	}
 	if touch {
-		mpath := filepath.Join(s.Dir, manifestName)
 		now := c.cfg.Now()
-		if err := c.fs.Chtimes(mpath, now, now); err != nil {
-			c.log.Warn("scratch cache: cannot record a use for LRU eviction", "digest", digest, "path", mpath, "err", err)
+		if err := c.fs.Chtimes(s.manifest, now, now); err != nil {
+			c.log.Warn("scratch cache: cannot record a use for LRU eviction", "digest", digest, "path", s.manifest, "err", err)
 		}
 	}
 	return s, nil
 }
 
-// readManifest reads and checks the manifest of dir's sealed entry (one
-// open), without verifying the files it lists.
+// readManifest reads and checks the manifest of dir's sealed entry, without
+// verifying the files it lists: one open of sealed/manifest.json, or, when
+// sealed is the manifest alone (ENOTDIR), a second of sealed.
 func (c *Cache) readManifest(dir, digest string) (*Sealed, error) {
 	sealed := filepath.Join(dir, sealedName)
 	mpath := filepath.Join(sealed, manifestName)
-	f, err := c.fs.Open(mpath)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		return nil, infraErr("open", mpath, err)
+	b, err := c.readSmall(mpath)
+	if errors.Is(err, syscall.ENOTDIR) {
+		mpath = sealed
+		b, err = c.readSmall(mpath)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxManifestBytes+1))
-	f.Close()
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, ErrCorrupt):
+		return nil, err
+	case err != nil:
 		return nil, infraErr("read", mpath, err)
-	}
-	if len(b) > maxManifestBytes {
-		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrCorrupt, mpath, maxManifestBytes)
 	}
 	m, err := decodeManifest(b, digest)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mpath, err)
 	}
-	return &Sealed{Manifest: *m, Dir: sealed}, nil
+	return &Sealed{Manifest: *m, Dir: sealed, manifest: mpath}, nil
+}
+
+// readSmall reads a manifest or a lease record whole, refusing one over
+// maxManifestBytes (ErrCorrupt).
+func (c *Cache) readSmall(path string) ([]byte, error) {
+	f, err := c.fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxManifestBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxManifestBytes {
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrCorrupt, path, maxManifestBytes)
+	}
+	return b, nil
 }
 
 // verifyFile hashes a sealed file and compares size and sha256.
 func (c *Cache) verifyFile(path string, want File) error {
 	f, err := c.fs.Open(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return fmt.Errorf("%w: %s is missing", ErrCorrupt, path)
 		}
 		return infraErr("open", path, err)

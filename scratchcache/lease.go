@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -56,12 +55,9 @@ func (c *Cache) readLeases(dir string) ([]leaseRecord, error) {
 		if err != nil {
 			continue
 		}
-		if fi, err := e.Info(); err == nil && fi.Size() == 0 {
-			continue // a sealed attempt's mark, known without opening it
-		}
 		path := filepath.Join(dir, e.Name())
 		rec, err := c.readLease(path)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errRecordDone) {
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
@@ -75,24 +71,11 @@ func (c *Cache) readLeases(dir string) ([]leaseRecord, error) {
 	return recs, nil
 }
 
-// errRecordDone: the record is empty, the mark a sealed attempt leaves
-// (records are linked complete and renewed by rename, so no live record is
-// ever empty). It counts as no record: it neither holds nor fences.
-var errRecordDone = errors.New("the attempt of this lease record sealed the entry")
-
 func (c *Cache) readLease(path string) (leaseRecord, error) {
 	var rec leaseRecord
-	f, err := c.fs.Open(path)
+	b, err := c.readSmall(path)
 	if err != nil {
 		return rec, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
-	if err != nil {
-		return rec, err
-	}
-	if len(b) == 0 {
-		return rec, errRecordDone
 	}
 	return rec, json.Unmarshal(b, &rec)
 }
@@ -104,23 +87,33 @@ func (c *Cache) live(rec leaseRecord) bool {
 // writeLeaseTemp writes rec to a new temporary file in the lease directory.
 func (c *Cache) writeLeaseTemp(dir string, rec leaseRecord) (string, error) {
 	tmp := filepath.Join(dir, leaseTmp+token())
+	return tmp, c.writeRecord(tmp, rec)
+}
+
+// writeRecord writes rec to path, which no one else knows yet: a spent
+// record from the pool renamed there and rewritten, or a new file.
+func (c *Cache) writeRecord(path string, rec leaseRecord) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return "", err
+		return err
 	}
-	f, err := c.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if c.takeFile(path) {
+		flag = os.O_WRONLY | os.O_TRUNC
+	}
+	f, err := c.fs.OpenFile(path, flag, 0o644)
 	if err != nil {
-		return "", infraErr("create", tmp, err)
+		return infraErr("create", path, err)
 	}
 	_, err = f.Write(b)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		_ = c.fs.Remove(tmp)
-		return "", infraErr("write", tmp, err)
+		_ = c.fs.Remove(path)
+		return infraErr("write", path, err)
 	}
-	return tmp, nil
+	return nil
 }
 
 // Lease is one attempt's hold on an unsealed entry. Its methods are safe
@@ -139,25 +132,25 @@ type Lease struct {
 	// with the recomputation.
 	Quarantined string
 
+	// created: this attempt made the entry, so no other attempt ever ran
+	// in its work directory before it.
+	created bool
+
 	mu         sync.Mutex
 	done       bool // released or sealed
 	sealing    bool // a Seal is building
 	sealFailed bool // a Seal failed; its outputs may be gone
 }
 
-// acquire takes the lease of dir (which exists) for attempt. A record of a
-// newer attempt fences it; a live record of another attempt holds it
-// (ErrHeld); stale records of older attempts are taken over (removed).
-// fresh: the caller just created dir, so it held no record; records linked
-// since are those of concurrent attempts, which the check after linking
-// this one's sees.
-func (c *Cache) acquire(dir, taskID, digest string, attempt int, fresh bool) (*Lease, error) {
-	var recs []leaseRecord
-	if !fresh {
-		var err error
-		if recs, err = c.readLeases(dir); err != nil {
-			return nil, err
-		}
+// acquire takes the lease of dir (an entry that exists) for attempt. A
+// record of a newer attempt fences it; a live record of another attempt
+// holds it (ErrHeld); stale records of older attempts are taken over
+// (moved to the pool). The record is linked complete under its name, and
+// the check after it sees a newer attempt that linked its own meanwhile.
+func (c *Cache) acquire(dir, taskID, digest string, attempt int) (*Lease, error) {
+	recs, err := c.readLeases(dir)
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range recs {
 		switch {
@@ -167,7 +160,7 @@ func (c *Cache) acquire(dir, taskID, digest string, attempt int, fresh bool) (*L
 			return nil, &HeldError{Digest: digest, Task: r.Task, Attempt: r.Attempt, Owner: r.Owner, StaleAt: r.Renewed.Add(c.cfg.LeaseTTL)}
 		default:
 			path := leaseFile(dir, r.Attempt)
-			if err := c.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := c.discardRecord(path); err != nil {
 				return nil, infraErr("take over stale lease", path, err)
 			}
 			c.log.Info("scratch cache: took over a stale lease", "digest", digest, "task", taskID,
@@ -183,15 +176,6 @@ func (c *Cache) acquire(dir, taskID, digest string, attempt int, fresh bool) (*L
 	}
 	path := leaseFile(dir, attempt)
 	err = c.fs.Link(tmp, path)
-	if errors.Is(err, fs.ErrExist) {
-		// A sealed attempt's mark of the same number (a task of the same
-		// content, after the seal was quarantined) gives way.
-		if _, rerr := c.readLease(path); errors.Is(rerr, errRecordDone) {
-			if err = c.fs.Remove(path); err == nil || errors.Is(err, fs.ErrNotExist) {
-				err = c.fs.Link(tmp, path)
-			}
-		}
-	}
 	_ = c.fs.Remove(tmp)
 	if errors.Is(err, fs.ErrExist) {
 		held, rerr := c.readLease(path)
@@ -205,10 +189,22 @@ func (c *Cache) acquire(dir, taskID, digest string, attempt int, fresh bool) (*L
 	}
 	// A newer attempt may have linked its record while this one did.
 	if err := l.check(); err != nil {
-		_ = c.fs.Remove(path)
+		_ = c.discardRecord(path)
 		return nil, err
 	}
 	return l, nil
+}
+
+// discardRecord moves a lease record to the pool, or removes it when the
+// pool takes no more; a record already gone is no error.
+func (c *Cache) discardRecord(path string) error {
+	if c.putFile(path) {
+		return nil
+	}
+	if err := c.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // check fails with ErrFenced unless this attempt still owns the entry: its
@@ -315,7 +311,8 @@ func (l *Lease) Keep(ctx context.Context) error {
 // drains). The work directory stays for the next attempt, which may start
 // at once; the attempt's output directory goes. The record stays, marked
 // released, so that an older attempt still cannot come back. Releasing
-// twice, or after Seal, does nothing.
+// twice, or after Seal, does nothing. Call it once the task's processes
+// are gone.
 func (l *Lease) Release() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -347,26 +344,19 @@ func (l *Lease) Release() error {
 	return nil
 }
 
-// markSealed empties this attempt's record if it is still its own: the
-// entry's hits need no lease. Emptying frees no inode, where removing
-// would: on ext4 every inode freed makes each new one slower to allocate
-// for a minute, and at hundreds of short tasks a second that was the
-// largest cost of the whole agent.
-func (l *Lease) markSealed() error {
+// recycleRecord moves this attempt's record, if it is still its own, into
+// the pool once the entry is sealed (hits need no lease): removing it
+// would free an inode, and on ext4 every inode freed makes each new one
+// slower to allocate for minutes; at hundreds of short tasks a second that
+// was the largest cost of the whole agent.
+func (l *Lease) recycleRecord() error {
 	path := leaseFile(l.dir, l.attempt)
 	rec, err := l.c.readLease(path)
 	if err != nil || rec.Owner != l.owner {
-		return nil // gone, or taken over: nothing of ours to mark
+		return nil // gone, or taken over: nothing of ours to recycle
 	}
-	f, err := l.c.fs.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return infraErr("release lease", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return infraErr("release lease", path, err)
+	if err := l.c.discardRecord(path); err != nil {
+		return infraErr("recycle lease", path, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -78,8 +79,9 @@ func (c *Cache) eachEntry(ctx context.Context, fn func(dir, digest string) error
 }
 
 // entryInfo describes one entry. A sealed entry costs a few calls (its
-// lease directory, a stat and a read of its manifest, whose file list gives
-// its size); only unsealed entries, whose work/ is the task's own, are walked.
+// lease directory, a stat or two and a read of its manifest, whose file
+// list gives its size); only unsealed entries, whose work/ is the task's
+// own, are walked.
 func (c *Cache) entryInfo(dir, digest string) (EntryInfo, error) {
 	info := EntryInfo{Digest: digest, Dir: dir, State: StateIdle}
 	recs, err := c.readLeases(dir)
@@ -98,8 +100,11 @@ func (c *Cache) entryInfo(dir, digest string) (EntryInfo, error) {
 	if info.Live {
 		info.State = StateRunning
 	}
-	mpath := filepath.Join(dir, sealedName, manifestName)
-	if st, err := c.fs.Stat(mpath); err == nil {
+	st, err := c.fs.Stat(filepath.Join(dir, sealedName, manifestName))
+	if errors.Is(err, syscall.ENOTDIR) {
+		st, err = c.fs.Stat(filepath.Join(dir, sealedName)) // the manifest alone
+	}
+	if err == nil {
 		s, err := c.readManifest(dir, digest)
 		if err == nil {
 			info.State, info.LastUsed = StateSealed, st.ModTime()

@@ -36,23 +36,19 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 	if s != nil || err != nil {
 		return s, nil, err
 	}
-	fresh, err := c.mkdirs(dir)
+	l, err := c.create(dir, taskID, digest, attempt)
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := c.acquire(dir, taskID, digest, attempt, fresh)
-	if err != nil {
+	if l != nil {
+		// This call made the entry whole: nothing of older attempts to clear.
+		l.Quarantined = quarantined
+		return nil, l, nil
+	}
+	if l, err = c.acquire(dir, taskID, digest, attempt); err != nil {
 		return nil, nil, err
 	}
 	l.Quarantined = quarantined
-	if fresh {
-		// This call created the entry: nothing of older attempts to clear.
-		if err := c.prepare(l); err != nil {
-			_ = l.Release()
-			return nil, nil, err
-		}
-		return nil, l, nil
-	}
 	// Prepare the entry; another attempt may have sealed it between the
 	// lookup and the lease, and older attempts may have left a crashed
 	// seal's temporary directory and their output directories.
@@ -88,37 +84,23 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 			}
 		}
 	}
-	if err := c.prepare(l); err != nil {
-		_ = l.Release()
-		return nil, nil, err
+	for _, d := range []string{l.WorkDir(), l.OutDir()} {
+		if err := c.makeDir(d); err != nil {
+			_ = l.Release()
+			return nil, nil, err
+		}
 	}
 	return nil, l, nil
 }
 
-// prepare creates the lease's work directory (unless an earlier attempt
-// left it) and its output directory.
-func (c *Cache) prepare(l *Lease) error {
-	for _, d := range []string{l.WorkDir(), l.OutDir()} {
-		if _, err := c.mkdir(d); err != nil {
-			return err
-		}
+// makeDir makes sure the directory dir (whose parent exists) is there:
+// one from the pool if it was not, else a new one.
+func (c *Cache) makeDir(dir string) error {
+	if c.takeDir(dir) {
+		return nil
 	}
-	return nil
-}
-
-// mkdirs creates an entry directory and its shard directories; created
-// says whether this call made the entry (one mkdir when the shards exist,
-// instead of the stat per level that MkdirAll makes).
-func (c *Cache) mkdirs(dir string) (created bool, err error) {
-	created, err = c.mkdir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		shard := filepath.Dir(dir)
-		if err := c.fs.MkdirAll(shard, 0o755); err != nil {
-			return false, infraErr("create", shard, err)
-		}
-		created, err = c.mkdir(dir)
-	}
-	return created, err
+	_, err := c.mkdir(dir)
+	return err
 }
 
 // mkdir creates one directory whose parent exists; created is false when

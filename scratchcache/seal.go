@@ -25,9 +25,12 @@ import (
 // store. The files the task left in OutDir are hashed; those above
 // StageThreshold go to the results store (and leave OutDir), the others
 // stay where they are. The manifest is written last, into OutDir, and
-// OutDir becomes the sealed directory with one rename, so no reader ever
-// sees half an entry and no file is moved or copied. Then work/ is removed
-// and the lease released.
+// OutDir becomes the sealed directory with one rename (or, when the task
+// left nothing in it, the manifest becomes the sealed file with one link),
+// so no reader ever sees half an entry and no file is moved or copied.
+// Then a work/ with anything in it is removed, what can be reused goes to
+// the pool, and the lease is released. Call Seal once the task's processes
+// are gone: its empty directories may be reused by another entry.
 // Keep may go on renewing while Seal runs (uploads can be long).
 //
 // A fenced attempt gets ErrFenced and seals nothing. A full disk or store
@@ -57,13 +60,13 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 	// Building (hashing, uploading) may outlast the lease's TTL, so it runs
 	// unlocked and Keep goes on renewing; publishing holds the lock so that
 	// Release cannot interleave.
-	m, err := l.buildSeal(ctx, value)
+	m, alone, err := l.buildSeal(ctx, value)
 	if err == nil {
 		l.mu.Lock()
 		if l.done {
 			err = fmt.Errorf("%w: entry %s: attempt %d was released while sealing", ErrFenced, l.digest, l.attempt)
 		} else {
-			err = l.publish()
+			err = l.publish(alone)
 		}
 		l.mu.Unlock()
 	}
@@ -78,11 +81,16 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 		}
 		var exists *sealedFirst
 		if errors.As(err, &exists) {
-			return l.finish(exists.s, false), nil
+			return l.finish(exists.s, false, false), nil
 		}
 		return nil, err
 	}
-	return l.finish(&Sealed{Manifest: *m, Dir: filepath.Join(l.dir, sealedName)}, true), nil
+	s := &Sealed{Manifest: *m, Dir: filepath.Join(l.dir, sealedName)}
+	s.manifest = s.Dir
+	if !alone {
+		s.manifest = filepath.Join(s.Dir, manifestName)
+	}
+	return l.finish(s, true, alone), nil
 }
 
 // sealedFirst reports that another attempt's seal won the rename.
@@ -91,32 +99,43 @@ type sealedFirst struct{ s *Sealed }
 func (e *sealedFirst) Error() string { return "entry sealed by attempt " + fmt.Sprint(e.s.Attempt) }
 
 // buildSeal turns OutDir into a complete seal: big outputs staged away,
-// the manifest written last. It returns the manifest.
-func (l *Lease) buildSeal(ctx context.Context, value []byte) (*Manifest, error) {
+// the manifest written last. It returns the manifest, and alone when the
+// task left nothing in OutDir, so the manifest alone is the seal.
+func (l *Lease) buildSeal(ctx context.Context, value []byte) (m *Manifest, alone bool, err error) {
+	m, alone, err = l.buildManifest(ctx, value)
+	if err != nil {
+		return nil, false, err
+	}
+	return m, alone, l.writeManifest(m)
+}
+
+// buildManifest stages what goes to the results store and describes the
+// seal; alone: OutDir holds nothing.
+func (l *Lease) buildManifest(ctx context.Context, value []byte) (*Manifest, bool, error) {
 	c := l.c
 	m := &Manifest{Version: manifestVersion, TaskID: l.task, Digest: l.digest, Attempt: l.attempt, Started: l.acquired, Files: []File{}}
 	var staged []task.Output
 	if int64(len(value)) > c.cfg.InlineMax {
 		out, err := l.put(ctx, "value", bytes.NewReader(value), int64(len(value)), sumBytes(value))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		staged = append(staged, out)
 	} else {
 		v, err := inlineValue(value)
 		if err != nil {
-			return nil, fmt.Errorf("%w: result value: %v", ErrInvalid, err)
+			return nil, false, fmt.Errorf("%w: result value: %v", ErrInvalid, err)
 		}
 		m.Value = v
 	}
-	names, err := l.outputNames()
+	names, alone, err := l.outputNames()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, name := range names {
 		f, err := l.stageFile(ctx, name)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if f.URI != "" {
 			staged = append(staged, task.Output{URI: f.URI, Bytes: f.Bytes, SHA256: f.SHA256})
@@ -129,18 +148,24 @@ func (l *Lease) buildSeal(ctx context.Context, value []byte) (*Manifest, error) 
 	case len(staged) > 1:
 		index, err := json.Marshal(m.Files)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out, err := l.put(ctx, "outputs.json", bytes.NewReader(index), int64(len(index)), sumBytes(index))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		m.Output = &out
 	}
 	m.Sealed = c.cfg.Now().UTC()
+	return m, alone, nil
+}
+
+// writeManifest writes the manifest into OutDir, last.
+func (l *Lease) writeManifest(m *Manifest) error {
+	c := l.c
 	b, err := m.encode()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// No fsync: a crash of the machine that keeps the publishing rename
 	// but loses the manifest's bytes leaves a manifest that fails its
@@ -150,7 +175,7 @@ func (l *Lease) buildSeal(ctx context.Context, value []byte) (*Manifest, error) 
 	mpath := filepath.Join(l.OutDir(), manifestName)
 	f, err := c.fs.OpenFile(mpath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
-		return nil, infraErr("create", mpath, err)
+		return infraErr("create", mpath, err)
 	}
 	_, err = f.Write(b)
 	if cerr := f.Close(); err == nil {
@@ -158,15 +183,15 @@ func (l *Lease) buildSeal(ctx context.Context, value []byte) (*Manifest, error) 
 	}
 	if err != nil {
 		l.removeManifest()
-		return nil, infraErr("write", mpath, err)
+		return infraErr("write", mpath, err)
 	}
 	// The manifest's time is the entry's last use for LRU eviction; set it
 	// from the cache's clock, as hits do.
 	if err := c.fs.Chtimes(mpath, m.Sealed, m.Sealed); err != nil {
 		l.removeManifest()
-		return nil, infraErr("set the time of", mpath, err)
+		return infraErr("set the time of", mpath, err)
 	}
-	return m, nil
+	return nil
 }
 
 // removeManifest removes the manifest a failed seal wrote into OutDir.
@@ -178,23 +203,24 @@ func (l *Lease) removeManifest() {
 }
 
 // outputNames lists the regular files under OutDir as sorted slash paths,
-// creating OutDir if the task removed it. Anything else (a symlink, a
-// device) is refused: a sealed output must be content the entry owns; so
-// is a file named like the manifest, which the seal writes beside them.
-func (l *Lease) outputNames() ([]string, error) {
-	var names []string
+// creating OutDir if the task removed it; alone: OutDir holds nothing at
+// all. Anything else (a symlink, a device) is refused: a sealed output
+// must be content the entry owns; so is a file named like the manifest,
+// which the seal writes beside them.
+func (l *Lease) outputNames() (names []string, alone bool, err error) {
 	var walk func(rel string) error
 	walk = func(rel string) error {
 		dir := filepath.Join(l.OutDir(), filepath.FromSlash(rel))
 		ents, err := l.c.fs.ReadDir(dir)
 		if err != nil {
 			if rel == "" && errors.Is(err, fs.ErrNotExist) {
-				if err := l.c.fs.Mkdir(dir, 0o755); err != nil {
-					return infraErr("create", dir, err)
-				}
-				return nil
+				alone = true
+				return l.c.makeDir(dir)
 			}
 			return infraErr("list", dir, err)
+		}
+		if rel == "" {
+			alone = len(ents) == 0
 		}
 		for _, e := range ents {
 			name := path.Join(rel, e.Name())
@@ -214,10 +240,10 @@ func (l *Lease) outputNames() ([]string, error) {
 		return nil
 	}
 	if err := walk(""); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	sort.Strings(names)
-	return names, nil
+	return names, alone, nil
 }
 
 // stageFile hashes one output file and either uploads it to the results
@@ -263,9 +289,12 @@ func (l *Lease) put(ctx context.Context, name string, r io.Reader, size int64, s
 	return out, nil
 }
 
-// publish makes the seal visible: one rename of OutDir, after a last
-// fence check.
-func (l *Lease) publish() error {
+// publish makes the seal visible after a last fence check, in one step:
+// OutDir renamed to the sealed directory, or, when the task left nothing
+// in it (alone), the manifest linked as the sealed file. Either fails if
+// anything is sealed already (rename(2) onto a directory that holds
+// anything, link(2) onto any name), so one seal wins.
+func (l *Lease) publish(alone bool) error {
 	c := l.c
 	if h := c.cfg.hooks.beforePublish; h != nil {
 		h()
@@ -274,43 +303,62 @@ func (l *Lease) publish() error {
 		return err
 	}
 	sealed := filepath.Join(l.dir, sealedName)
-	err := c.fs.Rename(l.OutDir(), sealed)
-	if err == nil {
+	var err error
+	if alone {
+		mpath := filepath.Join(l.OutDir(), manifestName)
+		if err = c.fs.Link(mpath, sealed); err == nil {
+			// OutDir goes back to the pool empty; a crash before this
+			// leaves a second name of the manifest, harmless.
+			if err := c.fs.Remove(mpath); err != nil {
+				c.log.Warn("scratch cache: cannot unlink the manifest from the output directory", "path", mpath, "err", err)
+			}
+			return nil
+		}
+	} else if err = c.renameNoReplace(l.OutDir(), sealed); err == nil {
 		return nil
 	}
-	// rename(2) onto a non-empty directory fails: someone sealed first.
 	if s, lerr := c.lookup(l.dir, l.digest, false); lerr == nil {
 		return &sealedFirst{s: s}
 	}
 	return infraErr("publish", sealed, err)
 }
 
-// finish removes what the sealed entry no longer needs and releases the
-// lease. published: this attempt's OutDir became the seal (else it is
-// still there and goes too).
-func (l *Lease) finish(s *Sealed, published bool) *Sealed {
+// finish clears what the sealed entry no longer needs and releases the
+// lease. published: this attempt's seal is the entry's (else its OutDir is
+// still there and goes too); alone: the seal is the manifest alone, and
+// OutDir is left empty. Nothing is removed that could be reused: an empty
+// OutDir, the empty work/ of an entry this attempt made, and the lease
+// record go to the pool; an empty work/ of an older entry stays (an
+// older attempt may still run in it). A work/ with checkpoints or logs goes.
+func (l *Lease) finish(s *Sealed, published, alone bool) *Sealed {
 	c := l.c
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var dirs []string
 	if ents, err := c.fs.ReadDir(l.WorkDir()); err != nil || len(ents) > 0 {
-		// An empty work/ stays: removing it would free an inode (see
-		// markSealed); one with checkpoints or logs goes.
-		dirs = append(dirs, l.WorkDir())
+		c.removeScratch(l.digest, l.WorkDir())
+	} else if published && l.created && !c.putDir(l.WorkDir()) {
+		c.log.Debug("scratch cache: the pool takes no more; an empty work/ stays", "digest", l.digest)
 	}
-	if !published {
-		dirs = append(dirs, l.OutDir())
-	}
-	for _, d := range dirs {
-		if err := c.fs.RemoveAll(d); err != nil {
-			c.log.Warn("scratch cache: cannot remove a sealed entry's scratch", "digest", l.digest, "path", d, "err", err)
+	switch {
+	case published && alone:
+		if !c.putDir(l.OutDir()) {
+			c.removeScratch(l.digest, l.OutDir())
 		}
+	case !published:
+		c.removeScratch(l.digest, l.OutDir())
 	}
 	l.done = true
-	if err := l.markSealed(); err != nil {
-		c.log.Warn("scratch cache: cannot remove the lease of a sealed entry", "digest", l.digest, "err", err)
+	if err := l.recycleRecord(); err != nil {
+		c.log.Warn("scratch cache: cannot give up the lease of a sealed entry", "digest", l.digest, "err", err)
 	}
 	return s
+}
+
+// removeScratch removes a directory of an entry that is done with it.
+func (c *Cache) removeScratch(digest, dir string) {
+	if err := c.fs.RemoveAll(dir); err != nil {
+		c.log.Warn("scratch cache: cannot remove a sealed entry's scratch", "digest", digest, "path", dir, "err", err)
+	}
 }
 
 func sumBytes(b []byte) string {

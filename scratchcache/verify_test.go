@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -75,31 +77,40 @@ func TestCorruptManifestDetected(t *testing.T) {
 			return out
 		},
 	} {
-		t.Run(name, func(t *testing.T) {
-			d := specDigest(name)
-			l := mustOpenLease(t, c, "m", d, 1)
-			s, err := l.Seal(ctx, []byte(`1`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			mpath := filepath.Join(s.Dir, manifestName)
-			b, err := os.ReadFile(mpath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(mpath, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			writeFile(t, mpath, damage(b))
-			if _, err := c.lookup(c.entryDir(d), d, false); !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("want ErrCorrupt, got %v", err)
-			}
-			problems, _, err := c.Verify(ctx, VerifyOptions{Quarantine: true})
-			if err != nil || len(problems) != 1 || problems[0].Quarantine == "" {
-				t.Fatalf("verify --quarantine: %+v %v", problems, err)
-			}
-			mustOpenLease(t, c, "m", d, 2).Release()
-		})
+		// Both forms of a seal: the manifest alone, and a directory.
+		for _, files := range []int{0, 1} {
+			t.Run(fmt.Sprintf("%s, %d files", name, files), func(t *testing.T) {
+				d := specDigest(name + strconv.Itoa(files))
+				l := mustOpenLease(t, c, "m", d, 1)
+				if files > 0 {
+					writeFile(t, filepath.Join(l.OutDir(), "out"), []byte("x"))
+				}
+				s, err := l.Seal(ctx, []byte(`1`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				mpath := s.manifest
+				if want := filepath.Join(s.Dir, manifestName); files > 0 && mpath != want {
+					t.Fatalf("manifest of a sealed directory at %s, want %s", mpath, want)
+				}
+				b, err := os.ReadFile(mpath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(mpath, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, mpath, damage(b))
+				if _, err := c.lookup(c.entryDir(d), d, false); !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("want ErrCorrupt, got %v", err)
+				}
+				problems, _, err := c.Verify(ctx, VerifyOptions{Quarantine: true})
+				if err != nil || len(problems) != 1 || problems[0].Quarantine == "" {
+					t.Fatalf("verify --quarantine: %+v %v", problems, err)
+				}
+				mustOpenLease(t, c, "m", d, 2).Release()
+			})
+		}
 	}
 }
 
@@ -191,7 +202,9 @@ func TestGCEvictsLeastRecentlyUsedNeverLive(t *testing.T) {
 func TestSealedWithoutManifestRecomputed(t *testing.T) {
 	c := newTestCache(t, t.TempDir(), newClock(), nil)
 	d := specDigest("gutted")
-	s, err := mustOpenLease(t, c, "gutted", d, 1).Seal(context.Background(), []byte(`1`))
+	l1 := mustOpenLease(t, c, "gutted", d, 1)
+	writeFile(t, filepath.Join(l1.OutDir(), "out"), []byte("x")) // a sealed directory
+	s, err := l1.Seal(context.Background(), []byte(`1`))
 	if err != nil {
 		t.Fatal(err)
 	}
