@@ -215,9 +215,13 @@ func (a *Agent) Count(s string) int {
 	return bytes.Count(b, []byte(s))
 }
 
-// Leads says whether the agent's log says it leads now.
+// Leads says whether the agent's log says it leads now (since its last
+// start: a restarted agent's log holds its earlier life too).
 func (a *Agent) Leads() bool {
 	b, _ := os.ReadFile(a.Log)
+	if i := bytes.LastIndex(b, []byte(`msg="agent started"`)); i > 0 {
+		b = b[i:]
+	}
 	return bytes.LastIndex(b, []byte(`msg="leading the cluster"`)) > bytes.LastIndex(b, []byte(`msg="lost leadership"`))
 }
 
