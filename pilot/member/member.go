@@ -110,6 +110,11 @@ func Start(cfg Config) (*Membership, error) {
 	if cfg.still {
 		mc.GossipInterval, mc.ProbeInterval, mc.PushPullInterval = 0, 0, 0
 	}
+	// An agent restarted on its node keeps its name and gets new ports:
+	// once its old self is dead, others take the new address at once,
+	// not when they forget the dead one (GossipToTheDeadTime later;
+	// chaos crash-persist: a restarted agent sat out 15-30 s, off Raft).
+	mc.DeadNodeReclaimTime = time.Nanosecond
 	mc.SecretKey = cfg.Key
 	mc.GossipVerifyIncoming = true
 	mc.GossipVerifyOutgoing = true
