@@ -234,6 +234,7 @@ func (a *agent) serve(ctx context.Context, drain <-chan Drain) error {
 	}
 	check := time.NewTicker(a.cfg.timeouts().Heartbeat)
 	defer check.Stop()
+	syncing := make(chan struct{}, 1) // one gossip sync at a time
 	var lead context.CancelFunc
 	stopLeading := func() {
 		if lead != nil {
@@ -259,7 +260,18 @@ func (a *agent) serve(ctx context.Context, drain <-chan Drain) error {
 			}
 		case <-a.raft.LeaderCh():
 		case <-check.C:
-			a.syncIfLeaderless()
+			// A sync waits out memberlist's TCP timeout (10 s) on a member
+			// cut off from this node: not in this loop, which must take up
+			// leadership at once (chaos leader-partition: a new Raft
+			// leader began leading 9 s late).
+			select {
+			case syncing <- struct{}{}:
+				go func() {
+					defer func() { <-syncing }()
+					a.syncIfLeaderless()
+				}()
+			default:
+			}
 		}
 		switch isLeader := a.raft.IsLeader(); {
 		case isLeader && lead == nil:
