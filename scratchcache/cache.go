@@ -103,12 +103,15 @@ func New(cfg Config) (*Cache, error) {
 			return nil, err
 		}
 	}
-	for _, d := range []string{entriesDir, poolDir} {
-		if err := c.fs.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			return nil, infraErr("create", filepath.Join(root, d), err)
-		}
+	if err := c.fs.MkdirAll(filepath.Join(root, entriesDir), 0o755); err != nil {
+		return nil, infraErr("create", filepath.Join(root, entriesDir), err)
 	}
+	// Without a pool (a cache this user may only read) the cache creates
+	// and removes what it would reuse.
 	c.pool.dir = filepath.Join(root, poolDir)
+	if err := c.fs.MkdirAll(c.pool.dir, 0o755); err != nil {
+		c.log.Debug("scratch cache: no pool", "path", c.pool.dir, "err", err)
+	}
 	c.pool.adopt(c)
 	host, _ := os.Hostname()
 	c.owner = host + ":" + strconv.Itoa(os.Getpid())

@@ -119,7 +119,11 @@ func (c *countingFS) reset() map[string]int {
 func (c *countingFS) Open(name string) (*os.File, error) { c.count("open"); return c.OSFS.Open(name) }
 func (c *countingFS) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
 	c.count("openfile")
-	return c.OSFS.OpenFile(name, flag, perm)
+	f, err := c.OSFS.OpenFile(name, flag, perm)
+	if err == nil && flag&os.O_EXCL != 0 {
+		c.count("created") // a new inode
+	}
+	return f, err
 }
 func (c *countingFS) Stat(name string) (fs.FileInfo, error) {
 	c.count("stat")
@@ -131,13 +135,21 @@ func (c *countingFS) ReadDir(name string) ([]fs.DirEntry, error) {
 }
 func (c *countingFS) Mkdir(name string, perm fs.FileMode) error {
 	c.count("mkdir")
-	return c.OSFS.Mkdir(name, perm)
+	err := c.OSFS.Mkdir(name, perm)
+	if err == nil {
+		c.count("created")
+	}
+	return err
 }
 func (c *countingFS) MkdirAll(name string, perm fs.FileMode) error {
 	c.count("mkdirall")
 	return c.OSFS.MkdirAll(name, perm)
 }
 func (c *countingFS) Rename(o, n string) error { c.count("rename"); return c.OSFS.Rename(o, n) }
+func (c *countingFS) RenameNoReplace(o, n string) error {
+	c.count("rename")
+	return c.OSFS.RenameNoReplace(o, n)
+}
 func (c *countingFS) Link(o, n string) error   { c.count("link"); return c.OSFS.Link(o, n) }
 func (c *countingFS) Remove(name string) error { c.count("remove"); return c.OSFS.Remove(name) }
 func (c *countingFS) RemoveAll(name string) error {
