@@ -103,7 +103,7 @@ func steppedDown(a *Agent, since time.Time) (time.Time, bool) {
 
 // leaderPartition is scenario 2: cut the leader off from every other
 // agent for a few election timeouts, heal, again.
-var leaderPartition = Scenario{ID: 2, Name: "leader-partition",
+var leaderPartition = Scenario{ID: 2, Name: "leader-partition", CI: true,
 	Scaled: "5 agents (3 voters) x 2 cores, each in its own network namespace (LAN timeouts, no --loopback), 500*scale tasks of 0.3 s; the leader cut off (iptables DROP both ways, inside the namespaces) from every other agent for 3-6 s (3-6 election timeouts, not 60 s), then healed; again 25*scale results after the heal; 3 times, not 20; no in-process transport hook, no Porcupine check (INV-4 and the checker's duplicates instead)",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 500 * env.Scale
@@ -220,7 +220,7 @@ var quorumLoss = Scenario{ID: 3, Name: "quorum-loss",
 
 // udpBlocked is scenario 17: UDP dropped between two halves of the
 // cluster for the whole run; gossip must fall back to TCP.
-var udpBlocked = Scenario{ID: 17, Name: "udp-blocked",
+var udpBlocked = Scenario{ID: 17, Name: "udp-blocked", CI: true,
 	Scaled: "5 agents (3 voters) x 2 cores, each in its own network namespace (LAN timeouts), 200*scale tasks of 0.3 s; UDP dropped (iptables -p udp DROP) between {a0,a1} and {a2,a3,a4} from before the first agent starts to the end",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 200 * env.Scale
@@ -245,7 +245,7 @@ var udpBlocked = Scenario{ID: 17, Name: "udp-blocked",
 
 // packetLoss is scenario 18: every agent drops 5% of the packets it
 // receives from the others, for the whole run.
-var packetLoss = Scenario{ID: 18, Name: "packet-loss",
+var packetLoss = Scenario{ID: 18, Name: "packet-loss", CI: true,
 	Scaled: "5 agents (3 voters) x 2 cores, each in its own network namespace (LAN timeouts), 200*scale tasks of 0.3 s; every agent drops 5% of the packets it receives from the others (iptables statistic: this kernel has no netem) from before the first agent starts to the end; not 30 min; the throughput is reported, not compared with a baseline",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 200 * env.Scale
