@@ -2,9 +2,11 @@
 // scheduler packs an allocation. It runs the real rules and no copy of
 // them: every state change is a real ledger command, encoded and fed to
 // the real ledger.Apply through one door (book, in ledger.go), every
-// placement of the dense policy is the real sched.Place, and
-// the ledger's CheckInvariants runs after every event (or every N events,
-// Config.CheckEvery). The only placement rule of its own is the fifo
+// placement of the dense policy is the real sched.Place, and the ledger's
+// invariants are checked after every entry: CheckTouched over the tasks
+// and nodes the entry touched, and the full CheckInvariants after every
+// Config.CheckEvery-th entry (100 by default; 1 for every entry) and at
+// the end. The only placement rule of its own is the fifo
 // baseline (fifo.go): first fit in submission order, blind to walltime.
 //
 // Time is a fake clock: an event queue ordered by (time, kind, sequence)

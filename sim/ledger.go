@@ -14,20 +14,31 @@ import (
 // goes through a ledger View. Any refusal is a bug (the simulator only
 // proposes what the scheduler planned against the current state), so it
 // is returned as an error.
+//
+// After every entry it checks the ledger's invariants: the full
+// CheckInvariants (a walk of the whole state) after every fullEvery-th
+// entry, and after every other one CheckTouched over what the entry
+// touched (the tasks its commands name, the nodes they name or those
+// tasks were on, and the tasks on a node it removes), plus the counts
+// against the indexes. Run checks the whole state once more at the end.
 type book struct {
-	l          *ledger.Ledger
-	index      uint64
-	checkEvery int
-	steps      int
-	checks     int
+	l             *ledger.Ledger
+	index         uint64
+	fullEvery     int
+	steps         int
+	checks        int // full checks
+	touchedChecks int
+	// What the entry being applied touches; reused from entry to entry.
+	tasks, nodes []string
+	unknown      bool // a command touch cannot list: check everything
 }
 
-func newBook(checkEvery int) *book {
-	return &book{l: ledger.New(), checkEvery: checkEvery}
+func newBook(fullEvery int) *book {
+	return &book{l: ledger.New(), fullEvery: fullEvery}
 }
 
 // apply proposes cmds as one log entry (a batch when more than one) and
-// checks the invariants when it is their turn.
+// checks the invariants.
 func (b *book) apply(cmds ...ledger.Command) (*ledger.Outcome, error) {
 	if len(cmds) == 0 {
 		return &ledger.Outcome{}, nil
@@ -40,18 +51,71 @@ func (b *book) apply(cmds ...ledger.Command) (*ledger.Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.touch(cmds)
 	b.index++
 	out := b.l.Apply(b.index, data)
 	if err := out.Err(); err != nil {
 		return out, fmt.Errorf("ledger entry %d refused: %w", b.index, err)
 	}
 	b.steps++
-	if b.checkEvery > 0 && b.steps%b.checkEvery == 0 {
-		if err := b.check(); err != nil {
-			return out, err
-		}
+	if b.unknown || (b.fullEvery > 0 && b.steps%b.fullEvery == 0) {
+		return out, b.check()
+	}
+	b.touchedChecks++
+	if err := b.l.View().CheckTouched(b.tasks, b.nodes); err != nil {
+		return out, fmt.Errorf("ledger invariants broken after entry %d (checked for the tasks and nodes it touched): %w", b.index, err)
 	}
 	return out, nil
+}
+
+// touch lists what cmds touch, read before they are applied: the tasks
+// they name and the nodes those tasks are on, the nodes they name, and
+// the tasks on a node they remove.
+func (b *book) touch(cmds []ledger.Command) {
+	v := b.l.View()
+	b.tasks, b.nodes, b.unknown = b.tasks[:0], b.nodes[:0], false
+	task := func(id string) {
+		b.tasks = append(b.tasks, id)
+		if t, ok := v.Task(id); ok && t.Node != "" {
+			b.nodes = append(b.nodes, t.Node)
+		}
+	}
+	for _, c := range cmds {
+		switch c := c.(type) {
+		case ledger.Complete:
+			for _, it := range c.Items {
+				task(it.Task)
+			}
+		case ledger.Fail:
+			for _, it := range c.Items {
+				task(it.Task)
+			}
+		case ledger.Assign:
+			for _, it := range c.Items {
+				task(it.Task)
+				b.nodes = append(b.nodes, it.Node)
+			}
+		case ledger.Started:
+			for _, it := range c.Items {
+				task(it.Task)
+			}
+		case ledger.Ingest:
+			for _, t := range c.Tasks {
+				b.tasks = append(b.tasks, t.Spec.ID)
+			}
+		case ledger.Acked:
+			b.tasks = append(b.tasks, c.Tasks...) // final: on no node
+		case ledger.AgentJoined:
+			b.nodes = append(b.nodes, c.Node.ID)
+		case ledger.AgentLost:
+			b.nodes = append(b.nodes, c.Node)
+			for _, t := range v.OnNode(c.Node) {
+				b.tasks = append(b.tasks, t.Spec.ID)
+			}
+		default:
+			b.unknown = true
+		}
+	}
 }
 
 func (b *book) check() error {

@@ -79,7 +79,8 @@ type Result struct {
 
 	Events          int    `json:"events"`
 	LedgerEntries   uint64 `json:"ledger_entries"`
-	InvariantChecks int    `json:"invariant_checks"`
+	InvariantChecks int    `json:"invariant_checks"` // of the whole ledger
+	TouchedChecks   int    `json:"touched_checks"`   // of what one entry touched
 	// SteadyUtilization is the share of allocated cores running
 	// attempts until upstream ran out of tasks: packing without the
 	// campaign's tail, where too few tasks are left to fill the nodes.
@@ -102,7 +103,7 @@ func (r *run) result() Result {
 		BusyCoreS:     m.busy,
 		WastedCoreS:   m.wasted,
 		WalltimeKills: m.walltimeKills, NodeLossKills: m.lossKills,
-		Events: m.events, LedgerEntries: r.book.index, InvariantChecks: r.book.checks,
+		Events: m.events, LedgerEntries: r.book.index, InvariantChecks: r.book.checks, TouchedChecks: r.book.touchedChecks,
 		PlaceCalls: m.placeCalls,
 	}
 	for _, n := range r.nodes {
@@ -209,7 +210,9 @@ func Table(w io.Writer, rs []Result) error {
 	row("narrow wait p99", num("%.0f s", func(r Result) float64 { return r.NarrowP99WaitS }))
 	row("wide wait p99, max", func(r Result) string { return fmt.Sprintf("%.0f s, %.0f s", r.WideP99WaitS, r.WideMaxWaitS) })
 	row("Place calls, mean", func(r Result) string { return fmt.Sprintf("%d, %.3f ms", r.PlaceCalls, r.PlaceMeanMS) })
-	row("ledger entries, checks", func(r Result) string { return fmt.Sprintf("%d, %d", r.LedgerEntries, r.InvariantChecks) })
+	row("ledger entries, checks: whole, touched", func(r Result) string {
+		return fmt.Sprintf("%d: %d, %d", r.LedgerEntries, r.InvariantChecks, r.TouchedChecks)
+	})
 	row("simulation wall time", num("%.1f s", func(r Result) float64 { return r.SimWallS }))
 	return tw.Flush()
 }

@@ -64,6 +64,20 @@ func TestRun2000(t *testing.T) {
 	}
 }
 
+// Every entry is checked: the whole ledger after every CheckEvery-th entry
+// and at the end, what the entry touched after every other one.
+func TestEveryEntryChecked(t *testing.T) {
+	cfg := small(PolicyDense, WorkloadMixed)
+	cfg.Tasks, cfg.CheckEvery = 500, 7
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := uint64(res.InvariantChecks + res.TouchedChecks); got != res.LedgerEntries+1 || uint64(res.InvariantChecks) < res.LedgerEntries/7 {
+		t.Fatalf("%d entries: %d whole and %d touched checks, want one per entry, every 7th whole, and a whole one at the end", res.LedgerEntries, res.InvariantChecks, res.TouchedChecks)
+	}
+}
+
 // A seed replays exactly: two runs of one configuration give the same
 // figures, and another seed gives others.
 func TestReplay(t *testing.T) {
