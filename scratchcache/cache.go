@@ -106,15 +106,11 @@ func New(cfg Config) (*Cache, error) {
 	if err := c.fs.MkdirAll(filepath.Join(root, entriesDir), 0o755); err != nil {
 		return nil, infraErr("create", filepath.Join(root, entriesDir), err)
 	}
-	// Without a pool (a cache this user may only read) the cache creates
-	// and removes what it would reuse.
-	c.pool.dir = filepath.Join(root, poolDir)
-	if err := c.fs.MkdirAll(c.pool.dir, 0o755); err != nil {
-		c.log.Debug("scratch cache: no pool", "path", c.pool.dir, "err", err)
-	}
-	c.pool.adopt(c)
 	host, _ := os.Hostname()
 	c.owner = host + ":" + strconv.Itoa(os.Getpid())
+	// This process's pool directory, made at the first part given back: a
+	// process that only reads the cache makes none.
+	c.pool.dir = filepath.Join(root, poolDir, host+"-"+strconv.Itoa(os.Getpid())+"-"+token())
 	return c, nil
 }
 
@@ -123,16 +119,17 @@ func (c *Cache) Root() string { return c.root }
 
 // The layout under Root:
 //
-//	entries/ab/<digest>/             one entry, sharded by the digest's first 2 hex digits
+//	entries/ab/<digest>/             an entry's scratch, sharded by the digest's first 2 hex digits
 //	    lease.<attempt>              lease records, one per live attempt (10 digits)
 //	    work/                        $PILOT_WORKDIR: checkpoints, kept across attempts
 //	    out.<attempt>/               $PILOT_OUTDIR: output files of one attempt;
 //	                                 the seal is built here (never read)
-//	    sealed/manifest.json + files the seal of a task that kept files: out.<attempt> renamed
-//	    sealed                       the seal of a task that kept none: the manifest alone
-//	entries/ab/.new-<token>/         a new entry being put together, renamed into place whole
-//	pool/d-<token>/, pool/f-<token>  empty directories and spent lease records, to reuse
-//	quarantine/<digest>-<time>       sealed entries that failed verification
+//	entries/ab/<digest>.sealed/      the seal of a task that kept files: out.<attempt>
+//	                                 renamed (manifest.json and the files)
+//	entries/ab/<digest>.sealed       the seal of a task that kept none: the manifest alone
+//	pool/<host>-<pid>-<token>/       one process's parts to reuse: entry directories
+//	                                 (b-<n>), empty directories (d-<n>), records (f-<n>)
+//	quarantine/<digest>-<time>       seals that failed verification
 //	trash/                           entries being evicted
 //	results/                         the default file results store
 const (
@@ -140,8 +137,7 @@ const (
 	quarantineDir = "quarantine"
 	trashDir      = "trash"
 	poolDir       = "pool"
-	newPrefix     = ".new-"
-	sealedName    = "sealed"
+	sealedSuffix  = ".sealed"
 	manifestName  = "manifest.json"
 	leasePrefix   = "lease."
 	leaseTmp      = ".lease-tmp-"
@@ -160,6 +156,12 @@ func checkDigest(digest string) error {
 
 func (c *Cache) entryDir(digest string) string {
 	return filepath.Join(c.root, entriesDir, digest[0:2], digest)
+}
+
+// sealedPath is where the seal of digest lies, beside its entry directory
+// (which a seal by the entry's only attempt gives back to the pool).
+func (c *Cache) sealedPath(digest string) string {
+	return c.entryDir(digest) + sealedSuffix
 }
 
 // storeKey names a staged object: sharded like the entries, and per attempt

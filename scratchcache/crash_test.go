@@ -73,8 +73,8 @@ func TestCrashMidSealLeavesNoHalfEntry(t *testing.T) {
 	clk := &clock{now: time.Now()}
 	c := newTestCache(t, root, clk, nil)
 	dir := c.entryDir(d)
-	if _, err := os.Stat(filepath.Join(dir, sealedName)); !os.IsNotExist(err) {
-		t.Fatalf("sealed/ visible before the rename: %v", err)
+	if _, err := os.Stat(c.sealedPath(d)); !os.IsNotExist(err) {
+		t.Fatalf("the seal is visible before the rename: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, outPrefix+"1", manifestName)); err != nil {
 		t.Fatalf("want the crashed seal complete in its output directory: %v", err)

@@ -3,17 +3,19 @@ package scratchcache
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strconv"
 )
 
-// create makes a new entry dir for attempt, holding the lease: the lease
-// record, work/ and out.<attempt>/ are put together in a directory of its
-// own beside the entry (from the pool, most of them) and renamed into
-// place whole. An entry is thus never seen without its record, so no
-// other attempt can slip in between, and no check after it is needed:
-// whoever finds the entry finds the record. It returns a nil Lease when
-// dir exists already (or another attempt's rename won); the caller then
-// takes the lease of that entry.
+// create makes the entry dir for attempt, holding the lease. The entry is
+// put together in the pool (an entry directory a seal gave back: its
+// record rewritten, its parts renamed to this attempt; or new ones) and
+// renamed into place whole, so an entry is never seen without its record:
+// whoever finds it finds the record, and no check after it is needed. It
+// returns a nil Lease when dir exists (or another attempt's rename won);
+// the caller then takes the lease of that entry. Without a pool the entry
+// directory is made empty here and the caller takes its lease likewise.
 func (c *Cache) create(dir, taskID, digest string, attempt int) (*Lease, error) {
 	_, err := c.fs.Stat(dir)
 	switch {
@@ -22,77 +24,114 @@ func (c *Cache) create(dir, taskID, digest string, attempt int) (*Lease, error) 
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, infraErr("look up", dir, err)
 	}
-	tmp := filepath.Join(filepath.Dir(dir), newPrefix+token())
-	if err := c.makeNew(tmp); err != nil {
-		return nil, err
-	}
 	now := c.cfg.Now().UTC()
 	l := &Lease{c: c, dir: dir, digest: digest, task: taskID, attempt: attempt, owner: c.owner + ":" + token(), acquired: now, created: true}
 	rec := leaseRecord{Task: taskID, Attempt: attempt, Owner: l.owner, Acquired: now, Renewed: now}
-	record := leaseFile(tmp, attempt)
-	work := filepath.Join(tmp, workName)
-	out := filepath.Join(tmp, filepath.Base(l.OutDir()))
-	if err := c.writeRecord(record, rec); err != nil {
-		c.scrap(tmp)
+	e, pooled := c.takeEntry()
+	var path string
+	if pooled {
+		path, err = c.refit(e, rec)
+	} else {
+		path, err = c.assemble(rec)
+	}
+	if errors.Is(err, errNoPool) {
+		return nil, c.mkdirs(dir)
+	}
+	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{work, out} {
-		if err := c.makeDir(d); err != nil {
-			c.scrap(tmp, record, work, out)
-			return nil, err
+	err = c.renameNoReplace(path, dir)
+	if errors.Is(err, fs.ErrNotExist) { // the shard's first entry
+		if err := c.fs.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			_ = c.fs.RemoveAll(path)
+			return nil, infraErr("create", filepath.Dir(dir), err)
+		}
+		err = c.renameNoReplace(path, dir)
+	}
+	switch {
+	case err == nil:
+		return l, nil
+	case errors.Is(err, fs.ErrExist): // another attempt made it first
+		if c.returnEntry(pooledEntry{name: filepath.Base(path), attempt: attempt, work: true, out: true}) {
+			return nil, nil
 		}
 	}
-	err = c.renameNoReplace(tmp, dir)
-	if err == nil {
-		return l, nil
-	}
-	c.scrap(tmp, record, work, out)
+	_ = c.fs.RemoveAll(path)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, nil // another attempt made it first
+		return nil, nil
 	}
 	return nil, infraErr("create", dir, err)
 }
 
-// makeNew makes the directory a new entry is put together in, and the
-// entry's shard directory if it is the shard's first.
-func (c *Cache) makeNew(tmp string) error {
-	if c.takeDir(tmp) {
-		return nil
+// errNoPool: this process has no pool directory to put an entry together in.
+var errNoPool = errors.New("no pool directory")
+
+// refit makes a pooled entry directory the new entry of rec's attempt.
+func (c *Cache) refit(e pooledEntry, rec leaseRecord) (string, error) {
+	path := filepath.Join(c.pool.dir, e.name)
+	fail := func(err error) (string, error) {
+		_ = c.fs.RemoveAll(path)
+		return "", err
 	}
-	_, err := c.mkdir(tmp)
-	if errors.Is(err, fs.ErrNotExist) {
-		shard := filepath.Dir(tmp)
-		if err := c.fs.MkdirAll(shard, 0o755); err != nil {
-			return infraErr("create", shard, err)
+	record := leaseFile(path, rec.Attempt)
+	out := filepath.Join(path, outPrefix+strconv.Itoa(rec.Attempt))
+	if e.attempt != rec.Attempt {
+		if err := c.fs.Rename(leaseFile(path, e.attempt), record); err != nil {
+			return fail(infraErr("rename", record, err))
 		}
-		_, err = c.mkdir(tmp)
+		if e.out {
+			if err := c.fs.Rename(filepath.Join(path, outPrefix+strconv.Itoa(e.attempt)), out); err != nil {
+				return fail(infraErr("rename", out, err))
+			}
+		}
 	}
-	return err
+	if err := c.overwriteRecord(record, rec); err != nil {
+		return fail(err)
+	}
+	for _, d := range []struct {
+		path string
+		ok   bool
+	}{{filepath.Join(path, workName), e.work}, {out, e.out}} {
+		if !d.ok {
+			if err := c.makeDir(d.path); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	return path, nil
 }
 
-// scrap gives back what create made in tmp and tmp itself: to the pool
-// (the record and empty directories), or removed. It only runs when the
-// rename lost a race or the filesystem failed, never on the way of a task.
-func (c *Cache) scrap(tmp string, parts ...string) {
-	empty := true
-	for _, p := range parts {
-		fi, err := c.fs.Stat(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			continue
-		case err == nil && fi.Mode().IsRegular() && c.putFile(p):
-			continue
-		case err == nil && fi.IsDir() && c.putDir(p):
-			continue
+// assemble makes a new entry directory of rec's attempt in the pool.
+func (c *Cache) assemble(rec leaseRecord) (string, error) {
+	path, ok := c.poolName("b-")
+	if !ok {
+		return "", errNoPool
+	}
+	if _, err := c.mkdir(path); err != nil {
+		return "", err
+	}
+	b, err := recordBytes(rec)
+	if err == nil {
+		err = c.writeNew(leaseFile(path, rec.Attempt), b, 0o644)
+	}
+	for _, d := range []string{workName, outPrefix + strconv.Itoa(rec.Attempt)} {
+		if err == nil {
+			err = c.makeDir(filepath.Join(path, d))
 		}
-		if err := c.fs.RemoveAll(p); err != nil {
-			empty = false
-		}
 	}
-	if empty && c.putDir(tmp) {
-		return
+	if err != nil {
+		_ = c.fs.RemoveAll(path)
+		return "", err
 	}
-	if err := c.fs.RemoveAll(tmp); err != nil {
-		c.log.Warn("scratch cache: cannot remove a new entry that was not used", "path", tmp, "err", err)
+	return path, nil
+}
+
+// mkdirs creates an entry directory and its shard directory as needed;
+// one that exists is no error.
+func (c *Cache) mkdirs(dir string) error {
+	err := c.fs.MkdirAll(dir, 0o755)
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return infraErr("create", dir, err)
 	}
+	return nil
 }

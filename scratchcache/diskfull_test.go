@@ -62,8 +62,7 @@ func TestDiskFullFailsInfraOthersIntact(t *testing.T) {
 			t.Fatalf("the error does not name the path: %v", err)
 		}
 		t.Logf("disk full error: %v", err)
-		dir := c.entryDir(d)
-		if _, err := os.Stat(filepath.Join(dir, sealedName)); !os.IsNotExist(err) {
+		if _, err := os.Stat(c.sealedPath(d)); !os.IsNotExist(err) {
 			t.Fatalf("a failed seal is visible: %v", err)
 		}
 		if _, err := os.Stat(filepath.Join(l.OutDir(), manifestName)); !os.IsNotExist(err) {

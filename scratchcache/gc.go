@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -73,11 +74,13 @@ func (c *Cache) GC(ctx context.Context, opt GCOptions) (GCReport, error) {
 	return rep, nil
 }
 
-// evict moves an entry to trash/ with one rename (a reader that already
-// opened its files keeps them) after checking again that no live attempt
-// holds it, then deletes it.
+// evict moves an entry (its seal and its directory, either of which may
+// be missing) to trash/ with one rename each (a reader that already opened
+// its files keeps them) after checking again that no live attempt holds
+// it, then deletes it. The seal goes first: the entry is then a miss.
 func (c *Cache) evict(in EntryInfo) error {
-	recs, err := c.readLeases(in.Dir)
+	dir := c.entryDir(in.Digest)
+	recs, err := c.readLeases(dir)
 	if err != nil {
 		return err
 	}
@@ -91,14 +94,17 @@ func (c *Cache) evict(in EntryInfo) error {
 		return infraErr("create", trash, err)
 	}
 	dst := filepath.Join(trash, in.Digest+"-"+token())
-	if err := c.fs.Rename(in.Dir, dst); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+	for _, src := range []string{c.sealedPath(in.Digest), dir} {
+		to := dst + strings.TrimPrefix(src, dir)
+		if err := c.fs.Rename(src, to); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return infraErr("evict", src, err)
 		}
-		return infraErr("evict", in.Dir, err)
-	}
-	if err := c.fs.RemoveAll(dst); err != nil {
-		return infraErr("remove", dst, err)
+		if err := c.fs.RemoveAll(to); err != nil {
+			return infraErr("remove", to, err)
+		}
 	}
 	c.log.Info("scratch cache: evicted", "digest", in.Digest, "task", in.Task, "state", in.State, "bytes", in.Bytes, "last_used", in.LastUsed)
 	return nil

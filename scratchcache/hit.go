@@ -13,9 +13,9 @@ import (
 )
 
 // Sealed is a sealed entry: its manifest and the directory holding the
-// output files that were not staged. An entry that kept no file is its
-// manifest alone; Dir is then that file's path (Files lists no file to
-// look for under it).
+// output files that were not staged. The seal of a task that kept no file
+// is its manifest alone; Dir is then that file's path (Files lists no
+// file to look for under it).
 type Sealed struct {
 	Manifest
 	Dir string
@@ -30,13 +30,14 @@ func (s *Sealed) Path(name string) string { return filepath.Join(s.Dir, filepath
 // file list of a large output directory.
 const maxManifestBytes = 16 << 20
 
-// lookup reads and verifies the sealed entry of dir. It costs one open of
-// the manifest (two when the seal is the manifest alone), one open per output
-// file kept locally (each is hashed), and, when touch is set, one Chtimes
-// that records the use for LRU eviction. fs.ErrNotExist means no sealed
-// entry; ErrCorrupt a damaged one.
-func (c *Cache) lookup(dir, digest string, touch bool) (*Sealed, error) {
-	s, err := c.readManifest(dir, digest)
+// lookup reads and verifies the seal of digest. It costs one open of the
+// seal, which is the manifest alone, or a directory (whose read fails)
+// and then one open of its manifest; one open per output file kept
+// locally (each is hashed); and, when touch is set, one Chtimes that
+// records the use for LRU eviction. fs.ErrNotExist means no seal;
+// ErrCorrupt a damaged one.
+func (c *Cache) lookup(digest string, touch bool) (*Sealed, error) {
+	s, err := c.readManifest(digest)
 	if err != nil {
 		return nil, err
 	}
@@ -57,16 +58,19 @@ func (c *Cache) lookup(dir, digest string, touch bool) (*Sealed, error) {
 	return s, nil
 }
 
-// readManifest reads and checks the manifest of dir's sealed entry, without
-// verifying the files it lists: one open of sealed/manifest.json, or, when
-// sealed is the manifest alone (ENOTDIR), a second of sealed.
-func (c *Cache) readManifest(dir, digest string) (*Sealed, error) {
-	sealed := filepath.Join(dir, sealedName)
-	mpath := filepath.Join(sealed, manifestName)
-	b, err := c.readSmall(mpath)
-	if errors.Is(err, syscall.ENOTDIR) {
-		mpath = sealed
+// readManifest reads and checks the manifest of digest's seal, without
+// verifying the files it lists. A miss costs the one failed open.
+func (c *Cache) readManifest(digest string) (*Sealed, error) {
+	sealed := c.sealedPath(digest)
+	mpath := sealed
+	b, err := c.readSmall(sealed)
+	if errors.Is(err, syscall.EISDIR) {
+		mpath = filepath.Join(sealed, manifestName)
 		b, err = c.readSmall(mpath)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Never left by a rename: someone removed it.
+			return nil, fmt.Errorf("%w: %s is missing", ErrCorrupt, mpath)
+		}
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, ErrCorrupt):
@@ -74,11 +78,25 @@ func (c *Cache) readManifest(dir, digest string) (*Sealed, error) {
 	case err != nil:
 		return nil, infraErr("read", mpath, err)
 	}
+	return c.decodeAt(digest, mpath, b)
+}
+
+// readManifestAt reads and checks the manifest of digest's seal at mpath
+// (the seal itself, or its manifest.json), known to be there.
+func (c *Cache) readManifestAt(digest, mpath string) (*Sealed, error) {
+	b, err := c.readSmall(mpath)
+	if err != nil {
+		return nil, infraErr("read", mpath, err)
+	}
+	return c.decodeAt(digest, mpath, b)
+}
+
+func (c *Cache) decodeAt(digest, mpath string, b []byte) (*Sealed, error) {
 	m, err := decodeManifest(b, digest)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mpath, err)
 	}
-	return &Sealed{Manifest: *m, Dir: sealed, manifest: mpath}, nil
+	return &Sealed{Manifest: *m, Dir: c.sealedPath(digest), manifest: mpath}, nil
 }
 
 // readSmall reads a manifest or a lease record whole, refusing one over
@@ -123,15 +141,15 @@ func (c *Cache) verifyFile(path string, want File) error {
 	return nil
 }
 
-// quarantine moves a sealed directory that failed verification out of the
-// way (one rename), so the entry can be recomputed and the damage looked at.
-func (c *Cache) quarantine(dir, digest string) (string, error) {
+// quarantine moves a seal that failed verification out of the way (one
+// rename), so the entry can be recomputed and the damage looked at.
+func (c *Cache) quarantine(digest string) (string, error) {
 	qdir := filepath.Join(c.root, quarantineDir)
 	if err := c.fs.MkdirAll(qdir, 0o755); err != nil {
 		return "", infraErr("create", qdir, err)
 	}
 	dst := filepath.Join(qdir, digest+"-"+strconv.FormatInt(c.cfg.Now().UnixNano(), 10))
-	src := filepath.Join(dir, sealedName)
+	src := c.sealedPath(digest)
 	if err := c.fs.Rename(src, dst); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", nil // another node quarantined it first

@@ -39,15 +39,23 @@ func leaseFile(dir string, attempt int) string {
 // record that vanished between the listing and the read is skipped; one
 // that does not parse is returned as stale so it can be taken over.
 func (c *Cache) readLeases(dir string) ([]leaseRecord, error) {
+	recs, _, err := c.readEntry(dir)
+	return recs, err
+}
+
+// readEntry is readLeases that also returns the names the entry holds.
+func (c *Cache) readEntry(dir string) ([]leaseRecord, []string, error) {
 	ents, err := c.fs.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, infraErr("list", dir, err)
+		return nil, nil, infraErr("list", dir, err)
 	}
 	var recs []leaseRecord
+	names := make([]string, 0, len(ents))
 	for _, e := range ents {
+		names = append(names, e.Name())
 		num, ok := strings.CutPrefix(e.Name(), leasePrefix)
 		if !ok {
 			continue // the entry's other files, a renewal's temporary file
@@ -69,7 +77,7 @@ func (c *Cache) readLeases(dir string) ([]leaseRecord, error) {
 		recs = append(recs, rec)
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Attempt < recs[j].Attempt })
-	return recs, nil
+	return recs, names, nil
 }
 
 func (c *Cache) readLease(path string) (leaseRecord, error) {
@@ -94,21 +102,32 @@ func (c *Cache) writeLeaseTemp(dir string, rec leaseRecord) (string, error) {
 // writeRecord writes rec to path, which no one else knows yet: a spent
 // record from the pool renamed there and overwritten, or a new file.
 func (c *Cache) writeRecord(path string, rec leaseRecord) error {
-	b, err := json.Marshal(rec)
+	if c.takeFile(path) {
+		return c.overwriteRecord(path, rec)
+	}
+	b, err := recordBytes(rec)
 	if err != nil {
 		return err
 	}
-	if !c.takeFile(path) {
-		return c.writeNew(path, b, 0o644)
+	return c.writeNew(path, b, 0o644)
+}
+
+func recordBytes(rec leaseRecord) ([]byte, error) { return json.Marshal(rec) }
+
+// overwriteRecord writes rec over the spent record at path, which no one
+// else knows: in place, padded with spaces (JSON allows them) to the old
+// record's length. Truncating to zero and writing again makes ext4 flush
+// the file at close (auto_da_alloc), which cost more than all the rest of
+// a miss.
+func (c *Cache) overwriteRecord(path string, rec leaseRecord) error {
+	b, err := recordBytes(rec)
+	if err != nil {
+		return err
 	}
 	f, err := c.fs.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return infraErr("open", path, err)
 	}
-	// Overwritten in place, padded with spaces (JSON allows them) to the
-	// old record's length: truncating to zero and writing again makes
-	// ext4 flush the file at close (auto_da_alloc), which cost more than
-	// all the rest of a miss.
 	fi, err := f.Stat()
 	if err == nil && fi.Size() > int64(len(b)) {
 		b = append(b, bytes.Repeat([]byte{' '}, int(fi.Size())-len(b))...)
@@ -237,23 +256,29 @@ func (c *Cache) discardRecord(path string) error {
 // check fails with ErrFenced unless this attempt still owns the entry: its
 // record is there, is its own, and no newer attempt has one.
 func (l *Lease) check() error {
-	recs, err := l.c.readLeases(l.dir)
+	_, err := l.checkList()
+	return err
+}
+
+// checkList is check that also returns the names the entry holds.
+func (l *Lease) checkList() ([]string, error) {
+	recs, names, err := l.c.readEntry(l.dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	own := false
 	for _, r := range recs {
 		if r.Attempt > l.attempt {
-			return fmt.Errorf("%w: entry %s: attempt %d of task %s took over from attempt %d", ErrFenced, l.digest, r.Attempt, r.Task, l.attempt)
+			return nil, fmt.Errorf("%w: entry %s: attempt %d of task %s took over from attempt %d", ErrFenced, l.digest, r.Attempt, r.Task, l.attempt)
 		}
 		if r.Attempt == l.attempt && r.Owner == l.owner {
 			own = true
 		}
 	}
 	if !own {
-		return fmt.Errorf("%w: entry %s: the lease of attempt %d was taken over after it went stale", ErrFenced, l.digest, l.attempt)
+		return nil, fmt.Errorf("%w: entry %s: the lease of attempt %d was taken over after it went stale", ErrFenced, l.digest, l.attempt)
 	}
-	return nil
+	return names, nil
 }
 
 // WorkDir is the entry's work directory, kept across attempts: the task

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -25,7 +26,7 @@ type EntryInfo struct {
 	Bytes    int64     `json:"bytes"`     // on the scratch filesystem, all of the entry
 	LastUsed time.Time `json:"last_used"` // sealed: last hit or seal; else the newest lease renewal or the directory's time
 	Live     bool      `json:"live"`      // a live attempt holds a lease
-	Dir      string    `json:"dir"`
+	Dir      string    `json:"dir"`       // the entry's directory, or its seal when no attempt holds it
 }
 
 // List walks every entry (three levels of directories, then each entry).
@@ -43,7 +44,8 @@ func (c *Cache) List(ctx context.Context) ([]EntryInfo, error) {
 	return out, err
 }
 
-// eachEntry calls fn for every entries/ab/<digest> directory in order.
+// eachEntry calls fn for every entry, in order: every digest with an
+// entries/ab/<digest> directory, a seal beside it, or both.
 func (c *Cache) eachEntry(ctx context.Context, fn func(dir, digest string) error) error {
 	top := filepath.Join(c.root, entriesDir)
 	level := func(dir string) ([]fs.DirEntry, error) {
@@ -63,14 +65,21 @@ func (c *Cache) eachEntry(ctx context.Context, fn func(dir, digest string) error
 		if err != nil {
 			return err
 		}
+		var digests []string // sorted: a seal's name follows its directory's
 		for _, e := range ents {
+			d := strings.TrimSuffix(e.Name(), sealedSuffix)
+			if checkDigest(d) != nil || (d == e.Name() && !e.IsDir()) {
+				continue
+			}
+			if n := len(digests); n == 0 || digests[n-1] != d {
+				digests = append(digests, d)
+			}
+		}
+		for _, d := range digests {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if checkDigest(e.Name()) != nil || !e.IsDir() {
-				continue
-			}
-			if err := fn(filepath.Join(shard, e.Name()), e.Name()); err != nil {
+			if err := fn(filepath.Join(shard, d), d); err != nil {
 				return err
 			}
 		}
@@ -100,16 +109,22 @@ func (c *Cache) entryInfo(dir, digest string) (EntryInfo, error) {
 	if info.Live {
 		info.State = StateRunning
 	}
-	st, err := c.fs.Stat(filepath.Join(dir, sealedName, manifestName))
+	sealed := c.sealedPath(digest)
+	mpath := filepath.Join(sealed, manifestName)
+	st, err := c.fs.Stat(mpath)
 	if errors.Is(err, syscall.ENOTDIR) {
-		st, err = c.fs.Stat(filepath.Join(dir, sealedName)) // the manifest alone
+		mpath = sealed // the manifest alone
+		st, err = c.fs.Stat(mpath)
 	}
 	if err == nil {
-		s, err := c.readManifest(dir, digest)
+		s, err := c.readManifestAt(digest, mpath)
 		if err == nil {
 			info.State, info.LastUsed = StateSealed, st.ModTime()
 			info.Task, info.Attempt = s.TaskID, s.Attempt
 			info.Bytes = st.Size() + s.LocalBytes()
+			if !info.Live {
+				info.Dir = sealed
+			}
 			return info, nil
 		}
 		// A damaged manifest: count what is really there.

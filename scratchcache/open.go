@@ -32,7 +32,7 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 		return nil, nil, fmt.Errorf("%w: attempt %d: attempts count from 1", ErrInvalid, attempt)
 	}
 	dir := c.entryDir(digest)
-	s, quarantined, err := c.hitOrQuarantine(dir, digest, taskID)
+	s, quarantined, err := c.hitOrQuarantine(digest, taskID)
 	if s != nil || err != nil {
 		return s, nil, err
 	}
@@ -49,35 +49,25 @@ func (c *Cache) Open(taskID, digest string, attempt int) (*Sealed, *Lease, error
 		return nil, nil, err
 	}
 	l.Quarantined = quarantined
-	// Prepare the entry; another attempt may have sealed it between the
-	// lookup and the lease, and older attempts may have left a crashed
-	// seal's temporary directory and their output directories.
+	// Another attempt may have sealed the entry between the lookup and
+	// the lease (or its seal was damaged since).
+	s, q, err := c.hitOrQuarantine(digest, taskID)
+	if s != nil || err != nil {
+		_ = l.Release()
+		return s, nil, err
+	}
+	if q != "" {
+		l.Quarantined = q
+	}
+	// Older attempts may have left their output directories (and a
+	// crashed seal's manifest in one).
 	ents, err := c.fs.ReadDir(dir)
 	if err != nil {
 		_ = l.Release()
 		return nil, nil, infraErr("list", dir, err)
 	}
 	for _, e := range ents {
-		switch {
-		case e.Name() == sealedName:
-			s, err := c.lookup(dir, digest, true)
-			if err == nil {
-				_ = l.Release()
-				return s, nil, nil
-			}
-			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, fs.ErrNotExist) {
-				_ = l.Release()
-				return nil, nil, err
-			}
-			// Damaged, or a sealed directory without its manifest (which
-			// the rename never leaves): quarantine it under this lease.
-			q, err := c.quarantineDamaged(dir, digest, taskID, err)
-			if err != nil {
-				_ = l.Release()
-				return nil, nil, err
-			}
-			l.Quarantined = q
-		case strings.HasPrefix(e.Name(), outPrefix):
+		if strings.HasPrefix(e.Name(), outPrefix) {
 			path := filepath.Join(dir, e.Name())
 			if err := c.fs.RemoveAll(path); err != nil {
 				c.log.Warn("scratch cache: cannot remove what an older attempt left", "digest", digest, "path", path, "err", err)
@@ -118,10 +108,10 @@ func (c *Cache) mkdir(dir string) (created bool, err error) {
 	return false, infraErr("create", dir, err)
 }
 
-// hitOrQuarantine returns the verified sealed entry of dir, or nothing and
+// hitOrQuarantine returns the verified seal of digest, or nothing and
 // where a damaged one was quarantined.
-func (c *Cache) hitOrQuarantine(dir, digest, taskID string) (*Sealed, string, error) {
-	s, err := c.lookup(dir, digest, true)
+func (c *Cache) hitOrQuarantine(digest, taskID string) (*Sealed, string, error) {
+	s, err := c.lookup(digest, true)
 	switch {
 	case err == nil:
 		return s, "", nil
@@ -130,14 +120,14 @@ func (c *Cache) hitOrQuarantine(dir, digest, taskID string) (*Sealed, string, er
 	case !errors.Is(err, ErrCorrupt):
 		return nil, "", err
 	}
-	q, err := c.quarantineDamaged(dir, digest, taskID, err)
+	q, err := c.quarantineDamaged(digest, taskID, err)
 	return nil, q, err
 }
 
-// quarantineDamaged moves a sealed entry that failed verification with
-// cause aside and warns that its task will be recomputed.
-func (c *Cache) quarantineDamaged(dir, digest, taskID string, cause error) (string, error) {
-	q, err := c.quarantine(dir, digest)
+// quarantineDamaged moves a seal that failed verification with cause aside
+// and warns that its task will be recomputed.
+func (c *Cache) quarantineDamaged(digest, taskID string, cause error) (string, error) {
+	q, err := c.quarantine(digest)
 	if err != nil {
 		return "", fmt.Errorf("%w (and quarantining it failed: %w)", cause, err)
 	}

@@ -4,160 +4,162 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
-	"strings"
+	"strconv"
 	"sync"
 )
 
-// The pool (Root/pool/) holds empty directories and spent lease records
-// that sealed entries gave back, to be renamed into new entries instead of
-// creating new ones: on ext4 creating an inode costs 5-20 times a rename,
-// and freeing one slows every later creation for minutes (ext4 without a
-// journal skips recently freed inodes). Only what no process can still
-// write to goes in: the output directory of an attempt that sealed
-// (its task is gone), the work directory of an entry whose only attempt
-// sealed (no older attempt can still run in it), and lease records (which
-// are only ever written through a new file renamed over them).
-//
-// Each process keeps the names it may take in memory; it adopts what the
-// pool holds when the cache is opened (left by processes that ended). A
-// take is one rename, so two processes that adopted the same name never
-// both get it.
+// The pool holds what sealed entries gave back, to be renamed into new
+// entries instead of creating new inodes: on ext4 creating one costs more
+// than a rename, and freeing one slows every later creation for minutes
+// (ext4 without a journal skips recently freed inodes). Most of all it
+// holds whole entry directories, so a miss takes its entry with one rename
+// and gives it back with one. Only what no process can still write to
+// goes in: the entry directory of an entry whose only attempt sealed (no
+// other attempt ever ran in its work/; its task is gone) with its empty
+// work/, its empty out.<attempt>/ when the manifest alone is the seal, and
+// its lease record (records are only ever written through a new file
+// renamed over them); empty output directories and spent records of other
+// entries. Each process has a pool directory of its own, known only to
+// it, so what it holds needs no claiming; one a process left behind when
+// it ended is removed by GC a day later.
 type pool struct {
-	dir   string
-	mu    sync.Mutex
-	dirs  []string // empty directories
-	files []string // spent lease records (any content, any size)
+	dir     string // Root/pool/<host>-<pid>-<token>
+	mu      sync.Mutex
+	made    bool // dir exists
+	n       int  // names given out
+	entries []pooledEntry
+	dirs    []string // empty directories
+	files   []string // spent lease records (any content)
 }
 
-// poolMax bounds each kind of item a process keeps: at most one per
-// attempt that seals at once is ever taken back, so a few dozen cover the
-// cores of a node; past it, what would be pooled stays where it is.
+// pooledEntry is an entry directory in the pool: lease.<attempt>, and
+// work/ and out.<attempt>/ (both empty) where says so.
+type pooledEntry struct {
+	name    string
+	attempt int
+	work    bool
+	out     bool
+}
+
+// poolMax bounds each kind of part a process keeps: about one is given
+// back per attempt that seals, and one taken per attempt that starts, so
+// a few dozen cover the cores of a node; past it, what would be pooled is
+// removed or stays where it is.
 const poolMax = 64
 
-// Prefixes of the names in the pool.
-const (
-	poolDirPrefix  = "d-"
-	poolFilePrefix = "f-"
-)
-
-// adopt reads the pool directory once and takes note of what it holds.
-func (p *pool) adopt(c *Cache) {
-	ents, err := c.fs.ReadDir(p.dir)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			c.log.Warn("scratch cache: cannot list the pool; starting with an empty one", "path", p.dir, "err", err)
-		}
-		return
-	}
+// name returns a new name in the pool directory, making the directory
+// at the first call; ok is false if it cannot be made.
+func (c *Cache) poolName(prefix string) (path string, ok bool) {
+	p := &c.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, e := range ents {
-		switch name := e.Name(); {
-		case strings.HasPrefix(name, poolDirPrefix) && e.IsDir() && len(p.dirs) < poolMax:
-			p.dirs = append(p.dirs, name)
-		case strings.HasPrefix(name, poolFilePrefix) && e.Type().IsRegular() && len(p.files) < poolMax:
-			p.files = append(p.files, name)
+	if !p.made {
+		if err := c.fs.MkdirAll(p.dir, 0o755); err != nil {
+			c.log.Debug("scratch cache: no pool", "path", p.dir, "err", err)
+			return "", false
 		}
+		p.made = true
 	}
+	p.n++
+	return filepath.Join(p.dir, prefix+strconv.Itoa(p.n)), true
 }
 
-// pop takes a name off a list of the pool; ok is false when it is empty.
-func (p *pool) pop(list *[]string) (name string, ok bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func popLast[T any](mu *sync.Mutex, list *[]T) (item T, ok bool) {
+	mu.Lock()
+	defer mu.Unlock()
 	n := len(*list)
 	if n == 0 {
-		return "", false
+		return item, false
 	}
-	name = (*list)[n-1]
+	item = (*list)[n-1]
 	*list = (*list)[:n-1]
-	return name, true
+	return item, true
 }
 
-// push notes a name put in the pool.
-func (p *pool) push(list *[]string, name string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	*list = append(*list, name)
+func pushIfRoom[T any](mu *sync.Mutex, list *[]T, item T) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	if len(*list) >= poolMax {
+		return false
+	}
+	*list = append(*list, item)
+	return true
 }
 
-// full says whether a list of the pool takes no more.
-func (p *pool) full(list *[]string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(*list) >= poolMax
+func hasRoom[T any](mu *sync.Mutex, list *[]T) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	return len(*list) < poolMax
 }
 
-// takeDir renames a pooled empty directory to dst, which must not exist.
-// It reports false (and leaves dst alone) when the pool has none to give.
-func (c *Cache) takeDir(dst string) bool {
-	return c.take(&c.pool.dirs, dst)
+// takeEntry takes an entry directory out of the pool (it stays in the
+// pool directory until the caller renames it away).
+func (c *Cache) takeEntry() (pooledEntry, bool) {
+	return popLast(&c.pool.mu, &c.pool.entries)
 }
 
-// takeFile renames a pooled file to dst, which must not exist; its
-// content is stale: the caller truncates it.
-func (c *Cache) takeFile(dst string) bool {
-	return c.take(&c.pool.files, dst)
+// returnEntry notes an entry directory that is (still) in the pool.
+func (c *Cache) returnEntry(e pooledEntry) bool {
+	return pushIfRoom(&c.pool.mu, &c.pool.entries, e)
 }
+
+// putEntry moves an entry directory into the pool.
+func (c *Cache) putEntry(dir string, e pooledEntry) bool {
+	if !hasRoom(&c.pool.mu, &c.pool.entries) {
+		return false
+	}
+	path, ok := c.poolName("b-")
+	if !ok || c.fs.Rename(dir, path) != nil {
+		return false
+	}
+	e.name = filepath.Base(path)
+	return c.returnEntry(e) // full meanwhile: it stays, unknown, until GC
+}
+
+// takeDir renames a pooled empty directory to dst, which must not exist;
+// false when the pool has none (or dst exists: the directory stays).
+func (c *Cache) takeDir(dst string) bool { return c.take(&c.pool.dirs, dst) }
+
+// takeFile renames a pooled lease record to dst, which must not exist;
+// its content is stale, for the caller to overwrite.
+func (c *Cache) takeFile(dst string) bool { return c.take(&c.pool.files, dst) }
 
 func (c *Cache) take(list *[]string, dst string) bool {
-	for {
-		name, ok := c.pool.pop(list)
-		if !ok {
-			return false
-		}
-		err := c.renameNoReplace(filepath.Join(c.pool.dir, name), dst)
-		switch {
-		case err == nil:
-			return true
-		case errors.Is(err, fs.ErrNotExist):
-			// Another process took it, or dst's parent is gone: the
-			// next name, or (if dst's parent is gone) the caller's
-			// own creation, will say.
-			if _, serr := c.fs.Stat(filepath.Dir(dst)); serr != nil {
-				c.pool.push(list, name)
-				return false
-			}
-		default:
-			c.pool.push(list, name) // dst exists: the item stays pooled
-			return false
-		}
+	name, ok := popLast(&c.pool.mu, list)
+	if !ok {
+		return false
 	}
+	err := c.renameNoReplace(filepath.Join(c.pool.dir, name), dst)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		pushIfRoom(&c.pool.mu, list, name) // dst exists: the part stays pooled
+	}
+	return err == nil
 }
 
 // putDir moves an empty directory into the pool; false when the pool is
 // full or the rename failed (the directory then stays where it was).
-func (c *Cache) putDir(path string) bool {
-	return c.put(&c.pool.dirs, poolDirPrefix, path)
-}
+func (c *Cache) putDir(path string) bool { return c.put(&c.pool.dirs, "d-", path) }
 
 // putFile moves a spent lease record into the pool.
-func (c *Cache) putFile(path string) bool {
-	return c.put(&c.pool.files, poolFilePrefix, path)
-}
+func (c *Cache) putFile(path string) bool { return c.put(&c.pool.files, "f-", path) }
 
 func (c *Cache) put(list *[]string, prefix, path string) bool {
-	if c.pool.full(list) {
+	if !hasRoom(&c.pool.mu, list) {
 		return false
 	}
-	name := prefix + token()
-	if err := c.fs.Rename(path, filepath.Join(c.pool.dir, name)); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			// path is gone, or the pool directory was removed by
-			// hand: make it again for the next put.
-			_ = c.fs.MkdirAll(c.pool.dir, 0o755)
-		}
+	dst, ok := c.poolName(prefix)
+	if !ok || c.fs.Rename(path, dst) != nil {
 		return false
 	}
-	c.pool.push(list, name)
-	return true
+	return pushIfRoom(&c.pool.mu, list, filepath.Base(dst))
 }
 
 // renameNoReplace renames old to new unless new exists (then it fails with
 // fs.ErrExist), with renameat2(RENAME_NOREPLACE) when the filesystem has
 // it. Elsewhere (NFS) it is a plain rename, which fails as well onto a
 // directory that holds anything (an entry always holds its lease records
-// and work/), and replaces only an empty one, which loses nothing.
+// and work/, a seal its manifest), and replaces only an empty one, which
+// loses nothing.
 func (c *Cache) renameNoReplace(oldpath, newpath string) error {
 	if r, ok := c.fs.(noReplaceRenamer); ok {
 		return r.RenameNoReplace(oldpath, newpath)

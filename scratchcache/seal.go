@@ -60,13 +60,14 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 	// Building (hashing, uploading) may outlast the lease's TTL, so it runs
 	// unlocked and Keep goes on renewing; publishing holds the lock so that
 	// Release cannot interleave.
+	var names []string // what the entry held when this attempt published
 	m, alone, err := l.buildSeal(ctx, value)
 	if err == nil {
 		l.mu.Lock()
 		if l.done {
 			err = fmt.Errorf("%w: entry %s: attempt %d was released while sealing", ErrFenced, l.digest, l.attempt)
 		} else {
-			err = l.publish(alone)
+			names, err = l.publish(alone)
 		}
 		l.mu.Unlock()
 	}
@@ -81,16 +82,16 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 		}
 		var exists *sealedFirst
 		if errors.As(err, &exists) {
-			return l.finish(exists.s, false, false), nil
+			return l.finish(exists.s, nil, false), nil
 		}
 		return nil, err
 	}
-	s := &Sealed{Manifest: *m, Dir: filepath.Join(l.dir, sealedName)}
+	s := &Sealed{Manifest: *m, Dir: l.c.sealedPath(l.digest)}
 	s.manifest = s.Dir
 	if !alone {
 		s.manifest = filepath.Join(s.Dir, manifestName)
 	}
-	return l.finish(s, true, alone), nil
+	return l.finish(s, names, alone), nil
 }
 
 // sealedFirst reports that another attempt's seal won the rename.
@@ -292,52 +293,78 @@ func (l *Lease) put(ctx context.Context, name string, r io.Reader, size int64, s
 // publish makes the seal visible after a last fence check, in one step:
 // OutDir renamed to the sealed directory, or, when the task left nothing
 // in it (alone), the manifest linked as the sealed file. Either fails if
-// anything is sealed already (rename(2) onto a directory that holds
-// anything, link(2) onto any name), so one seal wins.
-func (l *Lease) publish(alone bool) error {
+// anything is sealed already (a rename onto a directory that holds
+// anything, link(2) onto any name), so one seal wins; a damaged seal in
+// the way is quarantined and the step tried again. It returns the names
+// the entry held at the check.
+func (l *Lease) publish(alone bool) ([]string, error) {
 	c := l.c
 	if h := c.cfg.hooks.beforePublish; h != nil {
 		h()
 	}
-	if err := l.check(); err != nil {
-		return err
+	names, err := l.checkList()
+	if err != nil {
+		return nil, err
 	}
-	sealed := filepath.Join(l.dir, sealedName)
-	var err error
-	if alone {
-		mpath := filepath.Join(l.OutDir(), manifestName)
-		if err = c.fs.Link(mpath, sealed); err == nil {
-			// OutDir goes back to the pool empty; a crash before this
-			// leaves a second name of the manifest, harmless.
-			if err := c.fs.Remove(mpath); err != nil {
-				c.log.Warn("scratch cache: cannot unlink the manifest from the output directory", "path", mpath, "err", err)
-			}
-			return nil
+	sealed := c.sealedPath(l.digest)
+	mpath := filepath.Join(l.OutDir(), manifestName)
+	step := func() error {
+		if !alone {
+			return c.renameNoReplace(l.OutDir(), sealed)
 		}
-	} else if err = c.renameNoReplace(l.OutDir(), sealed); err == nil {
+		if err := c.fs.Link(mpath, sealed); err != nil {
+			return err
+		}
+		// OutDir is left empty, to reuse; a crash before this leaves a
+		// second name of the manifest, harmless.
+		if err := c.fs.Remove(mpath); err != nil {
+			c.log.Warn("scratch cache: cannot unlink the manifest from the output directory", "path", mpath, "err", err)
+		}
 		return nil
 	}
-	if s, lerr := c.lookup(l.dir, l.digest, false); lerr == nil {
-		return &sealedFirst{s: s}
+	for try := 0; ; try++ {
+		err = step()
+		if err == nil {
+			return names, nil
+		}
+		s, lerr := c.lookup(l.digest, false)
+		switch {
+		case lerr == nil:
+			return nil, &sealedFirst{s: s}
+		case try == 0 && errors.Is(lerr, ErrCorrupt):
+			if _, qerr := c.quarantineDamaged(l.digest, l.task, lerr); qerr != nil {
+				return nil, qerr
+			}
+		default:
+			return nil, infraErr("publish", sealed, err)
+		}
 	}
-	return infraErr("publish", sealed, err)
 }
 
 // finish clears what the sealed entry no longer needs and releases the
-// lease. published: this attempt's seal is the entry's (else its OutDir is
-// still there and goes too); alone: the seal is the manifest alone, and
-// OutDir is left empty. Nothing is removed that could be reused: an empty
-// OutDir, the empty work/ of an entry this attempt made, and the lease
-// record go to the pool; an empty work/ of an older entry stays (an
-// older attempt may still run in it). A work/ with checkpoints or logs goes.
-func (l *Lease) finish(s *Sealed, published, alone bool) *Sealed {
+// lease. names: what the entry held when this attempt published its seal
+// (nil: another attempt's seal won, and this attempt's OutDir goes);
+// alone: the seal is the manifest alone, and OutDir is left empty.
+//
+// Nothing is removed that could be reused. The entry directory of an entry
+// this attempt made, holding nothing of another attempt, goes to the pool
+// whole: the seal beside it is all a hit needs. Otherwise an empty OutDir
+// and the lease record go to the pool, and an empty work/ stays (an older
+// attempt may still run in it). A work/ with checkpoints or logs goes.
+func (l *Lease) finish(s *Sealed, names []string, alone bool) *Sealed {
 	c := l.c
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if ents, err := c.fs.ReadDir(l.WorkDir()); err != nil || len(ents) > 0 {
+	l.done = true
+	published := names != nil
+	ents, err := c.fs.ReadDir(l.WorkDir())
+	workEmpty := err == nil && len(ents) == 0
+	if !workEmpty {
 		c.removeScratch(l.digest, l.WorkDir())
-	} else if published && l.created && !c.putDir(l.WorkDir()) {
-		c.log.Debug("scratch cache: the pool takes no more; an empty work/ stays", "digest", l.digest)
+	}
+	if published && l.created && l.onlyOwn(names) &&
+		c.putEntry(l.dir, pooledEntry{attempt: l.attempt, work: workEmpty, out: alone}) {
+		return s
 	}
 	switch {
 	case published && alone:
@@ -347,11 +374,23 @@ func (l *Lease) finish(s *Sealed, published, alone bool) *Sealed {
 	case !published:
 		c.removeScratch(l.digest, l.OutDir())
 	}
-	l.done = true
 	if err := l.recycleRecord(); err != nil {
 		c.log.Warn("scratch cache: cannot give up the lease of a sealed entry", "digest", l.digest, "err", err)
 	}
 	return s
+}
+
+// onlyOwn says whether names (an entry's) are all this attempt's own:
+// its record, work/ and its OutDir.
+func (l *Lease) onlyOwn(names []string) bool {
+	for _, n := range names {
+		switch n {
+		case filepath.Base(leaseFile(l.dir, l.attempt)), workName, filepath.Base(l.OutDir()):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // removeScratch removes a directory of an entry that is done with it.

@@ -38,7 +38,7 @@ func (c *Cache) Verify(ctx context.Context, opt VerifyOptions) ([]Problem, int, 
 	var problems []Problem
 	checked := 0
 	err := c.eachEntry(ctx, func(dir, digest string) error {
-		s, err := c.lookup(dir, digest, false)
+		s, err := c.lookup(digest, false)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
@@ -54,7 +54,7 @@ func (c *Cache) Verify(ctx context.Context, opt VerifyOptions) ([]Problem, int, 
 		}
 		p := Problem{Digest: digest, Error: err.Error()}
 		if opt.Quarantine {
-			q, qerr := c.quarantine(dir, digest)
+			q, qerr := c.quarantine(digest)
 			if qerr != nil {
 				return fmt.Errorf("%w (and quarantining it failed: %w)", err, qerr)
 			}

@@ -101,7 +101,7 @@ func TestCorruptManifestDetected(t *testing.T) {
 					t.Fatal(err)
 				}
 				writeFile(t, mpath, damage(b))
-				if _, err := c.lookup(c.entryDir(d), d, false); !errors.Is(err, ErrCorrupt) {
+				if _, err := c.lookup(d, false); !errors.Is(err, ErrCorrupt) {
 					t.Fatalf("want ErrCorrupt, got %v", err)
 				}
 				problems, _, err := c.Verify(ctx, VerifyOptions{Quarantine: true})
