@@ -117,7 +117,7 @@ func sealedManifests(root string) ([]string, error) {
 		if d.Name() == "quarantine" && d.IsDir() {
 			return filepath.SkipDir
 		}
-		if d.Name() == "manifest.json" && filepath.Base(filepath.Dir(path)) == "sealed" {
+		if d.Name() == "manifest.json" && strings.HasSuffix(filepath.Base(filepath.Dir(path)), "sealed") {
 			out = append(out, path)
 		}
 		return nil
@@ -134,7 +134,7 @@ func flipByte(env *Env, path string) (string, error) {
 		return "", fmt.Errorf("corrupt %s: %v (%d bytes)", path, err, len(b))
 	}
 	entry := filepath.Dir(path)
-	for filepath.Base(entry) != "sealed" {
+	for !strings.HasSuffix(filepath.Base(entry), "sealed") {
 		entry = filepath.Dir(entry)
 	}
 	data, _ := filepath.Glob(filepath.Join(entry, "*", "data.txt"))
