@@ -111,6 +111,9 @@ type Leader struct {
 	upRetryAt time.Time // no lease before this (backoff)
 	upBackoff time.Duration
 	drained   bool // upstream answered an empty lease since the last ingest
+	// backlogging: the last plan put short tasks in nodes' backlogs, so
+	// the window counts the backlogs' room too.
+	backlogging bool
 	renewedAt time.Time
 	ackedAt   time.Time // when results were last written upstream
 	// unreachable holds nodes a dispatch could not reach, until when

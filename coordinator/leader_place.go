@@ -28,26 +28,14 @@ func (l *Leader) place(ctx context.Context) error {
 		return nil
 	}
 	nodes := v.Nodes()
-	// A node's prefetch (a backlog its agent starts as cores free up) is
-	// offered only when the queue needs more cores than are idle: while
-	// the idle cores can take every queued task, none waits in a backlog.
-	idle, need := 0, 0
-	for _, n := range nodes {
-		if !n.Draining {
-			idle += n.IdleCores()
-		}
-	}
-	for _, t := range queued {
-		need += t.Spec.Cores
-	}
+	// The plan fills idle cores; placeBacklogs then fills the nodes'
+	// backlogs (their prefetch allowances) with short tasks.
 	view := sched.View{Nodes: make([]sched.Node, len(nodes)), Shapes: l.cfg.Shapes}
+	unreachable := map[string]bool{}
 	for i, n := range nodes {
-		free := n.FreeCores()
-		if need <= idle {
-			free = n.IdleCores()
-		}
+		free := n.IdleCores()
 		if l.isUnreachable(n.ID) {
-			free = 0
+			free, unreachable[n.ID] = 0, true
 		}
 		view.Nodes[i] = sched.Node{
 			ID: n.ID, TotalCores: n.Cores, FreeCores: free,
@@ -76,7 +64,15 @@ func (l *Leader) place(ctx context.Context) error {
 	view.Learned, view.Held = l.estimator, l.held
 	plan := sched.Place(view, pending, l.cfg.Now(), l.cfg.Sched)
 	l.held = plan.Reservations // a reservation holds across plans
+	more := l.placeBacklogs(view, nodes, unreachable, pending, plan)
+	l.backlogging = len(more) > 0
 	l.mu.Unlock()
+	if len(more) > 0 {
+		plan.Placements = append(plan.Placements, more...)
+		if n := plan.Waiting[sched.ReasonCores]; n > 0 {
+			plan.Waiting[sched.ReasonCores] = max(n-len(more), 0)
+		}
+	}
 	l.setWaiting(plan.Waiting)
 
 	if len(plan.Unschedulable) > 0 && len(nodes) > 0 {

@@ -23,17 +23,23 @@ const (
 
 // pull leases a window of tasks from upstream and ingests it. The window
 // is sized to the cluster: queued tasks may need up to WindowFactor times
-// the cores (and prefetch allowances) of the nodes that take work, never
-// the whole backlog (promise 6).
+// the cores of the nodes that take work (and their backlogs' room while
+// short tasks fill backlogs), never the whole backlog (promise 6).
 func (l *Leader) pull(ctx context.Context) error {
 	if !l.upstreamReady() {
 		return nil
 	}
+	l.mu.Lock()
+	backlogs := l.backlogging
+	l.mu.Unlock()
 	v := l.node.Ledger().View()
 	cores := 0
 	for _, n := range v.Nodes() {
 		if !n.Draining {
-			cores += n.Cores + n.Prefetch
+			cores += n.Cores
+			if backlogs {
+				cores += n.Prefetch
+			}
 		}
 	}
 	if cores == 0 {

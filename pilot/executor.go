@@ -22,11 +22,12 @@ import (
 // cores of attempts that may wait in its backlog. The leader's steward
 // gives every node this and the node's executor accepts this much, so both
 // agree without gossiping it. prefetchFactor × cores hides the round trip
-// to the leader for short tasks; the leader offers it only when the queue
-// needs more cores than are idle.
+// to the leader for short tasks; the leader fills it only with tasks
+// expected to end within a second (coordinator's backlogMaxEst), so a
+// backlog holds seconds of work, never hours.
 func prefetchCores(cores int) int { return prefetchFactor * cores }
 
-const prefetchFactor = 2
+const prefetchFactor = 8
 
 // Resolver turns a task that names a function ("fn") into the argv and
 // environment of this site (the site config's functions table).
@@ -47,7 +48,8 @@ type Resolver func(task.Spec) (argv []string, env map[string]string, err error)
 type executor struct {
 	node, pilot string
 	cores       *Cores
-	prefetch    int // cores of attempts that may wait for cores here
+	queue       *coreQueue // hands out cores
+	prefetch    int        // cores of attempts that may wait for cores here
 	cache       *scratchcache.Cache
 	resolve     Resolver
 	report      func(coordinator.Report)
@@ -59,7 +61,7 @@ type executor struct {
 	mu       sync.Mutex
 	running  map[ledger.AttemptRef]*attempt // running or waiting for cores
 	accepted int                            // the cores those need
-	freed    chan struct{}                  // closed (and replaced) when cores are released
+	accepts  uint64                         // attempts accepted so far: their order
 	finished recent                         // attempts that ran here lately: a resend is not run again
 	draining bool
 	wg       sync.WaitGroup
@@ -100,6 +102,7 @@ func (r *recent) has(ref ledger.AttemptRef) bool {
 // attempt is one attempt this node runs.
 type attempt struct {
 	work   coordinator.Work
+	seq    uint64 // its place in the order of acceptance
 	cancel context.CancelCauseFunc
 	done   chan struct{}
 	end    time.Time // when it is expected to finish; zero: unknown
@@ -163,7 +166,8 @@ func (e *executor) Accept(work []coordinator.Work) []refusal {
 		}
 		e.accepted += w.Spec.Cores
 		ctx, cancel := context.WithCancelCause(context.Background())
-		a := &attempt{work: w, cancel: cancel, done: make(chan struct{})}
+		e.accepts++
+		a := &attempt{work: w, seq: e.accepts, cancel: cancel, done: make(chan struct{})}
 		a.end = expectedEnd(w.Spec, time.Now())
 		e.running[ref] = a
 		e.wg.Add(1)
@@ -243,7 +247,7 @@ func (e *executor) run(ctx context.Context, ref ledger.AttemptRef, a *attempt) {
 	}()
 	spec := a.work.Spec
 	rec := attemptRecord{Task: ref.Task, Attempt: ref.Attempt, Node: e.node, Pilot: e.pilot}
-	r := e.execute(ctx, ref, spec, &rec)
+	r := e.execute(ctx, ref, a.seq, spec, &rec)
 	if r.Kind == coordinator.ReportFailed && r.Class != ledger.FailFatal {
 		if full, free := scratchFull(e.cache.Root()); full {
 			// It most likely failed on the full disk, whatever step did.
@@ -264,7 +268,7 @@ func (e *executor) run(ctx context.Context, ref ledger.AttemptRef, a *attempt) {
 
 // execute runs one attempt; rec gets the cores it held and when (from
 // taking them to the end of its process).
-func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task.Spec, rec *attemptRecord) coordinator.Report {
+func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint64, spec task.Spec, rec *attemptRecord) coordinator.Report {
 	infra := func(format string, args ...any) coordinator.Report {
 		msg := fmt.Sprintf(format, args...)
 		return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailInfra, Error: msg,
@@ -310,7 +314,7 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, spec task
 		}
 	}()
 	// The lease is kept while the attempt waits in the backlog too.
-	alloc, err := e.acquireCores(runCtx, ref, spec.Cores)
+	alloc, err := e.acquireCores(runCtx, ref, seq, spec.Cores)
 	if err != nil {
 		stopKeep()
 		lease.Release()
@@ -397,37 +401,14 @@ func (e *executor) openEntry(ctx context.Context, ref ledger.AttemptRef, spec ta
 }
 
 // acquireCores waits until the node has k free cores for the attempt, or
-// ctx ends (a cancel, a drain).
-func (e *executor) acquireCores(ctx context.Context, ref ledger.AttemptRef, k int) (Allocation, error) {
-	for {
-		e.mu.Lock()
-		if e.freed == nil {
-			e.freed = make(chan struct{})
-		}
-		freed := e.freed
-		e.mu.Unlock()
-		alloc, err := e.cores.Alloc(ownerKey(ref), k)
-		if !errors.Is(err, ErrNoCores) {
-			return alloc, err
-		}
-		select {
-		case <-ctx.Done():
-			return Allocation{}, context.Cause(ctx)
-		case <-freed:
-		}
-	}
+// ctx ends (a cancel, a drain). Waiting attempts get cores in the order
+// they were accepted (see coreQueue).
+func (e *executor) acquireCores(ctx context.Context, ref ledger.AttemptRef, seq uint64, k int) (Allocation, error) {
+	return e.queue.acquire(ctx, ownerKey(ref), seq, k)
 }
 
-// releaseCores gives an attempt's cores back and wakes the attempts that
-// wait for cores. Releasing twice is harmless.
+// releaseCores gives an attempt's cores back to the waiting attempts.
+// Releasing twice is harmless.
 func (e *executor) releaseCores(ref ledger.AttemptRef) {
-	if !e.cores.Release(ownerKey(ref)) {
-		return
-	}
-	e.mu.Lock()
-	if e.freed != nil {
-		close(e.freed)
-		e.freed = nil
-	}
-	e.mu.Unlock()
+	e.queue.release(ownerKey(ref))
 }

@@ -1,0 +1,74 @@
+package coordinator
+
+import (
+	"time"
+
+	"github.com/pilot-hpc/pilot/coordinator/ledger"
+	"github.com/pilot-hpc/pilot/coordinator/sched"
+)
+
+// backlogMaxEst is the longest expected runtime (the task's est_s, else
+// the learned one) of a task that may wait in a node's backlog. A backlog
+// (the node's prefetch allowance) lets the agent start the next task the
+// moment cores free up instead of a leader round trip later: that round
+// trip costs a task of milliseconds more than its run, and one of an hour
+// nothing. Longer tasks, and tasks of unknown runtime, wait at the leader,
+// where whichever node frees up first takes them, so no long task queues
+// behind another on a node while a new pilot idles.
+const backlogMaxEst = time.Second
+
+// placeBacklogs runs the scheduler a second time, for the short tasks the
+// first plan (on idle cores) left waiting, on the room the nodes' backlogs
+// still have, leaving out unreachable nodes. It is called with l.mu held
+// (the estimator) and returns the placements.
+func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable map[string]bool, pending []sched.Task, first sched.Plan) []sched.Placement {
+	skip := make(map[string]bool, len(first.Placements)+len(first.Unschedulable))
+	for _, u := range first.Unschedulable {
+		skip[u.Task] = true
+	}
+	byID := make(map[string]sched.Task, len(pending))
+	for _, t := range pending {
+		byID[t.ID] = t
+	}
+	usedCores := map[string]int{}
+	usedMem := map[string]int64{}
+	for _, p := range first.Placements {
+		skip[p.Task] = true
+		usedCores[p.Node] += byID[p.Task].Cores
+		usedMem[p.Node] += byID[p.Task].MemMB
+	}
+	var short []sched.Task
+	for _, t := range pending {
+		if skip[t.ID] {
+			continue
+		}
+		est, known := t.Est, t.Est > 0
+		if !known {
+			est, known = l.estimator.Estimate(t.Key)
+		}
+		if known && est <= backlogMaxEst {
+			short = append(short, t)
+		}
+	}
+	if len(short) == 0 {
+		return nil
+	}
+	room := false
+	second := view
+	second.Nodes = make([]sched.Node, len(view.Nodes))
+	second.Held = first.Reservations
+	for i, n := range view.Nodes {
+		second.Nodes[i] = n
+		if unreachable[n.ID] {
+			second.Nodes[i].FreeCores = 0
+			continue
+		}
+		second.Nodes[i].FreeCores = max(nodes[i].FreeCores()-usedCores[n.ID], 0)
+		second.Nodes[i].FreeMemMB = n.FreeMemMB - usedMem[n.ID]
+		room = room || second.Nodes[i].FreeCores > 0
+	}
+	if !room {
+		return nil
+	}
+	return sched.Place(second, short, l.cfg.Now(), l.cfg.Sched).Placements
+}
