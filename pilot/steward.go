@@ -145,13 +145,27 @@ func (s *steward) reconcileVoters(ctx context.Context, live map[string]member.No
 		}
 	}
 	for _, name := range sortedNames(live) {
-		if _, ok := inConfig[name]; ok || live[name].Meta.RaftAddr == "" {
+		srv, ok := inConfig[name]
+		addr := live[name].Meta.RaftAddr
+		if addr == "" || (ok && srv.Addr == addr) {
 			continue
 		}
-		if err := s.raft.AddNonvoter(ctx, name, live[name].Meta.RaftAddr); err != nil {
-			return fmt.Errorf("add raft non-voter %s: %w", name, err)
+		// A new member joins as a non-voter. A member restarted on its
+		// node (same name, new ports) that came back before it was
+		// removed keeps its place, at its new address: adding a known
+		// server again only changes its address.
+		add, what := s.raft.AddNonvoter, "add raft non-voter"
+		if ok {
+			what = "move raft server"
+			if srv.Voter {
+				add = s.raft.AddVoter
+			}
+			s.log.Info("a raft server is at a new address", "member", name, "from", srv.Addr, "to", addr)
 		}
-		inConfig[name] = coordinator.Server{ID: name, Addr: live[name].Meta.RaftAddr}
+		if err := add(ctx, name, addr); err != nil {
+			return fmt.Errorf("%s %s: %w", what, name, err)
+		}
+		inConfig[name] = coordinator.Server{ID: name, Addr: addr, Voter: srv.Voter}
 	}
 
 	// Voters: the live, non-draining members, the longest-lived pilots first.
