@@ -29,9 +29,10 @@ type GCReport struct {
 }
 
 // GC evicts sealed entries, least recently used first, until the cache fits
-// opt.Quota, and removes idle entries older than opt.IdleAge. It never
-// touches an entry a live attempt holds. Results staged to the results
-// store are the campaign's outputs and are not deleted.
+// opt.Quota, and removes idle entries older than opt.IdleAge and the pools
+// of processes that ended a day ago. It never touches an entry a live
+// attempt holds. Results staged to the results store are the campaign's
+// outputs and are not deleted.
 func (c *Cache) GC(ctx context.Context, opt GCOptions) (GCReport, error) {
 	var rep GCReport
 	infos, err := c.List(ctx)
@@ -71,7 +72,38 @@ func (c *Cache) GC(ctx context.Context, opt GCOptions) (GCReport, error) {
 		rep.After -= in.Bytes
 		rep.Evicted = append(rep.Evicted, in)
 	}
-	return rep, nil
+	return rep, c.sweepPools(now)
+}
+
+// poolIdle: a pool directory untouched for this long belongs to a process
+// that ended (every seal and miss of a live one renames in it).
+const poolIdle = 24 * time.Hour
+
+// sweepPools removes the pool directories that processes left behind.
+func (c *Cache) sweepPools(now time.Time) error {
+	top := filepath.Join(c.root, poolDir)
+	ents, err := c.fs.ReadDir(top)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return infraErr("list", top, err)
+	}
+	for _, e := range ents {
+		path := filepath.Join(top, e.Name())
+		if path == c.pool.dir {
+			continue
+		}
+		st, err := c.fs.Stat(path)
+		if err != nil || now.Sub(st.ModTime()) < poolIdle {
+			continue
+		}
+		if err := c.fs.RemoveAll(path); err != nil {
+			return infraErr("remove", path, err)
+		}
+		c.log.Info("scratch cache: removed the pool of a process that ended", "path", path, "last_used", st.ModTime())
+	}
+	return nil
 }
 
 // evict moves an entry (its seal and its directory, either of which may

@@ -186,6 +186,8 @@ type Lease struct {
 	done       bool // released or sealed
 	sealing    bool // a Seal is building
 	sealFailed bool // a Seal failed; its outputs may be gone
+
+	staged bool // the Seal building has checked the fence (only it uses this)
 }
 
 // acquire takes the lease of dir (an entry that exists) for attempt. A

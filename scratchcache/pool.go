@@ -47,7 +47,7 @@ type pooledEntry struct {
 // removed or stays where it is.
 const poolMax = 64
 
-// name returns a new name in the pool directory, making the directory
+// poolName returns a new name in the pool directory, making the directory
 // at the first call; ok is false if it cannot be made.
 func (c *Cache) poolName(prefix string) (path string, ok bool) {
 	p := &c.pool
@@ -62,6 +62,20 @@ func (c *Cache) poolName(prefix string) (path string, ok bool) {
 	}
 	p.n++
 	return filepath.Join(p.dir, prefix+strconv.Itoa(p.n)), true
+}
+
+// movePooled renames src into the pool as dst. If the pool directory is
+// gone (GC took it for abandoned), the next name makes it again.
+func (c *Cache) movePooled(src, dst string) error {
+	err := c.fs.Rename(src, dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := c.fs.Stat(c.pool.dir); serr != nil {
+			c.pool.mu.Lock()
+			c.pool.made = false
+			c.pool.mu.Unlock()
+		}
+	}
+	return err
 }
 
 func popLast[T any](mu *sync.Mutex, list *[]T) (item T, ok bool) {
@@ -109,7 +123,7 @@ func (c *Cache) putEntry(dir string, e pooledEntry) bool {
 		return false
 	}
 	path, ok := c.poolName("b-")
-	if !ok || c.fs.Rename(dir, path) != nil {
+	if !ok || c.movePooled(dir, path) != nil {
 		return false
 	}
 	e.name = filepath.Base(path)
@@ -148,7 +162,7 @@ func (c *Cache) put(list *[]string, prefix, path string) bool {
 		return false
 	}
 	dst, ok := c.poolName(prefix)
-	if !ok || c.fs.Rename(path, dst) != nil {
+	if !ok || c.movePooled(path, dst) != nil {
 		return false
 	}
 	return pushIfRoom(&c.pool.mu, list, filepath.Base(dst))

@@ -3,6 +3,8 @@ package scratchcache
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -81,6 +83,16 @@ func TestLeaseRulesProperty(t *testing.T) {
 			},
 			"seal": func(rt *rapid.T) {
 				l := pickLease(rt)
+				// Both forms of a seal: a directory of kept files, or
+				// the manifest alone.
+				if rapid.Bool().Draw(rt, "with a file") {
+					if err := os.MkdirAll(l.OutDir(), 0o755); err != nil {
+						rt.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(l.OutDir(), "out"), []byte("x"), 0o644); err != nil {
+						rt.Fatal(err)
+					}
+				}
 				s, err := l.Seal(context.Background(), []byte(`1`))
 				switch {
 				case err == nil && s.Attempt == l.attempt:

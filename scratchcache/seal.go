@@ -54,9 +54,7 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 		l.sealing = false
 		l.mu.Unlock()
 	}()
-	if err := l.check(); err != nil {
-		return nil, err
-	}
+	l.staged = false
 	// Building (hashing, uploading) may outlast the lease's TTL, so it runs
 	// unlocked and Keep goes on renewing; publishing holds the lock so that
 	// Release cannot interleave.
@@ -72,8 +70,10 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 		l.mu.Unlock()
 	}
 	if err != nil {
+		// Fenced is for good: a Seal again says so again. Any other
+		// failure may have taken staged outputs out of OutDir.
 		l.mu.Lock()
-		l.sealFailed = true
+		l.sealFailed = !errors.Is(err, ErrFenced)
 		l.mu.Unlock()
 		if m != nil {
 			// Written but not published: the output directory is no seal
@@ -215,6 +215,11 @@ func (l *Lease) outputNames() (names []string, alone bool, err error) {
 		ents, err := l.c.fs.ReadDir(dir)
 		if err != nil {
 			if rel == "" && errors.Is(err, fs.ErrNotExist) {
+				// A newer attempt's Open removes an older one's: say
+				// fenced rather than make it again.
+				if err := l.check(); err != nil {
+					return err
+				}
 				alone = true
 				return l.c.makeDir(dir)
 			}
@@ -280,8 +285,16 @@ func (l *Lease) stageFile(ctx context.Context, name string) (File, error) {
 	return file, nil
 }
 
-// put uploads one object of this attempt to the results store.
+// put uploads one object of this attempt to the results store, once a
+// first check found the attempt not fenced (a seal that stages nothing
+// checks once, right before publishing).
 func (l *Lease) put(ctx context.Context, name string, r io.Reader, size int64, sum string) (task.Output, error) {
+	if !l.staged {
+		if err := l.check(); err != nil {
+			return task.Output{}, err
+		}
+		l.staged = true
+	}
 	key := storeKey(l.digest, l.attempt, name)
 	out, err := l.c.store.Put(ctx, key, r, size, sum)
 	if err != nil {
