@@ -20,10 +20,25 @@
 //
 // A starved task that does not fit holds a reservation: the node expected
 // to be free first (Node.BusyUntil), on which later tasks may start only
-// if they are expected to end by then (backfill). The leader hands the
-// plan's reservations back in the next View (View.Held), so a task keeps
-// its node from plan to plan until it starts; a stream of narrow tasks
-// cannot starve a wide one. ReserveShare caps the nodes held at once.
+// if they are expected to end by then, or if they fit in the node's spare
+// room: its size less the starved task's, which the task leaves over once
+// the node is free, however long they run (backfill). The leader hands
+// the plan's reservations back in the next View (View.Held), so a task
+// keeps its node, its shadow (never later than first promised) and what
+// is left of the spare room from plan to plan until it starts; a stream
+// of narrow tasks cannot starve a wide one. ReserveShare caps the nodes
+// held at once.
+//
+// The spare room is what makes reservations cheap. Without it a node held
+// for a 29-core task on 56-core nodes idled up to 27 cores while its other
+// tasks ended; with it, long narrow tasks fill them. On the simulator's
+// mixed workload (100,000 tasks, 100 nodes of 56 cores, 24 h pilots) it
+// lifts utilisation from 0.9359 to 0.9451 (seed 3) and from 0.9042 to
+// 0.9155 (seed 4), with wide tasks waiting at most 1.6-1.8 times the
+// narrow tasks' p99. The shadow must not move: tasks in the spare room
+// keep the node busy past it, so its BusyUntil moves later each plan, and
+// a shadow that followed it let tasks that end "in time" take the held
+// task's cores again and again (a 52-core task held a node for 10 h).
 //
 // Why first fit and not best fit (which the issue suggested), measured by
 // the simulator on the mixed workload (30,000 tasks, no starvation

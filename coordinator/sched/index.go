@@ -12,19 +12,25 @@ import (
 // keeps a max-tree of its nodes' free cores, so "the first node with c
 // free cores" and "is there any" cost O(log n), not a scan.
 type index struct {
-	nodes     []*Node // by rank
-	free      []int   // free cores by rank
-	mem       []int64 // free memory by rank
-	class     []int32 // class by rank; -1 for draining and reserved nodes
-	home      []int32 // class by rank as built; -1 for draining nodes
-	pos       []int32 // position in its class by rank
-	classes   []class // by remaining time, shortest first
+	nodes     []*Node         // by rank
+	free      []int           // free cores by rank
+	mem       []int64         // free memory by rank
+	class     []int32         // class by rank; -1 for draining and reserved nodes
+	home      []int32         // class by rank as built; -1 for draining nodes
+	pos       []int32         // position in its class by rank
+	classes   []class         // by remaining time, shortest first
+	remain    []time.Duration // each class's remaining time, in class order
 	draining  []int32
 	reserved  []int32
 	resMost   int             // the most free cores of a reserved node, -1 with none
 	remaining []time.Duration // by rank
 	busy      []time.Duration // by rank: until BusyUntil, -1 when unknown
 	shadow    []time.Duration // by rank: a reserved node is held until then
+	// spare and spareMem are, by rank, what a reserved node has beyond
+	// what its starved task needs once the node is free: tasks that run
+	// past the shadow may use that much (see find).
+	spare    []int
+	spareMem []int64
 	// most[ci] is the most free cores of any node in classes ci and
 	// later: a task wider than that fails with no search at all.
 	most []int
@@ -32,11 +38,10 @@ type index struct {
 
 // class is the nodes whose pilots end at one time.
 type class struct {
-	remaining time.Duration
-	ranks     []int32 // ascending
-	size      int     // leaves of tree, a power of two ≥ len(ranks)
-	tree      []int   // tree[1] is the root; leaves hold free cores, -1 when absent
-	memTree   []int64 // the same over free memory, so searches prune on both
+	ranks   []int32 // ascending
+	size    int     // leaves of tree, a power of two ≥ len(ranks)
+	tree    []int   // tree[1] is the root; leaves hold free cores, -1 when absent
+	memTree []int64 // the same over free memory, so searches prune on both
 }
 
 func newIndex(nodes []Node, now time.Time) *index {
@@ -50,6 +55,8 @@ func newIndex(nodes []Node, now time.Time) *index {
 		remaining: make([]time.Duration, len(nodes)),
 		busy:      make([]time.Duration, len(nodes)),
 		shadow:    make([]time.Duration, len(nodes)),
+		spare:     make([]int, len(nodes)),
+		spareMem:  make([]int64, len(nodes)),
 		resMost:   -1,
 	}
 	for i := range nodes {
@@ -76,8 +83,9 @@ func newIndex(nodes []Node, now time.Time) *index {
 	slices.SortFunc(ends, func(a, b time.Time) int { return a.Compare(b) })
 	ends = slices.CompactFunc(ends, func(a, b time.Time) bool { return a.Equal(b) })
 	ix.classes = make([]class, len(ends))
+	ix.remain = make([]time.Duration, len(ends))
 	for i, e := range ends {
-		ix.classes[i].remaining = e.Sub(now)
+		ix.remain[i] = e.Sub(now)
 	}
 	for r, n := range ix.nodes {
 		if n.Draining {
@@ -102,27 +110,32 @@ func newIndex(nodes []Node, now time.Time) *index {
 }
 
 // firstClass is the first class whose nodes have more than need left.
+// Pilots are few, so a scan of their end times beats a binary search.
 func (ix *index) firstClass(need time.Duration) int {
-	i, _ := slices.BinarySearchFunc(ix.classes, need, func(c class, need time.Duration) int {
-		if c.remaining > need {
-			return 1
+	for i, rem := range ix.remain {
+		if rem > need {
+			return i
 		}
-		return -1
-	})
-	return i
+	}
+	return len(ix.remain)
 }
 
 // find is the node for a task of c cores and m MB that needs need: a
-// reserved node it can use and leave before the reservation's time
-// (backfill; not for a task with no estimate, late), else in classes [first, stop) the first fit, in the pilot that ends soonest (latest when late),
-// then the lowest id. First fit keeps the nodes of high id empty, where
-// wide tasks find room.
+// reserved node it can use (backfill), else in classes [first, stop) the
+// first fit, in the pilot that ends soonest (latest when late: the task
+// has no estimate), then the lowest id. First fit keeps the nodes of high
+// id empty, where wide tasks find room. A task with an estimate may
+// backfill a reserved node when it is expected to end by the reservation's
+// shadow, or when it fits in the node's spare room, which the starved task
+// leaves over once the node is free, however long it runs. A task with no
+// estimate never backfills: the node's expected end would become unknown,
+// and with it the reservation.
 func (ix *index) find(c int, m int64, need time.Duration, first, stop int, late bool) (int32, bool) {
 	for _, r := range ix.reserved {
 		if late || c > ix.resMost {
 			break
 		}
-		if ix.free[r] >= c && ix.mem[r] >= m && need <= ix.shadow[r] && need < ix.remaining[r] {
+		if ix.free[r] >= c && ix.mem[r] >= m && need < ix.remaining[r] && (need <= ix.shadow[r] || (c <= ix.spare[r] && m <= ix.spareMem[r])) {
 			return r, true
 		}
 	}
@@ -152,12 +165,18 @@ func (ix *index) find(c int, m int64, need time.Duration, first, stop int, late 
 	return -1, false
 }
 
-// take gives c cores and m MB of node r to a task.
-func (ix *index) take(r int32, c int, m int64) {
+// take gives c cores and m MB of node r to a task that needs need. On a
+// reserved node, a task that may run past the shadow takes from the spare
+// room.
+func (ix *index) take(r int32, c int, m int64, need time.Duration) {
 	ix.free[r] -= c
 	ix.mem[r] -= m
 	ci := int(ix.class[r])
 	if ci < 0 {
+		if need > ix.shadow[r] {
+			ix.spare[r] -= c
+			ix.spareMem[r] -= m
+		}
 		ix.updateResMost() // a reserved node, backfilled
 		return
 	}
@@ -188,13 +207,15 @@ func (ix *index) findReserve(c int, m int64, need time.Duration) (int32, time.Du
 	return best, bestAt, best >= 0
 }
 
-// reserve takes node r out of the index until shadow: only tasks that end
-// by then are placed on it.
-func (ix *index) reserve(r int32, shadow time.Duration) {
+// reserve takes node r out of the index until shadow for a starved task:
+// only tasks that end by then, or that fit in the spare cores and memory
+// (which the task leaves over once the node is free), are placed on it.
+func (ix *index) reserve(r int32, shadow time.Duration, spare int, spareMem int64) {
 	ci := int(ix.class[r])
 	ix.classes[ci].set(int(ix.pos[r]), -1, -1)
 	ix.class[r] = -1
 	ix.shadow[r] = shadow
+	ix.spare[r], ix.spareMem[r] = spare, spareMem
 	ix.reserved = append(ix.reserved, r)
 	ix.resMost = max(ix.resMost, ix.free[r])
 	ix.updateMost(ci)

@@ -27,7 +27,8 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 		from  int
 		ok    bool
 	}
-	held := holdPrior(ix, v.Held, pending, maxReserve)
+	held := holdPrior(ix, v.Held, pending, now, maxReserve)
+	var resRanks []int32 // the nodes of plan.Reservations
 	if len(held) > 0 {
 		// Tasks that hold a node go first, so a node they let go of is
 		// there for every other task.
@@ -39,31 +40,34 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 	}
 	for _, it := range order {
 		t := &pending[it.i]
+		first := ix.firstClass(it.need)
 		if h, ok := held[it.i]; ok {
 			// The task holds a node from the last plan: it starts there
 			// or anywhere else it fits now, or keeps holding the node.
 			r, fits := h.rank, ix.free[h.rank] >= t.Cores && ix.mem[h.rank] >= t.MemMB && it.need < ix.remaining[h.rank]
+			spare, spareMem := ix.spare[r], ix.spareMem[r] // the node keeps them if the task holds on
 			ix.unreserve(h.rank)
 			failed.ok = false
 			if !fits {
-				r, fits = ix.find(t.Cores, t.MemMB, it.need, ix.firstClass(it.need), len(ix.classes), !it.estimated)
+				r, fits = ix.find(t.Cores, t.MemMB, it.need, first, len(ix.classes), !it.estimated)
 			}
 			if fits {
-				ix.take(r, t.Cores, t.MemMB)
+				ix.take(r, t.Cores, t.MemMB, it.need)
 				plan.Placements = append(plan.Placements, Placement{Task: t.ID, Node: ix.nodes[r].ID})
 				continue
 			}
-			ix.reserve(h.rank, h.until)
+			ix.reserve(h.rank, h.until, spare, spareMem)
 			plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[h.rank].ID, Until: now.Add(h.until), After: len(plan.Placements)})
-			plan.Waiting[ix.diagnose(t.Cores, t.MemMB, ix.firstClass(it.need), it.need)]++
+			resRanks = append(resRanks, h.rank)
+			plan.Waiting[ix.diagnose(t.Cores, t.MemMB, first, it.need)]++
 			continue
 		}
-		first, stop := ix.firstClass(it.need), len(ix.classes)
+		stop := len(ix.classes)
 		if failed.ok && failed.cores == t.Cores && failed.mem == t.MemMB {
 			stop = max(first, failed.from)
 		}
 		if r, ok := ix.find(t.Cores, t.MemMB, it.need, first, stop, !it.estimated); ok {
-			ix.take(r, t.Cores, t.MemMB)
+			ix.take(r, t.Cores, t.MemMB, it.need)
 			plan.Placements = append(plan.Placements, Placement{Task: t.ID, Node: ix.nodes[r].ID})
 			continue
 		}
@@ -77,11 +81,15 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 		reason := ix.diagnose(t.Cores, t.MemMB, first, it.need)
 		if it.starved && len(ix.reserved) < maxReserve {
 			if r, at, ok := ix.findReserve(t.Cores, t.MemMB, it.need); ok {
-				ix.reserve(r, at)
+				ix.reserve(r, at, ix.nodes[r].TotalCores-t.Cores, ix.nodes[r].TotalMemMB-t.MemMB)
 				plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[r].ID, Until: now.Add(at), After: len(plan.Placements)})
+				resRanks = append(resRanks, r)
 			}
 		}
 		plan.Waiting[reason]++
+	}
+	for i, r := range resRanks {
+		plan.Reservations[i].Spare, plan.Reservations[i].SpareMemMB = ix.spare[r], ix.spareMem[r]
 	}
 	return plan
 }
@@ -95,28 +103,32 @@ type hold struct {
 // holdPrior takes the nodes that pending tasks held in the last plan out
 // of the index before anything is placed, so no task visited earlier
 // takes them (except by backfill). A hold lapses when its task is no
-// longer pending or its node is gone, draining or too small.
-func holdPrior(ix *index, prior []Reservation, pending []Task, maxReserve int) map[int32]hold {
+// longer pending or its node is gone, draining or too small. A hold keeps
+// its spare room as the last plan left it, and its shadow never moves
+// later: the node is busy for longer once tasks run in the spare room,
+// but they leave the held task its cores, which it gets by then.
+func holdPrior(ix *index, prior []Reservation, pending []Task, now time.Time, maxReserve int) map[int32]hold {
 	if len(prior) == 0 || maxReserve == 0 {
 		return nil
 	}
-	node := make(map[string]string, len(prior))
+	byTask := make(map[string]Reservation, len(prior))
 	for _, r := range prior {
-		node[r.Task] = r.Node
+		byTask[r.Task] = r
 	}
 	held := map[int32]hold{}
 	for i := range pending {
 		t := &pending[i]
-		id, ok := node[t.ID]
+		res, ok := byTask[t.ID]
 		if !ok || len(held) == maxReserve {
 			continue
 		}
-		r, ok := ix.rank(id)
+		r, ok := ix.rank(res.Node)
 		if !ok || ix.class[r] < 0 || ix.nodes[r].TotalCores < t.Cores || ix.nodes[r].TotalMemMB < t.MemMB || ix.busy[r] < 0 {
 			continue
 		}
-		ix.reserve(r, ix.busy[r])
-		held[int32(i)] = hold{rank: r, until: ix.busy[r]}
+		until := min(ix.busy[r], max(res.Until.Sub(now), 0))
+		ix.reserve(r, until, min(res.Spare, ix.nodes[r].TotalCores-t.Cores), min(res.SpareMemMB, ix.nodes[r].TotalMemMB-t.MemMB))
+		held[int32(i)] = hold{rank: r, until: until}
 	}
 	return held
 }

@@ -143,7 +143,7 @@ func TestStarvedWideTaskReservesANode(t *testing.T) {
 	view := View{Nodes: []Node{a, b}}
 
 	p := Place(view, []Task{narrow("n1", time.Hour), wide, narrow("n2", time.Hour), narrow("short", 10*time.Minute), narrow("n3", time.Hour)}, now, cfg)
-	if want := []Reservation{{"wide", "a", now.Add(time.Hour), 0}}; !slices.Equal(p.Reservations, want) {
+	if want := []Reservation{{Task: "wide", Node: "a", Until: now.Add(time.Hour), Spare: 0, SpareMemMB: 1 << 20}}; !slices.Equal(p.Reservations, want) {
 		t.Fatalf("reservations %v, want %v", p.Reservations, want)
 	}
 	want := []Placement{{"n1", "b"}, {"n2", "b"}, {"n3", "b"}, {"short", "a"}}
@@ -208,5 +208,42 @@ func TestNarrowStarveAfter(t *testing.T) {
 		if want := []Placement{{c.want, "a"}}; !slices.Equal(p.Placements, want) {
 			t.Errorf("NarrowStarveAfter %s: placements %v, want %v", c.narrowAfter, p.Placements, want)
 		}
+	}
+}
+
+// A node held for a starved task that needs only part of it takes tasks
+// that run past the reservation in the room the task leaves over, and no
+// more, in this plan and the next: once the node's running tasks end, the
+// starved task finds its cores free.
+func TestReservedNodeSpareRoom(t *testing.T) {
+	cfg := Config{Slack: 0.5, Margin: time.Minute, StarveAfter: time.Hour, ReserveShare: 0.5}
+	now := t0.Add(2 * time.Hour)
+	wide := Task{ID: "wide", Cores: 6, Est: time.Hour, Since: t0}
+	long := func(id string) Task { return Task{ID: id, Cores: 1, Est: 5 * time.Hour, Since: now, Seq: 1} }
+	a := node("a", 8, 3, 24*time.Hour) // 5 cores busy for another hour
+	a.BusyUntil = now.Add(time.Hour)
+	view := View{Nodes: []Node{a}}
+
+	p := Place(view, []Task{wide, long("l1"), long("l2"), long("l3")}, now, cfg)
+	want := []Placement{{"l1", "a"}, {"l2", "a"}}
+	if !slices.Equal(p.Placements, want) || len(p.Reservations) != 1 || p.Reservations[0].Spare != 0 {
+		t.Fatalf("placements %v, reservations %+v: want l1 and l2 in the 2 spare cores of a, none left", p.Placements, p.Reservations)
+	}
+	// The next plan: l1 and l2 run and keep a busy past the shadow, so
+	// its BusyUntil moves later; the hold keeps its shadow and gives no
+	// more spare room, and a task that would end by the later time but
+	// not by the shadow does not backfill.
+	view.Held = p.Reservations
+	view.Nodes[0].FreeCores, view.Nodes[0].BusyUntil = 1, now.Add(5*time.Hour)
+	medium := Task{ID: "medium", Cores: 1, Est: 2 * time.Hour, Since: now, Seq: 2}
+	p = Place(view, []Task{wide, long("l3"), medium}, now, cfg)
+	if len(p.Placements) != 0 || len(p.Reservations) != 1 || !p.Reservations[0].Until.Equal(now.Add(time.Hour)) {
+		t.Fatalf("placements %v, reservations %+v: want nothing placed and the hold until +1h", p.Placements, p.Reservations)
+	}
+	// Once the first tasks end, the starved task starts beside l1 and l2.
+	view.Held = p.Reservations
+	view.Nodes[0].FreeCores = 6
+	if p = Place(view, []Task{wide}, now.Add(time.Hour), cfg); !slices.Equal(p.Placements, []Placement{{"wide", "a"}}) {
+		t.Fatalf("placements %v, want wide on a", p.Placements)
 	}
 }

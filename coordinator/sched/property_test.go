@@ -118,6 +118,26 @@ func checkPlan(t *rapid.T, v View, pending []Task, cfg Config, plan Plan) {
 		reservation[r.Node] = r
 	}
 	decided := map[string]bool{}
+	type use struct {
+		cores int
+		mem   int64
+	}
+	spare := map[string]use{} // on reserved nodes, by tasks that may run past the reservation
+	// room is what such tasks may use: the node's size less the starved
+	// task's, or what is left of it when the last plan held the node.
+	room := map[string]use{}
+	prior := map[string]Reservation{}
+	for _, r := range v.Held {
+		prior[r.Task] = r
+	}
+	for _, r := range plan.Reservations {
+		n, tk := nodes[r.Node], tasks[r.Task]
+		u := use{n.TotalCores - tk.Cores, n.TotalMemMB - tk.MemMB}
+		if h, ok := prior[r.Task]; ok && h.Node == r.Node {
+			u = use{min(u.cores, h.Spare), min(u.mem, h.SpareMemMB)}
+		}
+		room[r.Node] = u
+	}
 	for i, p := range plan.Placements {
 		tk, n := tasks[p.Task], nodes[p.Node]
 		if decided[p.Task] {
@@ -128,8 +148,17 @@ func checkPlan(t *rapid.T, v View, pending []Task, cfg Config, plan Plan) {
 			t.Fatalf("task %s placed on draining node %+v", p.Task, n)
 		}
 		if res, ok := reservation[p.Node]; ok && i >= res.After {
+			// Backfill: the task ends by the reservation's time, or it
+			// and the others that may not leave the starved task its
+			// cores and memory once the node is free.
 			if d, known := need(v, tk, cfg); !known || t0.Add(d).After(res.Until) {
-				t.Fatalf("task %+v (need %s) backfilled on node %s reserved until +%s", tk, d, n.ID, res.Until.Sub(t0))
+				s := spare[p.Node]
+				s.cores += tk.Cores
+				s.mem += tk.MemMB
+				spare[p.Node] = s
+				if s.cores > room[p.Node].cores || s.mem > room[p.Node].mem {
+					t.Fatalf("task %+v (need %s) backfilled on node %s reserved until +%s for task %+v: tasks that may run past it use %d cores, %d MB of %+v", tk, d, n.ID, res.Until.Sub(t0), tasks[res.Task], s.cores, s.mem, room[p.Node])
+				}
 			}
 		}
 		if d, _ := need(v, tk, cfg); !t0.Add(d).Before(n.PilotEnd) {
@@ -155,6 +184,11 @@ func checkPlan(t *rapid.T, v View, pending []Task, cfg Config, plan Plan) {
 			}
 		}
 	}
+	for _, r := range plan.Reservations {
+		if u := room[r.Node]; r.Spare != u.cores-spare[r.Node].cores || r.SpareMemMB != u.mem-spare[r.Node].mem || r.Spare < 0 {
+			t.Fatalf("reservation %+v: its spare room should be %d cores, %d MB less the %+v backfilled past it", r, u.cores, u.mem, spare[r.Node])
+		}
+	}
 	waiting := 0
 	for _, c := range plan.Waiting {
 		waiting += c
@@ -168,7 +202,10 @@ func checkPlan(t *rapid.T, v View, pending []Task, cfg Config, plan Plan) {
 		}
 		d, known := need(v, tk, cfg)
 		for _, n := range nodes {
-			backfill := known && reserved[n.ID] && !t0.Add(d).After(reservation[n.ID].Until)
+			res := reservation[n.ID]
+			left := room[n.ID].cores - spare[n.ID].cores
+			leftMem := room[n.ID].mem - spare[n.ID].mem
+			backfill := known && reserved[n.ID] && (!t0.Add(d).After(res.Until) || (tk.Cores <= left && tk.MemMB <= leftMem))
 			if !n.Draining && (!reserved[n.ID] || backfill) && n.FreeCores >= tk.Cores && n.FreeMemMB >= tk.MemMB && t0.Add(d).Before(n.PilotEnd) {
 				t.Fatalf("task %+v waits but fits the room left on node %+v", tk, n)
 			}

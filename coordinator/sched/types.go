@@ -125,13 +125,20 @@ type Placement struct {
 
 // Reservation holds a node for a starved task until the node is expected
 // to be free (Until): no placement after it in the plan is on that node,
-// except tasks that are expected to end by Until (backfill).
+// except tasks that are expected to end by Until or that fit in its spare
+// room (backfill).
 type Reservation struct {
 	Task  string
 	Node  string
 	Until time.Time
 	// After is the number of placements planned before the reservation.
 	After int
+	// Spare and SpareMemMB are what tasks that may run past Until can
+	// still take on the node without keeping the starved task from its
+	// cores and memory once the node is free: the node's size less the
+	// task's, less what such tasks took in this plan and those before.
+	Spare      int
+	SpareMemMB int64
 }
 
 // Unschedulable is a task that fits no node of any live or configured
