@@ -46,7 +46,7 @@ type Scenario struct {
 // Scenarios lists every scenario the suite has, in table order.
 func Scenarios() []Scenario {
 	return []Scenario{
-		leaderKillLoop, leaderPartition, quorumLoss, nodeDeath, pauseNotCrash, udpBlocked, packetLoss, plannedChurn, allEnd, walltimePlacement,
+		leaderKillLoop, crashPersist, leaderPartition, quorumLoss, nodeDeath, pauseNotCrash, udpBlocked, packetLoss, plannedChurn, allEnd, walltimePlacement,
 		poisonTask, hungTree, lateCompletion, flushUnderLoad, malformed, mutatingQueue,
 		upstreamOutage, upstreamFaults, cacheIntegrity, diskFull,
 	}
