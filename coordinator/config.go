@@ -27,6 +27,12 @@ type Config struct {
 	Advertise string
 	// WrapConn, when set, wraps every Raft connection (see ConnWrapper).
 	WrapConn ConnWrapper
+	// Resolve, when set, gives the address to dial a Raft server at by its
+	// ID, for servers whose address changed after the configuration named
+	// them (an agent restarted on its node with new ports); "" means not
+	// known, and the configuration's address is dialled. Raft calls it
+	// from its own goroutines: it must be safe for concurrent use.
+	Resolve func(id string) string
 	// Timeouts of the Raft protocol; zero fields take DefaultTimeouts.
 	Timeouts Timeouts
 	// SnapshotInterval and SnapshotThreshold: Raft checks every interval

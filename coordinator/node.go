@@ -75,8 +75,13 @@ func Open(cfg Config) (*Node, error) {
 	// stops for good and raft.Shutdown waits on it forever (seen: a drained
 	// agent that never exited). raft's own measurements find pipelining of
 	// little use beside batching (hashicorp/raft#541).
+	var addrs raft.ServerAddressProvider
+	if cfg.Resolve != nil {
+		addrs = resolver(cfg.Resolve)
+	}
 	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: stream, MaxPool: 4, MaxRPCsInFlight: 1, Timeout: 10 * time.Second, Logger: hlog.Named("net"),
+		ServerAddressProvider: addrs,
 	})
 	fsm := NewFSM(cfg.Ledger)
 	r, err := raft.NewRaft(raftConfig(&cfg, hlog), fsm, wal, wal, snaps, transport)
@@ -88,6 +93,16 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, raft: r, fsm: fsm, wal: wal, meta: meta, transport: transport, stream: stream, shutdown: make(chan struct{})}
 	cfg.Logger.Info("raft node started", "node", cfg.ID, "addr", n.Addr(), "dir", cfg.Dir, "index", fsm.Ledger().Applied())
 	return n, nil
+}
+
+// resolver is Config.Resolve as raft's ServerAddressProvider.
+type resolver func(id string) string
+
+func (r resolver) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if addr := r(string(id)); addr != "" {
+		return raft.ServerAddress(addr), nil
+	}
+	return "", fmt.Errorf("no address known for raft server %s", id)
 }
 
 func raftConfig(cfg *Config, hlog hclog.Logger) *raft.Config {
