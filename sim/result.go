@@ -53,8 +53,13 @@ type Result struct {
 	Pilots   int     `json:"pilots_started"`
 	Lost     int     `json:"nodes_lost"`
 
-	MakespanS      float64 `json:"makespan_s"`
-	LowerBoundS    float64 `json:"lower_bound_s"`
+	MakespanS   float64 `json:"makespan_s"`
+	LowerBoundS float64 `json:"lower_bound_s"`
+	// WideBoundS is a second lower bound: at most one task wider than
+	// half a node runs on a node at a time, so the wide tasks' runtimes
+	// spread over every node. Above LowerBoundS, no schedule can keep
+	// every core busy.
+	WideBoundS     float64 `json:"wide_bound_s"`
 	MakespanOverLB float64 `json:"makespan_over_lb"`
 	// Utilization is busy / allocated core-seconds, while work remained.
 	Utilization    float64 `json:"utilization"`
@@ -100,6 +105,7 @@ func (r *run) result() Result {
 		Pilots: len(r.pilots), Lost: m.nodesLost,
 		MakespanS:     m.end.Seconds(),
 		LowerBoundS:   lowerBound(r.jobs, r.cfg.Nodes*r.cfg.Cores).Seconds(),
+		WideBoundS:    wideBound(r.jobs, r.cfg.Nodes, r.cfg.Cores).Seconds(),
 		BusyCoreS:     m.busy,
 		WastedCoreS:   m.wasted,
 		WalltimeKills: m.walltimeKills, NodeLossKills: m.lossKills,
@@ -159,6 +165,18 @@ func lowerBound(jobs []Job, cores int) time.Duration {
 	return max(seconds(coreS/float64(cores)), longest)
 }
 
+// wideBound is the shortest time the tasks wider than half a node can
+// take: one of them at a time on each node.
+func wideBound(jobs []Job, nodes, cores int) time.Duration {
+	var run time.Duration
+	for _, j := range jobs {
+		if 2*j.Spec.Cores > cores {
+			run += j.True
+		}
+	}
+	return run / time.Duration(nodes)
+}
+
 func quantile(xs []float64, q float64) float64 {
 	if len(xs) == 0 {
 		return 0
@@ -197,6 +215,7 @@ func Table(w io.Writer, rs []Result) error {
 	row("pilots started, nodes lost", func(r Result) string { return fmt.Sprintf("%d, %d", r.Pilots, r.Lost) })
 	row("makespan", hours(func(r Result) float64 { return r.MakespanS }))
 	row("lower bound", hours(func(r Result) float64 { return r.LowerBoundS }))
+	row("wide tasks' bound (one a node)", hours(func(r Result) float64 { return r.WideBoundS }))
 	row("makespan / lower bound", num("%.4f", func(r Result) float64 { return r.MakespanOverLB }))
 	row("utilization", num("%.4f", func(r Result) float64 { return r.Utilization }))
 	row("allocated core-h", num("%.0f", func(r Result) float64 { return r.AllocatedCoreS / 3600 }))
