@@ -58,6 +58,10 @@ func Open(cfg Config) (*Node, error) {
 		wal.Close()
 		meta.Close()
 	}
+	if err := removeHalfSnapshots(cfg.Dir); err != nil {
+		closeLog()
+		return nil, err
+	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, cfg.SnapshotRetain, hlog.Named("snapshots"))
 	if err != nil {
 		closeLog()
@@ -168,5 +172,24 @@ func (n *Node) Shutdown() error {
 		return fmt.Errorf("coordinator: shut down node %s: %w", n.cfg.ID, err)
 	}
 	n.cfg.Logger.Info("raft node stopped", "node", n.cfg.ID, "index", n.fsm.Ledger().Applied())
+	return nil
+}
+
+// removeHalfSnapshots deletes the snapshots a killed node left half
+// written: raft persists one in a NAME.tmp directory and renames it when
+// it is complete, and never looks at a .tmp one again, so each kill
+// during a persist left a ledger-sized directory behind (chaos
+// crash-persist). The Raft log is open, and locked, by now: no other
+// process of this node writes there.
+func removeHalfSnapshots(dir string) error {
+	half, err := filepath.Glob(filepath.Join(dir, "snapshots", "*.tmp"))
+	if err != nil {
+		return err
+	}
+	for _, d := range half {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("coordinator: remove the half-written snapshot %s: %w", d, err)
+		}
+	}
 	return nil
 }

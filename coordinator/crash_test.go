@@ -1,6 +1,10 @@
 package coordinator
 
 import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -57,5 +61,27 @@ func TestWALReopensAfterTailTruncation(t *testing.T) {
 		if want := uint64(1 + i/15); l.Term != want {
 			t.Errorf("entry %d has term %d, want %d", i, l.Term, want)
 		}
+	}
+}
+
+// TestOpenRemovesHalfSnapshots opens a node on the data of one killed
+// while it persisted a snapshot: the half-written one goes.
+func TestOpenRemovesHalfSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	half := filepath.Join(dir, "snapshots", "2-37-1795952474890.tmp")
+	if err := os.MkdirAll(half, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(half, "state.bin"), []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Open(Config{ID: "n1", Dir: dir, Bind: "127.0.0.1:0", Timeouts: LoopbackTimeouts,
+		Logger: slog.New(slog.DiscardHandler), RaftLogOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown()
+	if _, err := os.Stat(half); !os.IsNotExist(err) {
+		t.Fatalf("the half-written snapshot %s is still there (%v)", half, err)
 	}
 }
