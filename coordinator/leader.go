@@ -114,8 +114,8 @@ type Leader struct {
 	// backlogging: the last plan put short tasks in nodes' backlogs, so
 	// the window counts the backlogs' room too.
 	backlogging bool
-	renewedAt time.Time
-	ackedAt   time.Time // when results were last written upstream
+	renewedAt   time.Time
+	ackedAt     time.Time // when results were last written upstream
 	// unreachable holds nodes a dispatch could not reach, until when
 	// Place leaves them out (membership takes seconds to declare a node
 	// dead; meanwhile each round would assign to it and requeue again).

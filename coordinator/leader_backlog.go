@@ -15,11 +15,20 @@ import (
 // nothing. Longer tasks, and tasks of unknown runtime, wait at the leader,
 // where whichever node frees up first takes them, so no long task queues
 // behind another on a node while a new pilot idles.
-const backlogMaxEst = time.Second
+//
+// backlogHorizon is about how much work a backlog holds per core: the
+// prefetch allowance caps it, and so does this much time of the longest
+// short task in the plan, so a backlog of millisecond tasks is deep and
+// one of second-long tasks is a task or two.
+const (
+	backlogMaxEst  = time.Second
+	backlogHorizon = time.Second
+)
 
 // placeBacklogs runs the scheduler a second time, for the short tasks the
 // first plan (on idle cores) left waiting, on the room the nodes' backlogs
-// still have, leaving out unreachable nodes. It is called with l.mu held
+// still have once it is at least half of them, leaving out unreachable
+// nodes. It is called with l.mu held
 // (the estimator) and returns the placements.
 func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable map[string]bool, pending []sched.Task, first sched.Plan) []sched.Placement {
 	skip := make(map[string]bool, len(first.Placements)+len(first.Unschedulable))
@@ -38,6 +47,7 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 		usedMem[p.Node] += byID[p.Task].MemMB
 	}
 	var short []sched.Task
+	longest := time.Millisecond
 	for _, t := range pending {
 		if skip[t.ID] {
 			continue
@@ -48,6 +58,7 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 		}
 		if known && est <= backlogMaxEst {
 			short = append(short, t)
+			longest = max(longest, est)
 		}
 	}
 	if len(short) == 0 {
@@ -63,9 +74,18 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 			second.Nodes[i].FreeCores = 0
 			continue
 		}
-		second.Nodes[i].FreeCores = max(nodes[i].FreeCores()-usedCores[n.ID], 0)
+		ln := nodes[i]
+		depth := min(ln.Prefetch, int(int64(ln.Cores)*int64(backlogHorizon)/int64(longest)))
+		held := max(ln.UsedCores+usedCores[n.ID]-ln.Cores, 0) // cores of tasks waiting there
+		free := max(min(depth-held, ln.FreeCores()-usedCores[n.ID]), 0)
+		if 2*free < depth {
+			// Refilled once half empty: a few tasks' room each round
+			// would cost a log entry per few tasks.
+			free = 0
+		}
+		second.Nodes[i].FreeCores = free
 		second.Nodes[i].FreeMemMB = n.FreeMemMB - usedMem[n.ID]
-		room = room || second.Nodes[i].FreeCores > 0
+		room = room || free > 0
 	}
 	if !room {
 		return nil

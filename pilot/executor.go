@@ -27,7 +27,7 @@ import (
 // backlog holds seconds of work, never hours.
 func prefetchCores(cores int) int { return prefetchFactor * cores }
 
-const prefetchFactor = 8
+const prefetchFactor = 32
 
 // Resolver turns a task that names a function ("fn") into the argv and
 // environment of this site (the site config's functions table).
