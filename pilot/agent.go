@@ -118,9 +118,10 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 	a.reports.cancel = func(refs []rpc.TaskRef) { a.exec.Cancel(fromRefs(refs)) }
 	a.reports.send = a.sendReports
 
+	addrs := &raftAddrs{}
 	a.raft, err = coordinator.Open(coordinator.Config{
 		ID: cfg.Name, Dir: filepath.Join(cfg.DataDir, "raft"), Bind: net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.RaftPort)),
-		WrapConn: a.authenticate, Timeouts: cfg.timeouts(), Logger: cfg.Logger,
+		WrapConn: a.authenticate, Timeouts: cfg.timeouts(), Logger: cfg.Logger, Resolve: addrs.lookup,
 		SnapshotThreshold: cfg.SnapshotThreshold, SnapshotInterval: cfg.snapshotInterval(), TrailingLogs: cfg.SnapshotThreshold,
 	})
 	if err != nil {
@@ -148,6 +149,7 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 	if err != nil {
 		return nil, err
 	}
+	addrs.use(a.members.Members)
 	if a.obs, err = startObserver(a); err != nil {
 		return nil, err
 	}
