@@ -27,11 +27,12 @@ func (c *Cache) create(dir, taskID, digest string, attempt int) (*Lease, error) 
 	now := c.cfg.Now().UTC()
 	l := &Lease{c: c, dir: dir, digest: digest, task: taskID, attempt: attempt, owner: c.owner + ":" + token(), acquired: now, created: true}
 	rec := leaseRecord{Task: taskID, Attempt: attempt, Owner: l.owner, Acquired: now, Renewed: now}
-	e, pooled := c.takeEntry()
 	var path string
+	e, pooled := c.takeEntry()
 	if pooled {
 		path, err = c.refit(e, rec)
-	} else {
+	}
+	if !pooled || errors.Is(err, fs.ErrNotExist) { // none, or GC took the pool
 		path, err = c.assemble(rec)
 	}
 	if errors.Is(err, errNoPool) {
@@ -108,7 +109,16 @@ func (c *Cache) assemble(rec leaseRecord) (string, error) {
 		return "", errNoPool
 	}
 	if _, err := c.mkdir(path); err != nil {
-		return "", err
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		c.poolGone() // GC took it for abandoned: make it again
+		if path, ok = c.poolName("b-"); !ok {
+			return "", errNoPool
+		}
+		if _, err := c.mkdir(path); err != nil {
+			return "", err
+		}
 	}
 	b, err := recordBytes(rec)
 	if err == nil {

@@ -70,12 +70,20 @@ func (c *Cache) movePooled(src, dst string) error {
 	err := c.fs.Rename(src, dst)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := c.fs.Stat(c.pool.dir); serr != nil {
-			c.pool.mu.Lock()
-			c.pool.made = false
-			c.pool.mu.Unlock()
+			c.poolGone()
 		}
 	}
 	return err
+}
+
+// poolGone forgets the pool directory, which is gone, and what it held:
+// the next name makes it again.
+func (c *Cache) poolGone() {
+	p := &c.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.made = false
+	p.entries, p.dirs, p.files = nil, nil, nil
 }
 
 func popLast[T any](mu *sync.Mutex, list *[]T) (item T, ok bool) {

@@ -194,3 +194,29 @@ func TestGCRemovesAbandonedPools(t *testing.T) {
 		}
 	}
 }
+
+// A process whose pool GC took (it sat idle for a day) makes a new one
+// and goes on: misses and seals work as before.
+func TestPoolTakenByGCIsMadeAgain(t *testing.T) {
+	clk := newClock()
+	c := newTestCache(t, t.TempDir(), clk, nil)
+	seal := func(id string) {
+		t.Helper()
+		l := mustOpenLease(t, c, id, specDigest(id), 1)
+		if _, err := l.Seal(context.Background(), []byte(`1`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seal("before")
+	if err := os.RemoveAll(c.pool.dir); err != nil {
+		t.Fatal(err)
+	}
+	seal("after") // takes the pooled entry that is gone
+	seal("again") // takes the one "after" gave back to the new pool
+	if ents, err := os.ReadDir(c.pool.dir); err != nil || len(ents) != 1 {
+		t.Fatalf("the new pool holds %v (%v), want one entry", ents, err)
+	}
+	for _, id := range []string{"before", "after", "again"} {
+		mustHit(t, c, id, specDigest(id), 2)
+	}
+}
