@@ -72,6 +72,55 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
+// servedRun starts 'pilot serve', submits data to it and makes the cluster
+// whose agents work the queue at queueURL(server URL) (the server itself,
+// or a proxy in front of it). The harness's own client (c.up, for the
+// count of final tasks) talks to the server directly. The caller kills
+// the server and stops the cluster.
+func servedRun(ctx context.Context, env *Env, data []byte, queueURL func(string) (string, error)) (*Cluster, *server, error) {
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, nil, err
+	}
+	s := &server{bin: env.Bin, dir: env.Dir, token: hex.EncodeToString(tok)}
+	var err error
+	if s.addr, err = freeAddr(); err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(env.Dir, "tokens"), []byte("admin "+s.token+" chaos\n"), 0o600); err != nil {
+		return nil, nil, err
+	}
+	if err := startServer(ctx, s); err != nil {
+		return nil, nil, err
+	}
+	c, err := NewCluster(env.Bin, env.Dir, data)
+	if err != nil {
+		s.kill()
+		return nil, nil, err
+	}
+	direct := "http://" + s.addr
+	sub := exec.CommandContext(ctx, env.Bin, "submit", "--queue", direct, c.Queue)
+	sub.Env = append(os.Environ(), "PILOT_TOKEN="+s.token)
+	if b, err := sub.CombinedOutput(); err != nil {
+		s.kill()
+		return nil, nil, fmt.Errorf("pilot submit: %w: %s", err, b)
+	}
+	if c.Queue, err = queueURL(direct); err != nil {
+		s.kill()
+		return nil, nil, err
+	}
+	c.Env = []string{"PILOT_TOKEN=" + s.token}
+	c.State = filepath.Join(env.Dir, "state")
+	q, err := upstream.OpenHTTP(direct, upstream.HTTPOptions{Token: s.token, RetryFor: time.Second, Timeout: 2 * time.Second})
+	if err != nil {
+		s.kill()
+		return nil, nil, err
+	}
+	c.up = q
+	c.input = filepath.Join(env.Dir, "q.jsonl")
+	return c, s, nil
+}
+
 // upstreamOutage is scenario 23: the agents work a 'pilot serve' queue;
 // the server is killed (kill -9) mid-run, stays away for a while, and
 // comes back on its data. Nothing may be lost or recorded twice.
@@ -79,42 +128,11 @@ var upstreamOutage = Scenario{ID: 23, Name: "upstream-outage",
 	Scaled: "3 agents x 2 cores on a 'pilot serve' URL, 200*scale tasks of 0.1 s; the server killed -9 at a random point and restarted on its data after 2-5 s (not a 10-minute blackhole; no 5xx injection)",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 200 * env.Scale
-		data := sleepQueue(n, 0.1)
-		tok := make([]byte, 16)
-		if _, err := rand.Read(tok); err != nil {
-			return out, err
-		}
-		s := &server{bin: env.Bin, dir: env.Dir, token: hex.EncodeToString(tok)}
-		if s.addr, err = freeAddr(); err != nil {
-			return out, err
-		}
-		if err := os.WriteFile(filepath.Join(env.Dir, "tokens"), []byte("admin "+s.token+" chaos\n"), 0o600); err != nil {
-			return out, err
-		}
-		if err := startServer(ctx, s); err != nil {
+		c, s, err := servedRun(ctx, env, sleepQueue(n, 0.1), func(direct string) (string, error) { return direct, nil })
+		if err != nil {
 			return out, err
 		}
 		defer func() { s.kill() }()
-		c, err := NewCluster(env.Bin, env.Dir, data)
-		if err != nil {
-			return out, err
-		}
-		url := "http://" + s.addr
-		sub := exec.CommandContext(ctx, env.Bin, "submit", "--queue", url, c.Queue)
-		sub.Env = append(os.Environ(), "PILOT_TOKEN="+s.token)
-		if b, err := sub.CombinedOutput(); err != nil {
-			return out, fmt.Errorf("pilot submit: %w: %s", err, b)
-		}
-		c.Env = []string{"PILOT_TOKEN=" + s.token}
-		c.State = filepath.Join(env.Dir, "state")
-		c.Queue = url
-		q, err := upstream.OpenHTTP(url, upstream.HTTPOptions{Token: s.token, RetryFor: time.Second, Timeout: 2 * time.Second})
-		if err != nil {
-			return out, err
-		}
-		defer q.Close()
-		c.up = q
-		c.input = filepath.Join(env.Dir, "q.jsonl")
 		if err := c.StartN(3, 3); err != nil {
 			return out, err
 		}

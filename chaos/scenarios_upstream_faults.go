@@ -2,66 +2,10 @@ package chaos
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/pilot-hpc/pilot/upstream"
 )
-
-// servedRun starts 'pilot serve', submits data to it and makes the cluster
-// whose agents work the queue at queueURL(server URL) (the server itself,
-// or a proxy in front of it). The harness's own client (c.up, for the
-// count of final tasks) talks to the server directly. The caller kills
-// the server and stops the cluster.
-func servedRun(ctx context.Context, env *Env, data []byte, queueURL func(string) (string, error)) (*Cluster, *server, error) {
-	tok := make([]byte, 16)
-	if _, err := rand.Read(tok); err != nil {
-		return nil, nil, err
-	}
-	s := &server{bin: env.Bin, dir: env.Dir, token: hex.EncodeToString(tok)}
-	var err error
-	if s.addr, err = freeAddr(); err != nil {
-		return nil, nil, err
-	}
-	if err := os.WriteFile(filepath.Join(env.Dir, "tokens"), []byte("admin "+s.token+" chaos\n"), 0o600); err != nil {
-		return nil, nil, err
-	}
-	if err := startServer(ctx, s); err != nil {
-		return nil, nil, err
-	}
-	c, err := NewCluster(env.Bin, env.Dir, data)
-	if err != nil {
-		s.kill()
-		return nil, nil, err
-	}
-	direct := "http://" + s.addr
-	sub := exec.CommandContext(ctx, env.Bin, "submit", "--queue", direct, c.Queue)
-	sub.Env = append(os.Environ(), "PILOT_TOKEN="+s.token)
-	if b, err := sub.CombinedOutput(); err != nil {
-		s.kill()
-		return nil, nil, fmt.Errorf("pilot submit: %w: %s", err, b)
-	}
-	if c.Queue, err = queueURL(direct); err != nil {
-		s.kill()
-		return nil, nil, err
-	}
-	c.Env = []string{"PILOT_TOKEN=" + s.token}
-	c.State = filepath.Join(env.Dir, "state")
-	q, err := upstream.OpenHTTP(direct, upstream.HTTPOptions{Token: s.token, RetryFor: time.Second, Timeout: 2 * time.Second})
-	if err != nil {
-		s.kill()
-		return nil, nil, err
-	}
-	c.up = q
-	c.input = filepath.Join(env.Dir, "q.jsonl")
-	return c, s, nil
-}
 
 // upstreamFaults is scenario 23 with a broken network path instead of a
 // dead server: the agents reach 'pilot serve' through a FaultProxy that,
