@@ -68,6 +68,8 @@ type Cache struct {
 	log   *slog.Logger
 	owner string // host:pid, recorded in leases
 	pool  pool
+
+	ownClock bool // Config.Now was given: file times are set from it
 }
 
 // New opens (creating if needed) the cache at cfg.Root.
@@ -88,7 +90,8 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
 	}
-	if cfg.Now == nil {
+	ownClock := cfg.Now != nil
+	if !ownClock {
 		cfg.Now = time.Now
 	}
 	if cfg.FS == nil {
@@ -97,7 +100,7 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Cache{root: root, cfg: cfg, fs: cfg.FS, log: cfg.Logger, store: cfg.Store}
+	c := &Cache{root: root, cfg: cfg, fs: cfg.FS, log: cfg.Logger, store: cfg.Store, ownClock: ownClock}
 	if c.store == nil {
 		if c.store, err = stage.FileStore(filepath.Join(root, "results")); err != nil {
 			return nil, err

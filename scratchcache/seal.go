@@ -186,8 +186,11 @@ func (l *Lease) writeManifest(m *Manifest) error {
 		l.removeManifest()
 		return infraErr("write", mpath, err)
 	}
-	// The manifest's time is the entry's last use for LRU eviction; set it
-	// from the cache's clock, as hits do.
+	// The manifest's time is the entry's last use for LRU eviction: the
+	// write set it, unless the cache runs on a clock of its own.
+	if !c.ownClock {
+		return nil
+	}
 	if err := c.fs.Chtimes(mpath, m.Sealed, m.Sealed); err != nil {
 		l.removeManifest()
 		return infraErr("set the time of", mpath, err)
