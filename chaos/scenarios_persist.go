@@ -93,6 +93,12 @@ var crashPersist = Scenario{ID: 6, Name: "crash-persist", CI: true,
 // applied is the index of a's replica of the ledger (0 when it does not
 // answer).
 func applied(ctx context.Context, a *Agent) uint64 {
+	return ledgerMetric(ctx, a, "pilot_ledger_applied_index")
+}
+
+// ledgerMetric is the value of one unlabelled ledger metric of a's replica
+// (0 when it does not answer).
+func ledgerMetric(ctx context.Context, a *Agent, name string) uint64 {
 	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	f, err := a.fingerprint(fctx)
@@ -100,7 +106,7 @@ func applied(ctx context.Context, a *Agent) uint64 {
 		return 0
 	}
 	for _, line := range strings.Split(f, "\n") {
-		if v, ok := strings.CutPrefix(line, "pilot_ledger_applied_index "); ok {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			n, _ := strconv.ParseUint(v, 10, 64)
 			return n
 		}
