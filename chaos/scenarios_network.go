@@ -171,10 +171,11 @@ var leaderPartition = Scenario{ID: 2, Name: "leader-partition", CI: true,
 		return out, err
 	}}
 
-// quorumLoss is scenario 3: three of five voters cut off, each alone,
-// so no side has a quorum; then healed.
+// quorumLoss is scenario 3: three of five voters lost at once, so no
+// side has a quorum: killed -9 (then restarted on their data) or each cut
+// off alone (then healed), a coin toss.
 var quorumLoss = Scenario{ID: 3, Name: "quorum-loss",
-	Scaled: "5 agents (5 voters) x 2 cores, each in its own network namespace (LAN timeouts), 300*scale tasks of 0.3 s; at a random point 3 random voters (the leader may be one) are each cut off from everyone for 10 s (not killed for 5 min); no result may be recorded from 2 s after the cut until the heal; then every result is recorded; no manual peers.json recovery",
+	Scaled: "5 agents (5 voters) x 2 cores, each in its own network namespace (LAN timeouts), 300*scale tasks of 0.3 s; at a random point 3 random voters (the leader may be one) are killed -9 or each cut off from everyone (a coin toss) for 10 s, not 5 min, then restarted on their data directories or healed; no result may be recorded from 2 s after the fault until its end; then every result is recorded; no manual peers.json recovery",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 300 * env.Scale
 		c, nw, stop, err := netRun(ctx, env, sleepQueue(n, 0.3), 5, 5, nil)
@@ -185,36 +186,55 @@ var quorumLoss = Scenario{ID: 3, Name: "quorum-loss",
 		if err := c.WaitFinished(ctx, at(env, n, 0.2, 0.5), 120*time.Second); err != nil {
 			return out, err
 		}
-		live := names(c.Live())
+		live := c.Live()
 		env.Rand.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
-		groups := [][]string{{live[0]}, {live[1]}, {live[2]}, live[3:]}
+		victims := live[:3]
+		kill := env.Rand.IntN(2) == 0
+		how := map[bool]string{true: "killed -9", false: "each cut off from everyone"}[kill]
 		const outage, settle = 10 * time.Second, 2 * time.Second
-		env.Logf("cut %v each off from everyone for %s at %d results", live[:3], outage, c.Finished())
+		env.Logf("%v %s for %s at %d results", names(victims), how, outage, c.Finished())
 		start := time.Now()
-		if err := nw.Partition(ctx, groups...); err != nil {
-			return out, err
+		if kill {
+			for _, v := range victims {
+				v.Kill()
+			}
+		} else {
+			groups := [][]string{{victims[0].Name}, {victims[1].Name}, {victims[2].Name}, names(live[3:])}
+			if err := nw.Partition(ctx, groups...); err != nil {
+				return out, err
+			}
 		}
-		// A result committed just before the cut may reach the file a
+		// A result committed just before the fault may reach the file a
 		// moment after it; from then on nothing may commit.
 		time.Sleep(settle)
 		held := c.Finished()
 		time.Sleep(outage - time.Since(start))
 		during := c.Finished() - held
-		if err := nw.Heal(ctx); err != nil {
+		if kill {
+			for _, v := range victims {
+				if err := c.Restart(v); err != nil {
+					return out, err
+				}
+			}
+		} else if err := nw.Heal(ctx); err != nil {
 			return out, err
 		}
 		if during > 0 {
-			out.Report.violate("no quorum: %d results were recorded while 3 of 5 voters were cut off (split brain?)", during)
+			out.Report.violate("no quorum: %d results were recorded while 3 of 5 voters were %s (split brain?)", during, how)
 		}
-		env.Logf("healed at %d results (%d recorded during the outage)", c.Finished(), during)
-		if out.Recover, err = c.Recovery(ctx, n, 60*time.Second); err != nil {
+		env.Logf("quorum back at %d results (%d recorded during the outage)", c.Finished(), during)
+		// After a kill the tasks that ran on the killed agents wait for
+		// their scratch cache leases to go stale (2 min without
+		// --loopback), holding cores: see FINDINGS.md.
+		if out.Recover, err = c.Recovery(ctx, n, 150*time.Second); err != nil {
 			return out, err
 		}
-		dead, lost := deaths(ctx, c, n, 120*time.Second)
+		dead, lost := deaths(ctx, c, n, 150*time.Second)
 		early := out.Report.Violations
-		err = finish(ctx, c, n, 120*time.Second, &out)
+		err = finish(ctx, c, n, 150*time.Second, &out)
 		out.Report.Violations = append(early, out.Report.Violations...)
-		out.Note = fmt.Sprintf("%d results during the outage; recovered %s after the heal; %d declared dead, %d lost", during, out.Recover.Round(100*time.Millisecond), dead, lost)
+		out.Note = fmt.Sprintf("3 voters %s: %d results during the outage, the next %s after it; %d declared dead, %d lost",
+			how, during, out.Recover.Round(100*time.Millisecond), dead, lost)
 		return out, err
 	}}
 
