@@ -41,11 +41,11 @@ type pooledEntry struct {
 	out     bool
 }
 
-// poolMax bounds each kind of part a process keeps: about one is given
-// back per attempt that seals, and one taken per attempt that starts, so
-// a few dozen cover the cores of a node; past it, what would be pooled is
-// removed or stays where it is.
-const poolMax = 64
+// poolMax bounds each kind of part a process keeps: one is given back per
+// attempt that seals and one taken per attempt that starts, so the pool
+// holds at most about as many as the node runs tasks at once (its cores);
+// past it, what would be pooled is removed or stays where it is.
+const poolMax = 256
 
 // poolName returns a new name in the pool directory, making the directory
 // at the first call; ok is false if it cannot be made.
