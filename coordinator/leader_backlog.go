@@ -64,31 +64,47 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 	if len(short) == 0 {
 		return nil
 	}
-	room := false
+	// The room is beyond the node's cores, and Place fills no node past
+	// its size: the second view gives each node its room as its size, and
+	// takes only tasks that fit the narrowest node with room, so none is
+	// sent to a node it is wider than. No reservations: a backlog holds a
+	// second or so of work, which delays a held node's wide task by that.
 	second := view
 	second.Nodes = make([]sched.Node, len(view.Nodes))
-	second.Held = first.Reservations
+	second.Held = nil
+	narrowest := 0
 	for i, n := range view.Nodes {
 		second.Nodes[i] = n
+		second.Nodes[i].FreeCores = 0
 		if unreachable[n.ID] {
-			second.Nodes[i].FreeCores = 0
 			continue
 		}
 		ln := nodes[i]
 		depth := min(ln.Prefetch, int(int64(ln.Cores)*int64(backlogHorizon)/int64(longest)))
 		held := max(ln.UsedCores+usedCores[n.ID]-ln.Cores, 0) // cores of tasks waiting there
 		free := max(min(depth-held, ln.FreeCores()-usedCores[n.ID]), 0)
-		if 2*free < depth {
+		if free == 0 || 2*free < depth {
 			// Refilled once half empty: a few tasks' room each round
 			// would cost a log entry per few tasks.
-			free = 0
+			continue
 		}
 		second.Nodes[i].FreeCores = free
+		second.Nodes[i].TotalCores = max(n.TotalCores, free)
 		second.Nodes[i].FreeMemMB = n.FreeMemMB - usedMem[n.ID]
-		room = room || free > 0
+		if narrowest == 0 || n.TotalCores < narrowest {
+			narrowest = n.TotalCores
+		}
 	}
-	if !room {
+	if narrowest == 0 {
 		return nil
 	}
-	return sched.Place(second, short, l.cfg.Now(), l.cfg.Sched).Placements
+	fits := short[:0]
+	for _, t := range short {
+		if t.Cores <= narrowest {
+			fits = append(fits, t)
+		}
+	}
+	cfg := l.cfg.Sched
+	cfg.ReserveShare, cfg.StarveAfter, cfg.NarrowStarveAfter = 0, 0, 0
+	return sched.Place(second, fits, l.cfg.Now(), cfg).Placements
 }
