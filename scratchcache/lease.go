@@ -374,26 +374,24 @@ func (l *Lease) Release() error {
 		return nil
 	}
 	l.done = true
-	if err := l.c.fs.RemoveAll(l.OutDir()); err != nil {
-		l.c.log.Warn("scratch cache: cannot remove a released attempt's outputs; the next attempt will", "digest", l.digest, "path", l.OutDir(), "err", err)
+	c := l.c
+	if ents, err := c.fs.ReadDir(l.OutDir()); err != nil || len(ents) > 0 || !c.putDir(l.OutDir()) {
+		if err := c.fs.RemoveAll(l.OutDir()); err != nil {
+			c.log.Warn("scratch cache: cannot remove a released attempt's outputs; the next attempt will", "digest", l.digest, "path", l.OutDir(), "err", err)
+		}
 	}
 	path := leaseFile(l.dir, l.attempt)
-	rec, err := l.c.readLease(path)
+	rec, err := c.readLease(path)
 	if err != nil || rec.Owner != l.owner {
 		return nil // gone, or taken over: nothing of ours to release
 	}
+	// Marked in place: a reader that catches it half written takes it
+	// for stale, as it does a released one, and its name still fences
+	// older attempts. No new file: a full disk is a common reason to
+	// release.
 	rec.Released = true
-	tmp, err := l.c.writeLeaseTemp(l.dir, rec)
-	if err != nil {
-		// No room for the marker (a full disk is a common reason to
-		// release): remove the record, losing only the fence on older
-		// attempts.
-		l.c.log.Warn("scratch cache: cannot mark a lease released, removing it", "digest", l.digest, "attempt", l.attempt, "err", err)
-		return l.removeRecord()
-	}
-	if err := l.c.fs.Rename(tmp, path); err != nil {
-		_ = l.c.fs.Remove(tmp)
-		return infraErr("release lease", path, err)
+	if err := c.overwriteRecord(path, rec); err != nil {
+		c.log.Warn("scratch cache: cannot mark a lease released; it was removed", "digest", l.digest, "attempt", l.attempt, "err", err)
 	}
 	return nil
 }
@@ -411,19 +409,6 @@ func (l *Lease) recycleRecord() error {
 	}
 	if err := l.c.discardRecord(path); err != nil {
 		return infraErr("recycle lease", path, err)
-	}
-	return nil
-}
-
-// removeRecord deletes this attempt's record if it is still its own.
-func (l *Lease) removeRecord() error {
-	path := leaseFile(l.dir, l.attempt)
-	rec, err := l.c.readLease(path)
-	if err != nil || rec.Owner != l.owner {
-		return nil // gone, or taken over: nothing of ours to remove
-	}
-	if err := l.c.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return infraErr("release lease", path, err)
 	}
 	return nil
 }
