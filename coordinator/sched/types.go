@@ -76,9 +76,9 @@ type Config struct {
 	// gaps any ending task leaves and so are never starved by wide ones,
 	// only delayed by the visiting order. Visiting them first once they
 	// waited StarveAfter fragments the room wide tasks need, which then
-	// starve and hold nodes that idle while they drain: on the simulator's
-	// mixed workload a long NarrowStarveAfter gains utilisation and makes
-	// narrow tasks wait longer (see the sched package doc).
+	// starve and hold nodes: on the simulator's mixed workload twice
+	// StarveAfter (the default) gains utilisation and makes narrow tasks
+	// wait longer (see the sched package doc).
 	NarrowStarveAfter time.Duration
 	// ReserveShare caps reservations at this share of the nodes (at least
 	// one node when positive); 0 turns reservations off.
@@ -88,10 +88,11 @@ type Config struct {
 // DefaultConfig is the scheduler's configuration when a site gives none.
 func DefaultConfig() Config {
 	return Config{
-		Slack:        0.5,
-		Margin:       2 * time.Minute,
-		StarveAfter:  2 * time.Hour,
-		ReserveShare: 0.3,
+		Slack:             0.5,
+		Margin:            2 * time.Minute,
+		StarveAfter:       2 * time.Hour,
+		NarrowStarveAfter: 4 * time.Hour,
+		ReserveShare:      0.3,
 	}
 }
 
