@@ -62,7 +62,14 @@ var upstreamFaults = Scenario{ID: 23, Name: "upstream-faults",
 			notes = append(notes, fmt.Sprintf("%s %.0f%% %s: recovered in %s", f, 100*rate, span.Round(100*time.Millisecond), rec.Round(100*time.Millisecond)))
 		}
 		err = finish(ctx, c, n, 180*time.Second, &out)
-		notes = append(notes, fmt.Sprintf("requests %v", p.Counts()))
+		met, total := 0, 0
+		for k, v := range p.Counts() {
+			total += v
+			if k != Pass.String() {
+				met += v
+			}
+		}
+		notes = append(notes, fmt.Sprintf("%d of %d requests met a fault", met, total))
 		out.Note = strings.Join(notes, ", ")
 		return out, err
 	}}
