@@ -222,6 +222,7 @@ var quorumLoss = Scenario{ID: 3, Name: "quorum-loss",
 		if during > 0 {
 			out.Report.violate("no quorum: %d results were recorded while 3 of 5 voters were %s (split brain?)", during, how)
 		}
+		back := time.Now()
 		env.Logf("quorum back at %d results (%d recorded during the outage)", c.Finished(), during)
 		// After a kill the tasks that ran on the killed agents wait for
 		// their scratch cache leases to go stale (2 min without
@@ -230,11 +231,12 @@ var quorumLoss = Scenario{ID: 3, Name: "quorum-loss",
 			return out, err
 		}
 		dead, lost := deaths(ctx, c, n, 150*time.Second)
+		drained := time.Since(back)
 		early := out.Report.Violations
 		err = finish(ctx, c, n, 150*time.Second, &out)
 		out.Report.Violations = append(early, out.Report.Violations...)
-		out.Note = fmt.Sprintf("3 voters %s: %d results during the outage, the next %s after it; %d declared dead, %d lost",
-			how, during, out.Recover.Round(100*time.Millisecond), dead, lost)
+		out.Note = fmt.Sprintf("3 voters %s: %d results during the outage, the next %s after it, the last %s after it; %d declared dead, %d lost",
+			how, during, out.Recover.Round(100*time.Millisecond), drained.Round(time.Second), dead, lost)
 		return out, err
 	}}
 
