@@ -28,6 +28,11 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 	for i := range v.Nodes {
 		widest = max(widest, v.Nodes[i].TotalCores)
 	}
+	// A task is starved when it started waiting at or before its cutoff.
+	cutoff, narrowCutoff := now.Add(-cfg.StarveAfter), now.Add(-cfg.StarveAfter)
+	if cfg.NarrowStarveAfter > 0 {
+		narrowCutoff = now.Add(-cfg.NarrowStarveAfter)
+	}
 	for i := range pending {
 		t := &pending[i]
 		est, ok := t.Est, t.Est > 0
@@ -40,11 +45,11 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 			// negative need that fits everywhere.
 			it.need += time.Duration(min(float64(est)*(1+cfg.Slack), math.MaxInt64/2))
 		}
-		after := cfg.StarveAfter
-		if cfg.NarrowStarveAfter > 0 && 2*t.Cores <= widest {
-			after = cfg.NarrowStarveAfter
+		c := cutoff
+		if 2*t.Cores <= widest {
+			c = narrowCutoff
 		}
-		it.starved = cfg.StarveAfter > 0 && now.Sub(t.Since) >= after
+		it.starved = cfg.StarveAfter > 0 && !t.Since.After(c)
 		const maxSec = 1<<46 - 1
 		needSec := uint64(min(max(it.need/time.Second, 0), maxSec))
 		cores := uint64(min(max(t.Cores, 0), 1<<16-1))
