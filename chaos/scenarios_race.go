@@ -24,18 +24,30 @@ const lostLine = `msg="a node is no live member: its tasks are requeued"`
 // the requeue and the new attempts. Exactly one result per task may be
 // recorded, whichever attempt wins.
 var lateCompletion = Scenario{ID: 15, Name: "late-completion", CI: true,
-	Scaled: "5 agents (3 voters) x 2 cores, tasks of 1 s; rounds of SIGSTOP of the 2 non-voters while they run tasks, each SIGCONTed 0-300 ms after the leader requeues its tasks; as many rounds as fit in 60 s (15 s under go test), not 1000 lease expiries",
+	Scaled: "5 agents (3 voters) x 6 cores (on 2 CPUs: the tasks sleep), tasks of 1 s; rounds of SIGSTOP of the 2 non-voters while they run tasks, each SIGCONTed 0-300 ms after the leader requeues its tasks; as many rounds as fit in 60 s (15 s under go test), not 1000 lease expiries",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		budget := 60 * time.Second
 		if testing.Testing() {
 			budget = 15 * time.Second
 		}
-		n := int(budget.Seconds()) * 10 * env.Scale
-		c, err := newRun(ctx, env, sleepQueue(n, 1), 5)
+		// Each agent offers 6 cores on CPUs 0 and 1 (the tasks sleep), so
+		// each SIGSTOP catches up to 6 running attempts per victim.
+		n := int(budget.Seconds()) * 25 * env.Scale
+		c, err := NewCluster(env.Bin, env.Dir, sleepQueue(n, 1))
 		if err != nil {
 			return out, err
 		}
+		c.Extra = []string{"--cores", "6"}
 		defer c.Stop(5 * time.Second)
+		if err := c.StartN(5, 3); err != nil {
+			return out, err
+		}
+		if _, err := c.Leader(ctx, 30*time.Second); err != nil {
+			return out, err
+		}
+		if err := c.Eventually(ctx, 30*time.Second, "three voters", func() bool { return c.Promotions() >= 2 }); err != nil {
+			return out, err
+		}
 		var victims []*Agent
 		voters := c.LiveVoters(nil)
 		for _, a := range c.Live() {
