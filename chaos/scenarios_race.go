@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -107,7 +109,8 @@ var lateCompletion = Scenario{ID: 15, Name: "late-completion", CI: true,
 		if err != nil {
 			return out, err
 		}
-		out.Note = fmt.Sprintf("%d rounds, %d tasks re-run after a loss, %d of them finished by both attempts, %d late results counted as duplicates by the ledger", rounds, raced, both, late)
+		out.Note = fmt.Sprintf("%d rounds, %d tasks re-run after a loss, %d of them finished by both attempts; the leaders refused %d reports of stale attempts, the ledger counted %d late results as duplicates",
+			rounds, raced, both, refusedReports(c), late)
 		if rounds == 0 || raced == 0 {
 			out.Report.violate("late completion: %d rounds made %d races: the scenario tested nothing", rounds, raced)
 		}
@@ -176,4 +179,20 @@ func races(c *Cluster) (raced, both int, err error) {
 		}
 	}
 	return raced, both, nil
+}
+
+var refusedRe = regexp.MustCompile(`msg="reports refused by the ledger \(stale or unknown attempts\)".*\brefused=(\d+)`)
+
+// refusedReports sums the reports the leaders' ledgers refused (stale or
+// unknown attempts: the losers of a race) over every agent's log.
+func refusedReports(c *Cluster) int {
+	n := 0
+	for _, a := range c.Agents {
+		b, _ := os.ReadFile(a.Log)
+		for _, m := range refusedRe.FindAllSubmatch(b, -1) {
+			v, _ := strconv.Atoi(string(m[1]))
+			n += v
+		}
+	}
+	return n
 }
