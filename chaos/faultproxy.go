@@ -71,7 +71,6 @@ func StartFaultProxy(target string, seed uint64) (*FaultProxy, error) {
 	}
 	p := &FaultProxy{URL: "http://" + ln.Addr().String(), proxy: httputil.NewSingleHostReverseProxy(u),
 		stop: make(chan struct{}), rand: rand.New(rand.NewPCG(seed, 23)), counts: map[string]int{}}
-	p.proxy.ErrorLog = nil
 	p.proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
 		http.Error(w, "fault proxy: the server does not answer: "+err.Error(), http.StatusBadGateway)
 	}

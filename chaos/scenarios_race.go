@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -53,7 +54,7 @@ var lateCompletion = Scenario{ID: 15, Name: "late-completion", CI: true,
 		var victims []*Agent
 		voters := c.LiveVoters(nil)
 		for _, a := range c.Live() {
-			if !contains(voters, a) {
+			if !slices.Contains(voters, a) {
 				victims = append(victims, a)
 			}
 		}
@@ -116,15 +117,6 @@ var lateCompletion = Scenario{ID: 15, Name: "late-completion", CI: true,
 		}
 		return out, nil
 	}}
-
-func contains(as []*Agent, a *Agent) bool {
-	for _, x := range as {
-		if x == a {
-			return true
-		}
-	}
-	return false
-}
 
 // allRunning says whether the ledger shows every agent of as running a
 // task ('pilot status --json').
