@@ -28,16 +28,17 @@ import (
 // Names carry this process's id and a counter (pc<pid>-<k>-<host>,
 // bridge b<pid>-<k>, veths v<pid>-<k>-<i>), so runs in parallel do not
 // collide, and NewNet deletes what a dead process of the suite left.
-// Close deletes every namespace, veth and bridge the Net made. Methods
-// are safe for concurrent use. It needs root (ip netns, iptables).
+// Close deletes every namespace, veth, bridge and FORWARD rule the Net
+// made. Methods are safe for concurrent use. It needs root (ip netns, iptables).
 type Net struct {
-	prefix string // pc<pid>-<k>
-	bridge string
-	subnet string // "10.250.X"
-	mu     sync.Mutex
-	hosts  []*Host
-	loss   float64 // the drop probability of every host
-	closed bool
+	prefix  string // pc<pid>-<k>
+	bridge  string
+	subnet  string // "10.250.X"
+	mu      sync.Mutex
+	hosts   []*Host
+	loss    float64 // the drop probability of every host
+	forward bool    // NewNet added forwardRule
+	closed  bool
 }
 
 // Host is one namespace of a Net.
@@ -82,7 +83,22 @@ func NewNet(ctx context.Context) (*Net, error) {
 			return nil, err
 		}
 	}
+	// Bridged frames pass this namespace's FORWARD chain (br_netfilter):
+	// where it drops by default (Docker sets that) no host would reach
+	// another.
+	if out, err := exec.CommandContext(ctx, "iptables", "-w", "-S", "FORWARD").Output(); err == nil && bytes.Contains(out, []byte("-P FORWARD DROP")) {
+		if err := runTool(ctx, "iptables", append([]string{"-w", "-I"}, n.forwardRule()...)...); err != nil {
+			n.Close()
+			return nil, err
+		}
+		n.forward = true
+	}
 	return n, nil
+}
+
+// forwardRule is the FORWARD rule that lets the bridge's frames through.
+func (n *Net) forwardRule() []string {
+	return []string{"FORWARD", "-i", n.bridge, "-o", n.bridge, "-j", "ACCEPT"}
 }
 
 // freeSubnet picks X of a 10.250.X.0/24 no route of this machine uses,
@@ -101,8 +117,8 @@ func freeSubnet(ctx context.Context, seed int) (int, error) {
 	return 0, errors.New("chaos: every 10.250.X.0/24 is routed on this machine: delete stale bridges (ip -br link | grep '^b[0-9]')")
 }
 
-// sweepNets deletes the namespaces and bridges of Nets whose process is
-// gone (a suite killed before its Close ran).
+// sweepNets deletes the namespaces, bridges and FORWARD rules of Nets
+// whose process is gone (a suite killed before its Close ran).
 func sweepNets(ctx context.Context) {
 	entries, _ := os.ReadDir("/run/netns")
 	for _, e := range entries {
@@ -116,6 +132,25 @@ func sweepNets(ctx context.Context) {
 			_ = runTool(ctx, "ip", "link", "del", l.Name())
 		}
 	}
+	out, _ := exec.CommandContext(ctx, "iptables", "-w", "-S", "FORWARD").Output()
+	for bridge, rule := range forwardRules(string(out)) {
+		if pid, ok := netOwner(bridge, "b"); ok && !processExists(pid) {
+			_ = runTool(ctx, "iptables", append([]string{"-w", "-D"}, rule...)...)
+		}
+	}
+}
+
+// forwardRules picks the rules of the form forwardRule out of 'iptables
+// -S FORWARD', by bridge.
+func forwardRules(out string) map[string][]string {
+	rules := map[string][]string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 8 && f[0] == "-A" && f[2] == "-i" && f[4] == "-o" && f[3] == f[5] && f[6] == "-j" && f[7] == "ACCEPT" {
+			rules[f[3]] = f[1:]
+		}
+	}
+	return rules
 }
 
 // netOwner reads the process id out of a name made by a Net: prefix,
@@ -310,8 +345,8 @@ func (n *Net) all() []*Host {
 	return append([]*Host(nil), n.hosts...)
 }
 
-// Close deletes every veth pair, namespace and the bridge, whatever the
-// state of the Net; it runs with its own deadline, so a cancelled run
+// Close deletes every veth pair, namespace, the bridge and its FORWARD
+// rule, whatever the state of the Net; it runs with its own deadline, so a cancelled run
 // still cleans up. Processes still inside a namespace keep it alive until
 // they exit: stop the agents first.
 func (n *Net) Close() error {
@@ -334,6 +369,9 @@ func (n *Net) Close() error {
 	}
 	if _, err := os.Stat(filepath.Join("/sys/class/net", n.bridge)); err == nil {
 		errs = append(errs, runTool(ctx, "ip", "link", "del", n.bridge))
+	}
+	if n.forward {
+		errs = append(errs, runTool(ctx, "iptables", append([]string{"-w", "-D"}, n.forwardRule()...)...))
 	}
 	return errors.Join(errs...)
 }

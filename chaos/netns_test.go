@@ -34,6 +34,28 @@ func TestNetOwner(t *testing.T) {
 	}
 }
 
+func TestForwardRules(t *testing.T) {
+	out := `-P FORWARD DROP
+-A FORWARD -j DOCKER-USER
+-A FORWARD -i b123-1 -o b123-1 -j ACCEPT
+-A FORWARD -i br0 -o eth0 -j ACCEPT
+-A FORWARD -i sbr0 -o sbr0 -j ACCEPT
+`
+	got := forwardRules(out)
+	want := map[string]string{"b123-1": "FORWARD -i b123-1 -o b123-1 -j ACCEPT", "sbr0": "FORWARD -i sbr0 -o sbr0 -j ACCEPT"}
+	if len(got) != len(want) {
+		t.Fatalf("forwardRules = %v, want %v", got, want)
+	}
+	for b, r := range want {
+		if strings.Join(got[b], " ") != r {
+			t.Errorf("bridge %s: %q, want %q", b, strings.Join(got[b], " "), r)
+		}
+	}
+	if r := strings.Join((&Net{bridge: "b123-1"}).forwardRule(), " "); r != want["b123-1"] {
+		t.Errorf("forwardRule %q does not read back as %q", r, want["b123-1"])
+	}
+}
+
 func TestCutRules(t *testing.T) {
 	a := &Host{Name: "a0", NS: "ns-a0", Addr: "10.250.1.10"}
 	b := &Host{Name: "a1", NS: "ns-a1", Addr: "10.250.1.11"}
