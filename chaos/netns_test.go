@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -163,6 +164,30 @@ func TestNet(t *testing.T) {
 		filepath.Join("/sys/class/net", a.veth), filepath.Join("/sys/class/net", nw.bridge)} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s is still there after Close", p)
+		}
+	}
+}
+
+// TestNetRunCleansUpOnError: a network scenario whose setup fails leaves
+// no namespace behind. It needs root.
+func TestNetRunCleansUpOnError(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("makes network namespaces: needs root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	env := &Env{Bin: pilotBin, Dir: t.TempDir(), Scale: 1, Logf: t.Logf}
+	var made *Net
+	_, _, _, err := netRun(ctx, env, sleepQueue(1, 0), 2, 1, func(nw *Net) error {
+		made = nw
+		return errors.New("setup refused")
+	})
+	if err == nil || err.Error() != "setup refused" {
+		t.Fatalf("netRun: %v, want the setup's error", err)
+	}
+	for _, h := range []string{"a0", "a1"} {
+		if _, err := os.Stat(filepath.Join("/run/netns", made.prefix+"-"+h)); err == nil {
+			t.Errorf("namespace %s-%s is still there", made.prefix, h)
 		}
 	}
 }

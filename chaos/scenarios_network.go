@@ -24,15 +24,17 @@ func netRun(ctx context.Context, env *Env, data []byte, n, voters int, prepare f
 		nw.Close()
 		return nil, nil, nil, err
 	}
-	stop = func() {
-		c.Stop(5 * time.Second)
-		if err := nw.Close(); err != nil {
+	// Not stop, c and nw: the error returns below set those to nil.
+	cl, net := c, nw
+	cleanup := func() {
+		cl.Stop(5 * time.Second)
+		if err := net.Close(); err != nil {
 			env.Logf("network teardown: %v", err)
 		}
 	}
 	defer func() {
 		if err != nil {
-			stop()
+			cleanup()
 		}
 	}()
 	c.Host = func(name string) ([]string, string, error) {
@@ -62,7 +64,7 @@ func netRun(ctx context.Context, env *Env, data []byte, n, voters int, prepare f
 	if err := c.Eventually(ctx, 60*time.Second, fmt.Sprintf("%d voters", voters), func() bool { return c.Promotions() >= voters-1 }); err != nil {
 		return nil, nil, nil, err
 	}
-	return c, nw, stop, nil
+	return c, nw, cleanup, nil
 }
 
 // names returns the agents' names.
