@@ -179,7 +179,17 @@ func (l *Leader) Kick() {
 // round is one pass of the loop. Every step reads a fresh view: each
 // proposal changes the ledger the next step plans against.
 func (l *Leader) round(ctx context.Context) {
+	l.mu.Lock()
+	backlogs := l.backlogging
+	l.mu.Unlock()
 	steps := []func(context.Context) error{l.ack, l.pull, l.place, l.renew}
+	if !backlogs {
+		// Should this plan start filling backlogs, the window grows to
+		// their room: lease and place once more now, not a round later
+		// (at the start of a campaign of short tasks that round is the
+		// difference between a few tasks to choose from and enough).
+		steps = []func(context.Context) error{l.ack, l.pull, l.place, l.pullMore, l.renew}
+	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			if errors.Is(err, ErrNotLeader) || ctx.Err() != nil {
@@ -188,6 +198,21 @@ func (l *Leader) round(ctx context.Context) {
 			l.log.Warn("leader round", "err", err)
 		}
 	}
+}
+
+// pullMore leases and places again if the plan just made started filling
+// the nodes' backlogs.
+func (l *Leader) pullMore(ctx context.Context) error {
+	l.mu.Lock()
+	backlogs := l.backlogging
+	l.mu.Unlock()
+	if !backlogs {
+		return nil
+	}
+	if err := l.pull(ctx); err != nil {
+		return err
+	}
+	return l.place(ctx)
 }
 
 // propose commits a command stamped with the leader's clock.

@@ -19,16 +19,17 @@ import (
 // backlogHorizon is about how much work a backlog holds per core: the
 // prefetch allowance caps it, and so does this much time of the longest
 // short task in the plan, so a backlog of millisecond tasks is deep and
-// one of second-long tasks is a task or two.
+// one of second-long tasks a few tasks per core: enough for a free core to
+// find a task that fits it there.
 const (
 	backlogMaxEst  = time.Second
-	backlogHorizon = time.Second
+	backlogHorizon = 4 * time.Second
 )
 
 // placeBacklogs runs the scheduler a second time, for the short tasks the
 // first plan (on idle cores) left waiting, on the room the nodes' backlogs
-// still have once it is at least half of them, leaving out unreachable
-// nodes. It is called with l.mu held
+// still have once it is at least a quarter of them, leaving out
+// unreachable nodes. It is called with l.mu held
 // (the estimator) and returns the placements.
 func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable map[string]bool, pending []sched.Task, first sched.Plan) []sched.Placement {
 	skip := make(map[string]bool, len(first.Placements)+len(first.Unschedulable))
@@ -72,7 +73,7 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 	second := view
 	second.Nodes = make([]sched.Node, len(view.Nodes))
 	second.Held = nil
-	narrowest := 0
+	narrowest, total := 0, 0
 	for i, n := range view.Nodes {
 		second.Nodes[i] = n
 		second.Nodes[i].FreeCores = 0
@@ -83,12 +84,15 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 		depth := min(ln.Prefetch, int(int64(ln.Cores)*int64(backlogHorizon)/int64(longest)))
 		held := max(ln.UsedCores+usedCores[n.ID]-ln.Cores, 0) // cores of tasks waiting there
 		free := max(min(depth-held, ln.FreeCores()-usedCores[n.ID]), 0)
-		if free == 0 || 2*free < depth {
-			// Refilled once half empty: a few tasks' room each round
-			// would cost a log entry per few tasks.
+		if free == 0 || 4*free < depth {
+			// Refilled once a quarter is free: a task or two each round
+			// would cost a log entry per task or two, and waiting until
+			// half is free left backlogs of wide tasks only, which a
+			// single free core cannot start.
 			continue
 		}
 		second.Nodes[i].FreeCores = free
+		total += free
 		second.Nodes[i].TotalCores = max(n.TotalCores, free)
 		second.Nodes[i].FreeMemMB = n.FreeMemMB - usedMem[n.ID]
 		if narrowest == 0 || n.TotalCores < narrowest {
@@ -98,10 +102,14 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 	if narrowest == 0 {
 		return nil
 	}
+	// Queue order, and only as many as the room takes: Place visits the
+	// widest first, and backlogs of nothing but wide tasks leave a core
+	// that one frees with nothing to run.
 	fits := short[:0]
 	for _, t := range short {
-		if t.Cores <= narrowest {
+		if t.Cores <= narrowest && t.Cores <= total {
 			fits = append(fits, t)
+			total -= t.Cores
 		}
 	}
 	cfg := l.cfg.Sched
