@@ -299,15 +299,12 @@ func (r *run) busyUntil(node string) time.Time {
 	return epoch.Add(last)
 }
 
-// expectEnd is when job j, starting now, is expected to end, as the leader
-// would guess it: its own estimate, else the learned one; -1 with neither.
+// expectEnd is when job j, starting now, is expected to end, by the
+// leader's rule (sched.ExpectedEnd); -1 when nothing is known.
 func (r *run) expectEnd(j int32) time.Duration {
-	est := seconds(r.jobs[j].Spec.EstS)
-	if est == 0 {
-		var ok bool
-		if est, ok = r.est.Estimate(r.keys[j]); !ok {
-			return -1
-		}
+	end, ok := sched.ExpectedEnd(epoch.Add(r.now), seconds(r.jobs[j].Spec.EstS), r.keys[j], r.est)
+	if !ok {
+		return -1
 	}
-	return r.now + est
+	return end.Sub(epoch)
 }

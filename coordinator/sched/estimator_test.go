@@ -61,3 +61,26 @@ func TestShapeKey(t *testing.T) {
 		}
 	}
 }
+
+// ExpectedEnd takes the task's own estimate, else the learned one, else
+// says it does not know.
+func TestExpectedEnd(t *testing.T) {
+	e := DefaultEstimator()
+	for range 5 {
+		e.Observe("f/1", time.Hour)
+	}
+	for _, c := range []struct {
+		est  time.Duration
+		key  string
+		want time.Duration
+		ok   bool
+	}{{time.Minute, "f/1", time.Minute, true}, {0, "f/1", time.Hour, true}, {0, "g/1", 0, false}} {
+		end, ok := ExpectedEnd(t0, c.est, c.key, e)
+		if ok != c.ok || (ok && !end.Equal(t0.Add(c.want))) {
+			t.Errorf("ExpectedEnd(est %s, %s) = %v, %v; want +%s, %v", c.est, c.key, end, ok, c.want, c.ok)
+		}
+	}
+	if _, ok := ExpectedEnd(t0, 0, "f/1", nil); ok {
+		t.Error("no estimate and no estimator: want no expected end")
+	}
+}
