@@ -62,6 +62,7 @@ func (l *Leader) place(ctx context.Context) error {
 
 	l.mu.Lock()
 	view.Learned, view.Held = l.estimator, l.held
+	setBusyUntil(v, view.Nodes, l.estimator)
 	plan := sched.Place(view, pending, l.cfg.Now(), l.cfg.Sched)
 	l.held = plan.Reservations // a reservation holds across plans
 	more := l.placeBacklogs(view, nodes, unreachable, pending, plan)
@@ -209,4 +210,45 @@ func (l *Leader) setWaiting(w map[sched.Reason]int) {
 	l.mu.Lock()
 	l.waiting = w
 	l.mu.Unlock()
+}
+
+// setBusyUntil gives each node with tasks the time they are expected to
+// have ended (sched.ExpectedEnd from their start, or from their assignment
+// while they wait in a backlog). Place reserves a busy node for a starved
+// wide task only when it knows this; a node running a task of no known
+// runtime keeps zero.
+func setBusyUntil(v ledger.View, nodes []sched.Node, learned *sched.Estimator) {
+	type busy struct {
+		last    time.Time
+		unknown bool
+	}
+	by := map[string]*busy{}
+	for _, st := range []ledger.State{ledger.Assigned, ledger.Running} {
+		v.Walk(st, func(t *ledger.Task) bool {
+			b := by[t.Node]
+			if b == nil {
+				b = &busy{}
+				by[t.Node] = b
+			}
+			start := t.StartedAt
+			if start == 0 {
+				start = t.AssignedAt
+			}
+			est, key := time.Duration(t.Spec.EstS*float64(time.Second)), ""
+			if est <= 0 {
+				key = sched.ShapeKey(t.Spec)
+			}
+			if end, ok := sched.ExpectedEnd(time.Unix(0, start), est, key, learned); !ok {
+				b.unknown = true
+			} else if end.After(b.last) {
+				b.last = end
+			}
+			return false
+		})
+	}
+	for i := range nodes {
+		if b := by[nodes[i].ID]; b != nil && !b.unknown {
+			nodes[i].BusyUntil = b.last
+		}
+	}
 }
