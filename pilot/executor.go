@@ -33,11 +33,11 @@ const prefetchFactor = 32
 // environment of this site (the site config's functions table).
 type Resolver func(task.Spec) (argv []string, env map[string]string, err error)
 
-// executor runs the attempts the leader dispatches to this node: it looks
-// each one's entry up in the scratch cache (a sealed entry is a hit:
-// reported at once, never run again), takes its cores, runs it pinned in
-// its work directory, gives the cores back as soon as the process ends,
-// seals its output, and reports every step.
+// executor runs the attempts the leader dispatches to this node: it takes
+// each one's cores, looks its entry up in the scratch cache (a sealed
+// entry is a hit: the cores go back and it is reported at once, never run
+// again), runs it pinned in its work directory, gives the cores back as
+// soon as the process ends, seals its output, and reports every step.
 //
 // It accepts attempts for up to its cores plus its prefetch allowance (the
 // ledger's Node.Prefetch): those beyond the free cores wait here, in a
@@ -274,10 +274,26 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint6
 		return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailInfra, Error: msg,
 			Result: task.Result{ID: ref.Task, Node: e.node, Pilot: e.pilot, Error: msg, ExitCode: -1}}
 	}
-	sealed, lease, err := e.openEntry(ctx, ref, spec)
+	argv, env := spec.Cmd, spec.Env
+	if spec.Fn != "" {
+		var err error
+		if e.resolve == nil {
+			return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailFatal,
+				Error:  fmt.Sprintf("task %s names function %q but this site has no functions table (give a site config with [functions])", ref.Task, spec.Fn),
+				Result: task.Result{ID: ref.Task, Node: e.node, Pilot: e.pilot, ExitCode: -1}}
+		}
+		if argv, env, err = e.resolve(spec); err != nil {
+			return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailFatal,
+				Error: err.Error(), Result: task.Result{ID: ref.Task, Node: e.node, Pilot: e.pilot, ExitCode: -1, Error: err.Error()}}
+		}
+	}
+	run := spec
+	run.Cmd, run.Env, run.Fn, run.Args = argv, env, "", nil
+
+	alloc, sealed, lease, err := e.openEntry(ctx, ref, seq, spec)
 	switch {
 	case err != nil:
-		return infra("scratch cache: %v", err)
+		return infra("%v", err)
 	case sealed != nil:
 		rec.Cache = task.CacheHit
 		return coordinator.Report{Kind: coordinator.ReportCompleted, Task: ref.Task, Attempt: ref.Attempt, Result: task.Result{
@@ -288,23 +304,6 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint6
 	if lease.Quarantined != "" {
 		e.log.Warn("a sealed cache entry failed verification: quarantined, recomputing", "task", ref.Task, "quarantine", lease.Quarantined)
 	}
-	argv, env := spec.Cmd, spec.Env
-	if spec.Fn != "" {
-		if e.resolve == nil {
-			lease.Release()
-			return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailFatal,
-				Error:  fmt.Sprintf("task %s names function %q but this site has no functions table (give a site config with [functions])", ref.Task, spec.Fn),
-				Result: task.Result{ID: ref.Task, Node: e.node, Pilot: e.pilot, ExitCode: -1}}
-		}
-		if argv, env, err = e.resolve(spec); err != nil {
-			lease.Release()
-			return coordinator.Report{Kind: coordinator.ReportFailed, Task: ref.Task, Attempt: ref.Attempt, Class: ledger.FailFatal,
-				Error: err.Error(), Result: task.Result{ID: ref.Task, Node: e.node, Pilot: e.pilot, ExitCode: -1, Error: err.Error()}}
-		}
-	}
-	run := spec
-	run.Cmd, run.Env, run.Fn, run.Args = argv, env, "", nil
-
 	keepCtx, stopKeep := context.WithCancel(ctx)
 	runCtx, stopRun := context.WithCancelCause(ctx)
 	defer stopRun(nil)
@@ -313,13 +312,6 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint6
 			stopRun(fmt.Errorf("scratch cache lease lost: %w", err))
 		}
 	}()
-	// The lease is kept while the attempt waits in the backlog too.
-	alloc, err := e.acquireCores(runCtx, ref, seq, spec.Cores)
-	if err != nil {
-		stopKeep()
-		lease.Release()
-		return infra("task %s attempt %d never got its cores on node %s: %v", ref.Task, ref.Attempt, e.node, err)
-	}
 	rec.Cores, rec.CPUs, rec.Start = alloc.IDs, alloc.CPUs, time.Now()
 	started := coordinator.Report{Kind: coordinator.ReportStarted, Task: ref.Task, Attempt: ref.Attempt}
 	var onStart func(int)
@@ -369,22 +361,33 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint6
 	}
 }
 
-// openEntry opens the attempt's scratch cache entry. While another live
-// attempt holds it (an attempt on a node that died, until its lease goes
-// stale; or a task of the same content that runs now and will seal a
-// result this one reuses), it waits, holding its cores, until the entry is
-// free or ctx ends. Failing at once instead would requeue the task as an
-// infra failure, which spends no retry, and the leader would place it
-// again at once: a hot loop until the lease goes stale.
-func (e *executor) openEntry(ctx context.Context, ref ledger.AttemptRef, spec task.Spec) (*scratchcache.Sealed, *scratchcache.Lease, error) {
+// openEntry takes the attempt's cores, then looks its scratch cache entry
+// up: a hit gives the cores back and returns the sealed entry; a miss
+// returns the entry's lease with the cores held. The lease is taken only
+// once the cores are, so an attempt waiting in a backlog holds no entry: if
+// its node dies, its retry need not wait for the lease to go stale. While
+// another attempt holds the entry (a task of the same content runs
+// elsewhere) the cores go back and the attempt waits.
+func (e *executor) openEntry(ctx context.Context, ref ledger.AttemptRef, seq uint64, spec task.Spec) (Allocation, *scratchcache.Sealed, *scratchcache.Lease, error) {
 	wait := 50 * time.Millisecond
 	logged := false
 	for {
+		alloc, err := e.acquireCores(ctx, ref, seq, spec.Cores)
+		if err != nil {
+			return Allocation{}, nil, nil, fmt.Errorf("task %s attempt %d never got its cores on node %s: %w", ref.Task, ref.Attempt, e.node, err)
+		}
 		sealed, lease, err := e.cache.Open(spec.ID, spec.Digest(), ref.Attempt)
 		var held *scratchcache.HeldError
 		if !errors.As(err, &held) {
-			return sealed, lease, err
+			if sealed != nil || err != nil {
+				e.releaseCores(ref)
+			}
+			if err != nil {
+				err = fmt.Errorf("scratch cache: %w", err)
+			}
+			return alloc, sealed, lease, err
 		}
+		e.releaseCores(ref)
 		if !logged {
 			e.log.Info("waiting for a scratch cache entry another attempt holds", "task", ref.Task, "attempt", ref.Attempt,
 				"holder_task", held.Task, "holder_attempt", held.Attempt, "stale_at", held.StaleAt)
@@ -394,7 +397,7 @@ func (e *executor) openEntry(ctx context.Context, ref ledger.AttemptRef, spec ta
 		wait = min(2*wait, 2*time.Second)
 		select {
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("%w (stopped waiting: %v)", err, context.Cause(ctx))
+			return Allocation{}, nil, nil, fmt.Errorf("scratch cache: %w (stopped waiting: %v)", err, context.Cause(ctx))
 		case <-time.After(d):
 		}
 	}
