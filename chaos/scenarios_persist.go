@@ -86,7 +86,7 @@ var crashPersist = Scenario{ID: 6, Name: "crash-persist", CI: true,
 		for _, t := range tmps {
 			out.Report.violate("crash-persist: a snapshot left half-written: %s", t)
 		}
-		out.Note = fmt.Sprintf("%d kills (%d of the leader), caught up within %s of a restart, %d snapshots on disk at the end", kills, leaders, back.Round(100*time.Millisecond), snaps)
+		out.Note = joinNotes(fmt.Sprintf("%d kills (%d of the leader), caught up within %s of a restart, %d snapshots on disk at the end", kills, leaders, back.Round(100*time.Millisecond), snaps), out.Note)
 		return out, err
 	}}
 

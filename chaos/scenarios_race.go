@@ -110,8 +110,8 @@ var lateCompletion = Scenario{ID: 15, Name: "late-completion", CI: true,
 		if err != nil {
 			return out, err
 		}
-		out.Note = fmt.Sprintf("%d rounds, %d tasks re-run after a loss, %d of them finished by both attempts; the leaders refused %d reports of stale attempts, the ledger counted %d late results as duplicates",
-			rounds, raced, both, refusedReports(c), late)
+		out.Note = joinNotes(fmt.Sprintf("%d rounds, %d tasks re-run after a loss, %d of them finished by both attempts; the leaders refused %d reports of stale attempts, the ledger counted %d late results as duplicates",
+			rounds, raced, both, refusedReports(c), late), out.Note)
 		if rounds == 0 || raced == 0 {
 			out.Report.violate("late completion: %d rounds made %d races: the scenario tested nothing", rounds, raced)
 		}
@@ -187,4 +187,13 @@ func refusedReports(c *Cluster) int {
 		}
 	}
 	return n
+}
+
+// joinNotes joins a scenario's note with the one finish made (tasks failed
+// as crashed-nodes), if any.
+func joinNotes(note, finished string) string {
+	if finished == "" {
+		return note
+	}
+	return note + "; " + finished
 }
