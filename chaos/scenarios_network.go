@@ -270,7 +270,7 @@ var udpBlocked = Scenario{ID: 17, Name: "udp-blocked", CI: true,
 // packetLoss is scenario 18: every agent drops 5% of the packets it
 // receives from the others, for the whole run.
 var packetLoss = Scenario{ID: 18, Name: "packet-loss", CI: true,
-	Scaled: "5 agents (3 voters) x 2 cores, each in its own network namespace (LAN timeouts), 200*scale tasks of 0.3 s; every agent drops 5% of the packets it receives from the others (iptables statistic: this kernel has no netem) from before the first agent starts to the end; not 30 min; the throughput is reported, not compared with a baseline",
+	Scaled: "5 agents (3 voters) x 2 cores, each in its own network namespace (LAN timeouts), 200*scale tasks of 0.3 s; every agent drops 5% of the packets it receives from the others (iptables statistic: this kernel has no netem) from before the first agent starts to the end; not 30 min; the throughput is reported as a share of the ideal (every core busy), not compared with a baseline run",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
 		n := 200 * env.Scale
 		c, _, stop, err := netRun(ctx, env, sleepQueue(n, 0.3), 5, 3, func(nw *Net) error { return nw.Loss(ctx, 0.05) })
@@ -285,7 +285,9 @@ var packetLoss = Scenario{ID: 18, Name: "packet-loss", CI: true,
 		if dead+lost > 0 {
 			out.Report.violate("5%% loss: %d members declared dead by gossip and %d nodes taken for lost; want 0", dead, lost)
 		}
-		out.Note = fmt.Sprintf("%.1f results/s (10 cores, 0.3 s tasks: at most %.1f), %d suspicions", rate, 10/0.3,
+		// No baseline run: the ideal (every core busy) bounds any baseline,
+		// so a share of it of 70% or more meets RELIABILITY.md's 70%.
+		out.Note = fmt.Sprintf("%.1f results/s, %.0f%% of the 10-core ideal, %d suspicions", rate, 100*rate/(10/0.3),
 			c.count(`component=memberlist`, "has failed, no acks received"))
 		return out, err
 	}}
