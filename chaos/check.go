@@ -116,8 +116,16 @@ func Check(in Input) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	var startLogs []string
+	for _, p := range in.AttemptLogs {
+		startLogs = append(startLogs, filepath.Join(filepath.Dir(p), "starts.jsonl"))
+	}
+	starts, err := readAttempts(startLogs)
+	if err != nil {
+		return rep, err
+	}
 	rep.Attempts = len(atts)
-	checkAttempts(&rep, specs, records, atts, in.InfraExtra)
+	checkAttempts(&rep, specs, records, atts, starts, in.InfraExtra)
 	if err := checkLeaders(&rep, in.AgentLogs); err != nil {
 		return rep, err
 	}
@@ -246,22 +254,37 @@ func readAttempts(paths []string) ([]attemptLine, error) {
 	return out, nil
 }
 
-// checkAttempts checks INV-3. An execution is an attempt that ran a
-// process (it names cores and was no cache hit); a task failure is one
-// whose own process failed (exit, or failed-task). The extra attempts
-// caused by the infrastructure are the attempts beyond the first that no
-// task failure explains: at most k. A task failed for max-attempts must
-// have that many task failures in the logs: infra never spends them.
-func checkAttempts(rep *Report, specs map[string]task.Spec, records map[string]task.Result, atts []attemptLine, k int) {
-	runs := map[string]int{}
+// checkAttempts checks INV-3. An execution is an attempt that started a
+// process: it has a line in a start log (starts.jsonl, written as the
+// process starts, so an execution its node's death cut short counts), or
+// an attempt record naming cores that was no cache hit. A task failure is
+// an attempt whose own process failed (exit, or failed-task). The extra
+// executions caused by the infrastructure are those beyond the first that
+// no task failure explains: at most k. Attempts the ledger assigned that
+// never started (they waited in a backlog whose node died) are no
+// re-execution. A task failed for max-attempts must have that many task
+// failures in the logs: infra never spends them.
+func checkAttempts(rep *Report, specs map[string]task.Spec, records map[string]task.Result, atts, starts []attemptLine, k int) {
+	type ref struct {
+		task    string
+		attempt int
+	}
+	ran := map[ref]bool{}
+	for _, a := range starts {
+		ran[ref{a.Task, a.Attempt}] = true
+	}
 	taskFails := map[string]int{}
 	for _, a := range atts {
 		if len(a.Cores) > 0 && a.Cache != task.CacheHit {
-			runs[a.Task]++
+			ran[ref{a.Task, a.Attempt}] = true
 		}
 		if a.Outcome == "exit" || a.Outcome == "failed-task" {
 			taskFails[a.Task]++
 		}
+	}
+	runs := map[string]int{}
+	for r := range ran {
+		runs[r.task]++
 	}
 	ids := make([]string, 0, len(runs))
 	for id := range runs {
@@ -284,10 +307,9 @@ func checkAttempts(rep *Report, specs map[string]task.Spec, records map[string]t
 		if r.Attempts == 0 {
 			continue // a bad line, or a task that never ran
 		}
-		attempts := max(r.Attempts, runs[id])
-		if extra := attempts - 1 - taskFails[id]; extra > k {
-			rep.violate("INV-3 bounded re-execution: task %s had %d attempts (%d executions logged), %d task failures: %d extra from the infrastructure, more than %d",
-				id, r.Attempts, runs[id], taskFails[id], extra, k)
+		if extra := runs[id] - 1 - taskFails[id]; extra > k {
+			rep.violate("INV-3 bounded re-execution: task %s had %d executions (%d attempts), %d task failures: %d extra from the infrastructure, more than %d",
+				id, runs[id], r.Attempts, taskFails[id], extra, k)
 		}
 		if r.State == task.StateFailed && strings.HasPrefix(r.Error, "max-attempts:") && taskFails[id] < specs[id].MaxAttempts {
 			rep.violate("INV-3: task %s failed for max-attempts (%d) with only %d task failures in the attempt logs: infrastructure failures were charged to it (%s)",

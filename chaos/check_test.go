@@ -22,6 +22,7 @@ not json
 		name     string
 		results  string
 		attempts string
+		starts   string // the start log beside the attempt log
 		flushed  string
 		status   map[string]int
 		mayPend  bool
@@ -64,10 +65,18 @@ not json
 {"id":"b","state":"failed","attempts":2,"error":"max-attempts: 2 of 2 attempts failed"}
 {"id":"line:3","state":"failed"}
 {"id":"line:4","state":"failed"}
-{"id":"c","state":"done","attempts":1}`,
+{"id":"c","state":"done","attempts":3}`,
 			attempts: `{"task":"b","attempt":1,"cores":[0],"cache":"miss","outcome":"failed-infra"}
 {"task":"b","attempt":2,"cores":[0],"cache":"miss","outcome":"exit"}`,
-			want: []string{"INV-3 bounded re-execution: task a had 5 attempts", "INV-3: task b failed for max-attempts (2) with only 1 task failures"}},
+			// a started 4 times (3 with their node killed, no record)
+			// then its 5th attempt finished; c was assigned 3 times but
+			// started once: no re-execution.
+			starts: `{"task":"a","attempt":1}
+{"task":"a","attempt":2}
+{"task":"a","attempt":3}
+{"task":"a","attempt":4}
+{"task":"c","attempt":3}`,
+			want: []string{"INV-3 bounded re-execution: task a had 4 executions (5 attempts)", "INV-3: task b failed for max-attempts (2) with only 1 task failures"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,6 +99,9 @@ not json
 				AttemptLogs: []string{write("attempts.jsonl", tc.attempts)}, Flushed: filepath.Join(dir, "flushed"), Status: tc.status, MayPend: tc.mayPend}
 			if tc.flushed != "" {
 				write("flushed/f1.jsonl", tc.flushed)
+			}
+			if tc.starts != "" {
+				write("starts.jsonl", tc.starts)
 			}
 			rep, err := Check(in)
 			if err != nil {

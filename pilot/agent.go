@@ -100,7 +100,7 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 	if err != nil {
 		return nil, err
 	}
-	attempts, err := openAttemptLog(filepath.Join(cfg.DataDir, "attempts.jsonl"), a.log)
+	attempts, err := openAttemptLog(cfg.DataDir, a.log)
 	if err != nil {
 		return nil, fmt.Errorf("attempt log: %w", err)
 	}
@@ -153,7 +153,7 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 	if a.obs, err = startObserver(a); err != nil {
 		return nil, err
 	}
-	a.steward = &steward{raft: a.raft, members: a.members, voters: cfg.Voters, now: func() int64 { return time.Now().UnixNano() }, log: a.log}
+	a.steward = &steward{raft: a.raft, members: a.members, voters: cfg.Voters, took: cache.Took, now: func() int64 { return time.Now().UnixNano() }, log: a.log}
 	a.log.Info("agent started", "pilot", cfg.Pilot, "cores", res.Cores, "cores_from", res.CoresFrom,
 		"mem_mb", res.MemMB, "gossip", a.members.Addr(), "raft", a.raft.Addr(), "rpc", meta.RPCAddr)
 	return a, a.join(ctx)

@@ -2,8 +2,10 @@ package pilot
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -40,30 +42,58 @@ func outcomeOf(r coordinator.Report) string {
 	return "unknown"
 }
 
-// attemptLog appends attempt records to a JSONL file on node-local disk.
-type attemptLog struct {
-	mu  sync.Mutex
-	f   *os.File
-	log *slog.Logger
+// startRecord is one line of a node's start log: an attempt's process
+// started. An attempt killed with its node has a start line and no
+// attempt record, so the checker counts executions from both.
+type startRecord struct {
+	Task    string    `json:"task"`
+	Attempt int       `json:"attempt"`
+	Node    string    `json:"node"`
+	Start   time.Time `json:"start"`
 }
 
-func openAttemptLog(path string, log *slog.Logger) (*attemptLog, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// attemptLog appends attempt records (attempts.jsonl) and start records
+// (starts.jsonl) to JSONL files in a directory on node-local disk.
+type attemptLog struct {
+	mu     sync.Mutex
+	f      *os.File
+	starts *os.File
+	log    *slog.Logger
+}
+
+func openAttemptLog(dir string, log *slog.Logger) (*attemptLog, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "attempts.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	return &attemptLog{f: f, log: log}, nil
+	starts, err := os.OpenFile(filepath.Join(dir, "starts.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &attemptLog{f: f, starts: starts, log: log}, nil
 }
 
 func (l *attemptLog) write(rec attemptRecord) {
 	if l == nil {
 		return
 	}
+	l.append(l.f, rec)
+}
+
+func (l *attemptLog) started(rec startRecord) {
+	if l == nil {
+		return
+	}
+	l.append(l.starts, rec)
+}
+
+func (l *attemptLog) append(f *os.File, rec any) {
 	b, _ := json.Marshal(rec)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, err := l.f.Write(append(b, '\n')); err != nil {
-		l.log.Warn("attempt log", "err", err)
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		l.log.Warn("attempt log", "file", f.Name(), "err", err)
 	}
 }
 
@@ -71,5 +101,5 @@ func (l *attemptLog) Close() error {
 	if l == nil {
 		return nil
 	}
-	return l.f.Close()
+	return errors.Join(l.f.Close(), l.starts.Close())
 }

@@ -314,19 +314,25 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint6
 	}()
 	rec.Cores, rec.CPUs, rec.Start = alloc.IDs, alloc.CPUs, time.Now()
 	started := coordinator.Report{Kind: coordinator.ReportStarted, Task: ref.Task, Attempt: ref.Attempt}
-	var onStart func(int)
-	if ref.Attempt == 1 {
-		// A first attempt starts at once and its start is reported on the
-		// way: no round trip per task.
-		onStart = func(int) { e.report(started) }
-	} else if err := e.confirm(runCtx, started); err != nil {
-		// A retry starts only once the ledger records it running, so a
-		// task that kills its node is charged the crash (the poison-task
-		// rule charges running attempts only; a task that killed its node
-		// before its first start was recorded is caught from its retry on).
-		stopKeep()
-		lease.Release()
-		return infra("task %s attempt %d on node %s: its start was never recorded by the leader: %v", ref.Task, ref.Attempt, e.node, err)
+	first := ref.Attempt == 1
+	onStart := func(int) {
+		e.attempts.started(startRecord{Task: ref.Task, Attempt: ref.Attempt, Node: e.node, Start: time.Now()})
+		if first {
+			e.report(started)
+		}
+	}
+	// A first attempt starts at once and its start is reported on the way:
+	// no round trip per task. A retry starts only once the ledger records
+	// it running, so a task that kills its node is charged the crash (the
+	// poison-task rule; a first attempt that may have started unrecorded
+	// is named by the leader from its scratch cache entry, see
+	// ledger.AgentLost).
+	if !first {
+		if err := e.confirm(runCtx, started); err != nil {
+			stopKeep()
+			lease.Release()
+			return infra("task %s attempt %d on node %s: its start was never recorded by the leader: %v", ref.Task, ref.Attempt, e.node, err)
+		}
 	}
 	out := runner.Run(runCtx, runner.Request{
 		Spec: run, Attempt: ref.Attempt, Workdir: lease.WorkDir(), CPUs: alloc.CPUs,

@@ -23,8 +23,11 @@ type steward struct {
 	members    *member.Membership
 	voters     int
 	crashLimit int
-	now        func() int64
-	log        *slog.Logger
+	// took says whether an attempt took its scratch cache entry (so it may
+	// have started): scratchcache.Cache.Took.
+	took func(taskID, digest string, attempt int) (bool, error)
+	now  func() int64
+	log  *slog.Logger
 }
 
 // live returns the members that may hold work, by name.
@@ -111,7 +114,7 @@ func (s *steward) reconcileLedger(ctx context.Context, live map[string]member.No
 	for _, n := range v.Nodes() {
 		if _, ok := live[n.ID]; !ok {
 			s.log.Info("a node is no live member: its tasks are requeued", "member", n.ID, "tasks", n.Tasks)
-			batch.Cmds = append(batch.Cmds, ledger.AgentLost{At: at, Node: n.ID, CrashLimit: s.crashLimit})
+			batch.Cmds = append(batch.Cmds, ledger.AgentLost{At: at, Node: n.ID, CrashLimit: s.crashLimit, MayHaveRun: s.mayHaveRun(v, n.ID)})
 		}
 	}
 	if len(batch.Cmds) == 0 {
@@ -125,6 +128,31 @@ func (s *steward) reconcileLedger(ctx context.Context, live map[string]member.No
 		return fmt.Errorf("reconcile the ledger's nodes with membership: %w", err)
 	}
 	return nil
+}
+
+// mayHaveRun names the first attempts assigned to a lost node that may
+// have started there unrecorded: the agent starts a first attempt without
+// waiting for its Started to commit, and takes the attempt's scratch cache
+// entry right before starting it. One whose entry cannot be read counts.
+func (s *steward) mayHaveRun(v ledger.View, node string) []string {
+	var out []string
+	for _, t := range v.OnNode(node) {
+		if t.State != ledger.Assigned || t.Attempt != 1 {
+			continue
+		}
+		took := true
+		if s.took != nil {
+			var err error
+			if took, err = s.took(t.Spec.ID, t.Spec.Digest(), t.Attempt); err != nil {
+				s.log.Warn("cannot tell whether a lost node's task started; counting it as started", "task", t.Spec.ID, "node", node, "err", err)
+				took = true
+			}
+		}
+		if took {
+			out = append(out, t.Spec.ID)
+		}
+	}
+	return out
 }
 
 func (s *steward) reconcileVoters(ctx context.Context, live map[string]member.Node) error {

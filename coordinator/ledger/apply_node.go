@@ -47,6 +47,10 @@ func (x *txn) applyAgentLost(c AgentLost) {
 	if limit <= 0 {
 		limit = DefaultCrashLimit
 	}
+	mayHaveRun := make(map[string]bool, len(c.MayHaveRun))
+	for _, id := range c.MayHaveRun {
+		mayHaveRun[id] = true
+	}
 	for _, t := range x.onNode(c.Node) {
 		nt := *t
 		nt.InfraFailures++
@@ -54,8 +58,8 @@ func (x *txn) applyAgentLost(c AgentLost) {
 			// Assigned, not recorded running: it waited in the node's
 			// backlog, or (a first attempt only) it started and the node
 			// died before its Started committed. It is not charged; a
-			// first attempt is marked, see crashCount.
-			nt.FirstLost = nt.FirstLost || t.Attempt == 1
+			// first attempt that may have run is marked, see crashCount.
+			nt.FirstLost = nt.FirstLost || (t.Attempt == 1 && mayHaveRun[t.Spec.ID])
 			x.requeue(t, nt)
 			continue
 		}

@@ -173,13 +173,20 @@ const DefaultCrashLimit = 2
 // running attempt is charged a crash: an assigned one waited in the node's
 // backlog and never ran, so it cannot be what killed the node (the agent
 // records a retry's Started before it starts its process; a first attempt
-// lost while assigned is marked FirstLost, see the package doc). CrashLimit
+// that may have started unrecorded is marked FirstLost, see the package
+// doc). CrashLimit
 // is in the command, not in a config, so every replica applies the same
 // rule; 0 means DefaultCrashLimit.
 type AgentLost struct {
 	At         int64  `msgpack:"at"`
 	Node       string `msgpack:"node"`
 	CrashLimit int    `msgpack:"crash_limit,omitempty"`
+	// MayHaveRun names the tasks assigned there at their first attempt
+	// that may have started unrecorded (the leader's evidence: they had
+	// taken their scratch cache entry, which an agent does right before it
+	// starts a task). They are marked FirstLost; the other assigned tasks
+	// waited in the node's backlog.
+	MayHaveRun []string `msgpack:"may_have_run,omitempty"`
 }
 
 // PilotDraining marks every node of a pilot as draining: no new task is

@@ -35,11 +35,13 @@
 // started there) go back to the queue uncharged, so losing nodes fails no
 // innocent task that merely waited on them. An agent starts a retry's
 // process only once the ledger records it running, but a first attempt at
-// once (a round trip per task would halve the rate of short tasks): a
-// first attempt lost while assigned may have run, so it is marked
-// (FirstLost) and counts as one crash more once the task has crashed a node
+// once (a round trip per task would cost short tasks a quarter of their
+// rate): a first attempt lost while assigned that may have started (the
+// leader names those in AgentLost.MayHaveRun: they had taken their scratch
+// cache entry, which an agent does right before starting a task) is marked
+// FirstLost and counts as one crash more once the task has crashed a node
 // running. A task that kills its node at once is so failed after CrashLimit
-// losses either way.
+// losses either way, and one that merely waited in backlogs never is.
 //
 // Commands are one CmdType byte (explicit values, append-only) followed by
 // the msgpack body of one struct encoded as a map; one log entry may carry a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/pilot-hpc/pilot/task"
@@ -101,7 +102,13 @@ func genAnyCommand(t *rapid.T, v View, at int64) Command {
 		return AgentJoined{At: at, Node: NodeInfo{ID: node, Cores: rapid.IntRange(1, 6).Draw(t, "ncores"),
 			MemMB: rapid.SampledFrom([]int64{0, 1000}).Draw(t, "nmem"), Pilot: rapid.SampledFrom(propPilot).Draw(t, "pilot")}}
 	case 9:
-		return AgentLost{At: at, Node: node, CrashLimit: rapid.IntRange(0, 3).Draw(t, "limit")}
+		var may []string
+		for _, id := range propTasks {
+			if rapid.Bool().Draw(t, "may-have-run "+id) {
+				may = append(may, id)
+			}
+		}
+		return AgentLost{At: at, Node: node, CrashLimit: rapid.IntRange(0, 3).Draw(t, "limit"), MayHaveRun: may}
 	case 10:
 		return PilotDraining{At: at, Pilot: rapid.SampledFrom(propPilot).Draw(t, "pilot")}
 	case 11:
@@ -216,7 +223,7 @@ func checkCrashCharge(t *rapid.T, c AgentLost, before, after View) {
 		if a.Crashes != want {
 			t.Fatalf("AgentLost %s: task %s (%s on %s) has %d crashes, want %d", c.Node, id, b.State, b.Node, a.Crashes, want)
 		}
-		if wantFirst := b.FirstLost || (onLost && b.State == Assigned && b.Attempt == 1); a.FirstLost != wantFirst {
+		if wantFirst := b.FirstLost || (onLost && b.State == Assigned && b.Attempt == 1 && slices.Contains(c.MayHaveRun, id)); a.FirstLost != wantFirst {
 			t.Fatalf("AgentLost %s: task %s (%s on %s, attempt %d) has FirstLost %v, want %v", c.Node, id, b.State, b.Node, b.Attempt, a.FirstLost, wantFirst)
 		}
 		held := want

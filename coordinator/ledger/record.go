@@ -15,9 +15,10 @@ type Task struct {
 	InfraFailures int `msgpack:"infra_failures,omitempty"` // do not
 	Crashes       int `msgpack:"crashes,omitempty"`        // nodes that died while it ran there
 	// FirstLost: a node died while the task's first attempt was assigned
-	// there. An agent starts a first attempt without waiting for its
-	// Started to commit, so it may have run: the poison-task rule counts
-	// it as one more crash once the task has crashed a node running.
+	// there and may have started (AgentLost.MayHaveRun). An agent starts a
+	// first attempt without waiting for its Started to commit: the
+	// poison-task rule counts this as one more crash once the task has
+	// crashed a node running.
 	FirstLost  bool  `msgpack:"first_lost,omitempty"`
 	IngestedAt int64 `msgpack:"ingested_at"`
 
