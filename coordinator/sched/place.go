@@ -53,7 +53,7 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 			ix.reserve(h.rank, h.until, spare, spareMem)
 			plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[h.rank].ID, Until: now.Add(h.until), After: len(plan.Placements)})
 			resRanks = append(resRanks, h.rank)
-			waiting.add(ix.diagnose(t.Cores, t.MemMB, first, it.need))
+			waiting.add(ix.diagnose(t.Cores, t.MemMB, first, it.need), t.Cores)
 			continue
 		}
 		stop := len(ix.classes)
@@ -80,9 +80,9 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 				resRanks = append(resRanks, r)
 			}
 		}
-		waiting.add(reason)
+		waiting.add(reason, t.Cores)
 	}
-	plan.Waiting = waiting.counts()
+	plan.Waiting, plan.WaitingCores = waiting.counts()
 	for i, r := range resRanks {
 		plan.Reservations[i].Spare, plan.Reservations[i].SpareMemMB = ix.spare[r], ix.spareMem[r]
 	}
@@ -149,31 +149,33 @@ func heldFirst(order []item, held map[int32]hold) []item {
 	return out
 }
 
-// tally counts waiting tasks by reason; a map increment per task cost a
-// sixth of Place on the simulator's mixed workload.
+// tally counts waiting tasks and their cores by reason; a map increment
+// per task cost a sixth of Place on the simulator's mixed workload.
 type tally struct {
 	reasons [8]Reason
 	n       [8]int
+	cores   [8]int
 	k       int
 }
 
-func (t *tally) add(r Reason) {
+func (t *tally) add(r Reason, cores int) {
 	for i := range t.k {
 		if t.reasons[i] == r {
 			t.n[i]++
+			t.cores[i] += cores
 			return
 		}
 	}
-	t.reasons[t.k], t.n[t.k] = r, 1
+	t.reasons[t.k], t.n[t.k], t.cores[t.k] = r, 1, cores
 	t.k++
 }
 
-func (t *tally) counts() map[Reason]int {
-	m := make(map[Reason]int, t.k)
+func (t *tally) counts() (tasks, cores map[Reason]int) {
+	tasks, cores = make(map[Reason]int, t.k), make(map[Reason]int, t.k)
 	for i := range t.k {
-		m[t.reasons[i]] = t.n[i]
+		tasks[t.reasons[i]], cores[t.reasons[i]] = t.n[i], t.cores[i]
 	}
-	return m
+	return tasks, cores
 }
 
 func reserveCap(nodes int, share float64) int {

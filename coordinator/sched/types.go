@@ -157,6 +157,9 @@ type Plan struct {
 	Placements    []Placement
 	Reservations  []Reservation
 	Unschedulable []Unschedulable
-	// Waiting counts the tasks left waiting, by reason.
-	Waiting map[Reason]int
+	// Waiting counts the tasks left waiting, by reason; WaitingCores sums
+	// their cores (the leader's window leaves out those waiting for
+	// walltime, see Window).
+	Waiting      map[Reason]int
+	WaitingCores map[Reason]int
 }
