@@ -16,6 +16,10 @@
 // (Config.Pilots slots of Nodes/Pilots nodes) arrive after a random queue
 // wait, run for Walltime, may lose nodes, and are replaced until the work
 // is done. Tasks carry a true runtime that differs from their estimate.
+// The window is the leader's rule, sched.LeaseRoom: Window times the live
+// cores of queued work, not counting the tasks the round's plan left
+// waiting only for walltime (at most one more window of them), so the
+// tail of each pilot finds short tasks to fill it.
 // Besides the ledger's state, the simulator keeps only what a leader
 // keeps beside it: the learned runtimes (sched.Estimator, fed from
 // completed tasks) and when each node's running tasks are expected to end

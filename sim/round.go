@@ -118,8 +118,11 @@ func (r *run) readQueue(v ledger.View) int {
 	return cores
 }
 
-// plan asks the policy where the queued tasks go.
+// plan asks the policy where the queued tasks go. The dense policy's
+// plan also says how many cores of the tasks it left wait only for
+// walltime (r.walltime, for refill).
 func (r *run) plan(nodes []sched.Node) ([]sched.Placement, []sched.Unschedulable) {
+	r.walltime = 0
 	if len(r.pend) == 0 || len(nodes) == 0 {
 		return nil, nil
 	}
@@ -128,6 +131,7 @@ func (r *run) plan(nodes []sched.Node) ([]sched.Placement, []sched.Unschedulable
 	if r.cfg.Policy == PolicyDense {
 		plan := sched.Place(sched.View{Nodes: nodes, Shapes: r.shapes, Learned: r.est, Held: r.held}, r.pend, epoch.Add(r.now), r.cfg.Sched)
 		r.held = plan.Reservations
+		r.walltime = plan.WaitingCores[sched.ReasonWalltime]
 		return plan.Placements, plan.Unschedulable
 	}
 	var unsched []sched.Unschedulable
@@ -140,7 +144,9 @@ func (r *run) plan(nodes []sched.Node) ([]sched.Placement, []sched.Unschedulable
 }
 
 // refill leases tasks from the simulated upstream until the ledger holds
-// Window times the live cores in queued work.
+// Window times the live cores in queued work, not counting the tasks this
+// round's plan left waiting only for walltime (at most one more window of
+// them): the leader's rule, sched.LeaseRoom.
 func (r *run) refill(nodes []sched.Node, queuedCores int) ledger.Ingest {
 	live := 0
 	for _, n := range nodes {
@@ -149,10 +155,11 @@ func (r *run) refill(nodes []sched.Node, queuedCores int) ledger.Ingest {
 		}
 	}
 	in := ledger.Ingest{At: r.at()}
-	for target := int(r.cfg.Window * float64(live)); queuedCores < target && r.next < len(r.jobs); r.next++ {
+	room := sched.LeaseRoom(int(r.cfg.Window*float64(live)), queuedCores, r.walltime)
+	for leased := 0; leased < room && r.next < len(r.jobs); r.next++ {
 		in.Tasks = append(in.Tasks, ledger.Leased{Spec: r.jobs[r.next].Spec})
 		r.m.ingested[r.next] = r.now
-		queuedCores += r.jobs[r.next].Spec.Cores
+		leased += r.jobs[r.next].Spec.Cores
 	}
 	return in
 }

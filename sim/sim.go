@@ -92,6 +92,9 @@ type run struct {
 	expect  []time.Duration // by job
 
 	held []sched.Reservation // the last plan's, handed to the next
+	// walltime is the cores of the queued tasks this round's plan left
+	// waiting only for walltime; the window does not count them.
+	walltime int
 	// The queued tasks as last read, and their jobs; spare and spareJob
 	// are the buffers of the read before, reused.
 	pend, spare       []sched.Task
