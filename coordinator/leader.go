@@ -114,8 +114,12 @@ type Leader struct {
 	// backlogging: the last plan put short tasks in nodes' backlogs, so
 	// the window counts the backlogs' room too.
 	backlogging bool
-	renewedAt   time.Time
-	ackedAt     time.Time // when results were last written upstream
+	// walltimeCores: the cores of the queued tasks the last plan left
+	// waiting only because no live pilot has time left for them; the
+	// window does not count them (sched.LeaseRoom).
+	walltimeCores int
+	renewedAt     time.Time
+	ackedAt       time.Time // when results were last written upstream
 	// unreachable holds nodes a dispatch could not reach, until when
 	// Place leaves them out (membership takes seconds to declare a node
 	// dead; meanwhile each round would assign to it and requeue again).

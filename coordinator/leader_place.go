@@ -25,6 +25,9 @@ func (l *Leader) place(ctx context.Context) error {
 	queued := v.Queued(maxPlan)
 	if len(queued) == 0 {
 		l.setWaiting(nil)
+		l.mu.Lock()
+		l.walltimeCores = 0
+		l.mu.Unlock()
 		return nil
 	}
 	nodes := v.Nodes()
@@ -67,6 +70,7 @@ func (l *Leader) place(ctx context.Context) error {
 	l.held = plan.Reservations // a reservation holds across plans
 	more := l.placeBacklogs(view, nodes, unreachable, pending, plan)
 	l.backlogging = len(more) > 0
+	l.walltimeCores = plan.WaitingCores[sched.ReasonWalltime]
 	l.mu.Unlock()
 	if len(more) > 0 {
 		plan.Placements = append(plan.Placements, more...)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
+	"github.com/pilot-hpc/pilot/coordinator/sched"
 	"github.com/pilot-hpc/pilot/task"
 	"github.com/pilot-hpc/pilot/upstream"
 )
@@ -24,13 +25,17 @@ const (
 // pull leases a window of tasks from upstream and ingests it. The window
 // is sized to the cluster: queued tasks may need up to WindowFactor times
 // the cores of the nodes that take work (and their backlogs' room while
-// short tasks fill backlogs), never the whole backlog (promise 6).
+// short tasks fill backlogs), never the whole backlog (promise 6). Tasks
+// the last plan left waiting only for walltime do not count, up to one
+// more window (sched.LeaseRoom, the simulator's rule too): near the end
+// of the pilots long tasks would otherwise fill the window and no short
+// task would come to fill the idle cores.
 func (l *Leader) pull(ctx context.Context) error {
 	if !l.upstreamReady() {
 		return nil
 	}
 	l.mu.Lock()
-	backlogs := l.backlogging
+	backlogs, walltime := l.backlogging, l.walltimeCores
 	l.mu.Unlock()
 	v := l.node.Ledger().View()
 	cores := 0
@@ -51,7 +56,7 @@ func (l *Leader) pull(ctx context.Context) error {
 		return false
 	})
 	window := int(float64(cores) * l.cfg.WindowFactor)
-	want := window - queuedCores
+	want := sched.LeaseRoom(window, queuedCores, walltime)
 	// Lease in large bites: each lease costs upstream a durable write and
 	// the ledger an Ingest entry, so wait until half the window is free
 	// (a queue run dry always leases).
