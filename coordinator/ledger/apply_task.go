@@ -98,7 +98,7 @@ func (x *txn) applyComplete(c Complete) {
 			x.counts.Duplicates++
 			continue
 		}
-		if !x.checkAttempt(CmdComplete, t, r.Attempt, Done) {
+		if !x.checkAttempt(CmdComplete, t, r.Attempt, Done) || (t.State == Queued && !x.checkLate(t, r)) {
 			continue
 		}
 		if len(r.Result.Value) > task.MaxValueBytes {
@@ -115,15 +115,39 @@ func (x *txn) applyComplete(c Complete) {
 			x.out.Applied++
 			continue
 		}
-		res.ID, res.State, res.Attempts, res.Node = t.Spec.ID, task.StateDone, t.Attempt, t.Node
+		res.ID, res.State, res.Attempts = t.Spec.ID, task.StateDone, t.Attempt
+		if t.Node != "" {
+			res.Node = t.Node // a late result keeps the node its agent named
+		}
 		nt := *t
 		nt.State = Done
-		nt.Node, nt.AssignedAt, nt.StartedAt = "", 0, 0
+		nt.QueueSeq, nt.Node, nt.AssignedAt, nt.StartedAt = 0, "", 0, 0
 		nt.Result = &res
 		x.put(t, &nt)
 		x.out.Final = append(x.out.Final, t.Spec.ID)
 		x.out.Applied++
 	}
+}
+
+// checkLate decides a Complete of a queued task's current attempt: the
+// attempt was requeued (its node was lost, it was revoked or failed as
+// infra) and the task not yet assigned again. Only its success is
+// recorded: the task is done, its queue position freed, and no attempt
+// runs for nothing. A failure is refused as stale: the requeue already
+// dealt with the attempt, and a failure charged now would count twice
+// (a report the agent sent again) or spend max_attempts on an attempt
+// the ledger had written off. A task queued since its ingest (attempt 0)
+// has no attempt to report. It reports whether to go on.
+func (x *txn) checkLate(t *Task, r Completion) bool {
+	switch {
+	case t.Attempt == 0:
+		x.out.refuse(CmdComplete, t.Spec.ID, "", CodeIllegal, "a queued task that was never assigned cannot become done")
+		return false
+	case r.Result.ExitCode != 0:
+		x.out.refuse(CmdComplete, t.Spec.ID, "", CodeStaleAttempt, "attempt %d was requeued before its failure (exit code %d) arrived; it is not charged again", r.Attempt, r.Result.ExitCode)
+		return false
+	}
+	return true
 }
 
 func (x *txn) applyFail(c Fail) {

@@ -18,6 +18,7 @@
 //	                       left, AgentLost (assigned; running below the
 //	                       crash limit)
 //
+//	queued ── Complete (exit 0) of its requeued attempt ──▶ done (a late result)
 //	done, failed ── Acked ──▶ removed (the result is upstream: promise 6)
 //	queued, assigned (and running, if asked) ── Flush ──▶ removed
 //
@@ -28,6 +29,18 @@
 // Complete and Fail must carry the current one. The first result wins; a
 // later Complete is counted as a duplicate and never recorded. Assign
 // refuses to oversubscribe a node's cores or memory (promise 3).
+//
+// A late result: a requeue (AgentLost, Fail(infra), Requeue) puts a task
+// back in the queue with the same attempt number until the next Assign
+// gives it the next one. If the requeued attempt was still running (its
+// node was paused or cut off, not dead) and its success arrives in that
+// window, the task becomes done with it, as from running: the attempt is
+// current, and running the task again would only give its result twice.
+// Once the task is assigned again the old attempt is stale, as always. A
+// late failure (a Complete with another exit code, a Fail of class task
+// or infra) is refused: the requeue already dealt with the attempt, and
+// charging it again would count one failure twice. A Fail of class fatal
+// still fails a queued task (the leader's unschedulable verdict).
 //
 // The poison-task rule: AgentLost charges a crash only to the tasks running
 // on the lost node; one that has been running on CrashLimit nodes that

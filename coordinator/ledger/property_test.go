@@ -45,6 +45,11 @@ func genNextStep(t *rapid.T, v View, at int64) Command {
 	id, a := tk.Spec.ID, tk.Attempt
 	switch tk.State {
 	case Queued:
+		if a > 0 && rapid.IntRange(0, 3).Draw(t, "late?") == 0 {
+			// The requeued attempt reports after all.
+			exit := rapid.SampledFrom([]int{0, 0, 1}).Draw(t, "late exit")
+			return Complete{At: at, Items: []Completion{{Task: id, Attempt: a, Result: task.Result{ExitCode: exit, Value: []byte(`4`)}}}}
+		}
 		n := rapid.SampledFrom(nodes).Draw(t, "to node")
 		return Assign{At: at, Items: []Assignment{{Task: id, Node: n.ID, Attempt: a + 1}}}
 	case Assigned, Running:
@@ -136,7 +141,9 @@ func genEntry(t *rapid.T, v View, at int64) Command {
 
 // TestPropertyInvariants: random command sequences keep every invariant;
 // nothing is lost (a task leaves only by Acked or Flush); a recorded result
-// never changes; a batch does what its commands do one by one.
+// never changes and is recorded once; no task is done but by a successful
+// Complete of its current attempt (checkResults); a batch does what its
+// commands do one by one.
 func TestPropertyInvariants(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		l, single := New(), New()
@@ -161,6 +168,7 @@ func TestPropertyInvariants(t *testing.T) {
 				if lost, ok := c.(AgentLost); ok {
 					checkCrashCharge(t, lost, before, single.View())
 				}
+				checkResults(t, c, out, before, single.View())
 				for _, id := range out.Dropped {
 					gone[id] = true
 				}
@@ -236,6 +244,49 @@ func checkCrashCharge(t *rapid.T, c AgentLost, before, after View) {
 		}
 		if onLost && !failed && a.State != Queued {
 			t.Fatalf("AgentLost %s: task %s was %s there, is now %s, want queued", c.Node, id, b.State, a.State)
+		}
+	}
+}
+
+// checkResults: a task's result is recorded once (Outcome.Final names a
+// task only as it becomes final, once), and a task becomes done only by a
+// successful Complete of its current attempt, an attempt it was assigned:
+// from assigned or running, or from queued when that attempt was requeued
+// (a late result). A done task's result names that attempt.
+func checkResults(t *rapid.T, c Command, out *Outcome, before, after View) {
+	for i, id := range out.Final {
+		if b, had := before.Task(id); had && b.State.Final() {
+			t.Fatalf("%s: task %s was %s already and became final again", c.Type(), id, b.State)
+		}
+		if slices.Contains(out.Final[i+1:], id) {
+			t.Fatalf("%s: task %s became final twice in one command", c.Type(), id)
+		}
+	}
+	for _, id := range propTasks {
+		a, has := after.Task(id)
+		if !has || a.State != Done {
+			continue
+		}
+		if a.Result.Attempts != a.Attempt || a.Attempt < 1 {
+			t.Fatalf("%s: task %s is done at attempt %d with the result of attempt %d", c.Type(), id, a.Attempt, a.Result.Attempts)
+		}
+		b, had := before.Task(id)
+		if had && b.State == Done {
+			continue
+		}
+		if !slices.Contains(out.Final, id) {
+			t.Fatalf("%s: task %s became done but the outcome does not name it final", c.Type(), id)
+		}
+		cmp, ok := c.(Complete)
+		if !ok || !had {
+			t.Fatalf("%s: task %s became done without a Complete", c.Type(), id)
+		}
+		ok = false
+		for _, r := range cmp.Items {
+			ok = ok || (r.Task == id && r.Attempt == b.Attempt && r.Result.ExitCode == 0)
+		}
+		if !ok || a.Attempt != b.Attempt {
+			t.Fatalf("Complete %+v: task %s (%s, attempt %d) became done without a success of its current attempt", cmp.Items, id, b.State, b.Attempt)
 		}
 	}
 }

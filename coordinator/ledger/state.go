@@ -33,8 +33,11 @@ func (s State) String() string {
 func (s State) Final() bool { return s == Done || s == Failed }
 
 // transitions is the one table of legal moves; every applyX checks it.
+// Queued → done has a condition that applyComplete checks beside the
+// table: only a successful Complete of the task's current attempt, after
+// it was requeued (attempt ≥ 1, not yet assigned again): a late result.
 var transitions = [7][7]bool{
-	Queued:   {Assigned: true, Failed: true, Removed: true},
+	Queued:   {Assigned: true, Done: true, Failed: true, Removed: true},
 	Assigned: {Running: true, Done: true, Failed: true, Queued: true, Removed: true},
 	Running:  {Done: true, Failed: true, Queued: true, Removed: true},
 	Done:     {Removed: true},

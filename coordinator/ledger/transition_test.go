@@ -130,7 +130,10 @@ func TestTransitionTableShape(t *testing.T) {
 	if Transition(0, Queued) || Transition(Queued, 0) || Transition(99, Queued) {
 		t.Error("an invalid state has a transition")
 	}
-	if Transition(Queued, Running) || Transition(Queued, Done) {
+	if Transition(Queued, Running) {
 		t.Error("a queued task skips assignment")
+	}
+	if !Transition(Queued, Done) {
+		t.Error("a requeued attempt's late result cannot be recorded")
 	}
 }
