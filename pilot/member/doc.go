@@ -11,10 +11,18 @@
 //
 // As serf does, memberlist's delegate and event callbacks go to small
 // unexported adapters that only forward: NodeMeta returns bytes encoded
-// beforehand, and join, update, leave and death events are appended to an
+// beforehand, a user message is noted and any answer sent from a goroutine
+// of its own, and join, update, leave and death events are appended to an
 // unbounded in-memory queue that a goroutine drains into the Events
 // channel. A callback therefore never blocks memberlist and no event is ever
 // dropped; the consumer must keep reading Events.
+//
+// Leave gossips Meta.Leaving and also sends each live member a leave
+// notice over TCP (a memberlist user message: type byte then msgpack), and
+// waits for each one's acknowledgement before memberlist's leave goes out:
+// gossip sends the metadata to a few random members only, so without the
+// notice a member could hear of the leave before the metadata and report
+// a death.
 //
 // The members file (WriteMembersFile, ReadMembersFile) in the campaign's
 // state directory lists the gossip addresses of live members so that a new

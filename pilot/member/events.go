@@ -55,11 +55,13 @@ func toNode(n *memberlist.Node) Node {
 	return out
 }
 
-// delegate answers memberlist's Delegate calls. It only returns the meta
-// bytes encoded by SetMeta; the cluster gossips nothing else.
+// delegate answers memberlist's Delegate calls. It returns the meta bytes
+// encoded by SetMeta and hands user messages (leave notices, leave.go) to
+// onMsg; the cluster gossips nothing else.
 type delegate struct {
-	mu   sync.Mutex
-	meta []byte
+	mu    sync.Mutex
+	meta  []byte
+	onMsg func([]byte) // must not block nor keep the slice
 }
 
 func (d *delegate) NodeMeta(int) []byte {
@@ -74,7 +76,7 @@ func (d *delegate) set(b []byte) {
 	d.mu.Unlock()
 }
 
-func (d *delegate) NotifyMsg([]byte)                {}
+func (d *delegate) NotifyMsg(b []byte)              { d.onMsg(b) }
 func (d *delegate) GetBroadcasts(int, int) [][]byte { return nil }
 func (d *delegate) LocalState(bool) []byte          { return nil }
 func (d *delegate) MergeRemoteState([]byte, bool)   {}
@@ -82,16 +84,20 @@ func (d *delegate) MergeRemoteState([]byte, bool)   {}
 // events forwards memberlist's EventDelegate callbacks into a queue. The
 // callbacks append and return; they never block.
 type events struct {
-	mu     sync.Mutex
-	live   map[string]Node // copied inside the callbacks, under memberlist's lock
-	queue  []Event
-	wake   chan struct{} // capacity 1: "the queue is not empty"
-	out    chan Event
-	closed chan struct{}
+	mu   sync.Mutex
+	live map[string]Node // copied inside the callbacks, under memberlist's lock
+	// leaving holds the nodes whose leave notice (leave.go) came in: the
+	// notice is acknowledged only once noted here, so the node's leave
+	// reads as a leave even when its Leaving metadata comes later.
+	leaving map[string]bool
+	queue   []Event
+	wake    chan struct{} // capacity 1: "the queue is not empty"
+	out     chan Event
+	closed  chan struct{}
 }
 
 func newEvents() *events {
-	e := &events{live: map[string]Node{}, wake: make(chan struct{}, 1), out: make(chan Event), closed: make(chan struct{})}
+	e := &events{live: map[string]Node{}, leaving: map[string]bool{}, wake: make(chan struct{}, 1), out: make(chan Event), closed: make(chan struct{})}
 	go e.pump()
 	return e
 }
@@ -101,22 +107,37 @@ func (e *events) NotifyUpdate(n *memberlist.Node) { e.push(EventUpdate, n) }
 
 // NotifyLeave cannot ask memberlist whether the node left or died (the
 // Node it passes does not carry that state, and the callback runs under
-// memberlist's lock), so the node's last metadata decides: Leave gossips
-// Leaving before it goes.
+// memberlist's lock), so the node's leave notice or its last metadata
+// decides: Leave sends the one and gossips the other before it goes.
 func (e *events) NotifyLeave(n *memberlist.Node) {
-	if m, err := DecodeMeta(n.Meta); err == nil && m.Leaving {
+	e.mu.Lock()
+	noticed := e.leaving[n.Name]
+	e.mu.Unlock()
+	if m, err := DecodeMeta(n.Meta); noticed || err == nil && m.Leaving {
 		e.push(EventLeave, n)
 		return
 	}
 	e.push(EventDead, n)
 }
 
+// noteLeaving records a node's leave notice.
+func (e *events) noteLeaving(name string) {
+	e.mu.Lock()
+	e.leaving[name] = true
+	e.mu.Unlock()
+}
+
 func (e *events) push(k EventKind, n *memberlist.Node) {
 	ev := Event{Kind: k, Node: toNode(n)}
 	e.mu.Lock()
-	if k == EventJoin || k == EventUpdate {
+	switch k {
+	case EventJoin:
+		delete(e.leaving, ev.Node.Name) // the name's next life
 		e.live[ev.Node.Name] = ev.Node
-	} else {
+	case EventUpdate:
+		e.live[ev.Node.Name] = ev.Node
+	default:
+		delete(e.leaving, ev.Node.Name)
 		delete(e.live, ev.Node.Name)
 	}
 	e.queue = append(e.queue, ev)

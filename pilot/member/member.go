@@ -68,6 +68,8 @@ type Membership struct {
 	mu     sync.Mutex
 	meta   Meta
 	closed bool
+	ready  chan struct{} // closed once ml is set
+	acks   leaveAcks
 }
 
 // Start creates this node's memberlist, listening but alone until Join.
@@ -124,7 +126,8 @@ func Start(cfg Config) (*Membership, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Membership{del: &delegate{meta: meta}, ev: newEvents(), log: logger, meta: cfg.Meta}
+	m := &Membership{del: &delegate{meta: meta}, ev: newEvents(), log: logger, meta: cfg.Meta, ready: make(chan struct{})}
+	m.del.onMsg = m.handleMsg
 	mc.Delegate = m.del
 	mc.Events = m.ev
 	ml, err := memberlist.Create(mc)
@@ -133,6 +136,7 @@ func Start(cfg Config) (*Membership, error) {
 		return nil, fmt.Errorf("membership: starting gossip on %s:%d: %w", mc.BindAddr, cfg.BindPort, err)
 	}
 	m.ml = ml
+	close(m.ready)
 	local := ml.LocalNode()
 	m.name = local.Name
 	m.addr = net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port)))
@@ -157,7 +161,9 @@ func defaultName() (string, error) {
 var ErrNoSeed = errors.New("no seed could be joined")
 
 // Join contacts the seeds (gossip host:port) and returns how many answered.
-// A seed with another campaign key does not count.
+// A seed with another campaign key does not count. A seed answers with its
+// state before it merges this node's, so when Join returns a seed may not
+// list this node yet.
 func (m *Membership) Join(seeds []string) (int, error) {
 	if len(seeds) == 0 {
 		return 0, nil
@@ -254,24 +260,6 @@ func (m *Membership) SetMeta(change func(*Meta), timeout time.Duration) error {
 	m.mu.Unlock()
 	if err := m.ml.UpdateNode(timeout); err != nil {
 		return fmt.Errorf("membership: gossiping new metadata: %w", err)
-	}
-	return nil
-}
-
-// Leave tells the cluster this node is leaving, waits up to timeout for
-// that to spread, then stops. It first gossips Meta.Leaving so that others
-// report EventLeave rather than EventDead; should that notice be lost they
-// see a death, which callers must handle the same safe way.
-func (m *Membership) Leave(timeout time.Duration) error {
-	// Each step is tried even when the one before failed: a lost notice
-	// only turns a leave into a death for the others.
-	err := errors.Join(
-		m.SetMeta(func(meta *Meta) { meta.Leaving = true }, timeout/2),
-		m.ml.Leave(timeout/2),
-		m.Shutdown(),
-	)
-	if err != nil {
-		return fmt.Errorf("membership: leaving: %w", err)
 	}
 	return nil
 }

@@ -195,6 +195,10 @@ func TestSyncFindsAMemberGossipMissed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A seed answers a join with its state before it merges the joiner's,
+	// so c's Join may return before a knows c: b's sync could only find c
+	// once a has it.
+	await(t, a, "join of c", is(EventJoin, "c"))
 	names := func(m *Membership) string {
 		var out []string
 		for _, n := range m.Members() {
