@@ -88,10 +88,11 @@ func (c *LeaderConfig) withDefaults() {
 	}
 }
 
-// Leader is the loop that runs on the Raft leader: it leases windows of
-// tasks from upstream and ingests them, places queued tasks with the pure
-// scheduler and dispatches them, commits what agents report, writes final
-// results upstream and acknowledges them, and renews its leases.
+// Leader is what runs on the Raft leader: one loop leases windows of
+// tasks from upstream and ingests them, writes final results upstream and
+// acknowledges them, and renews its leases; another places queued tasks
+// with the pure scheduler and dispatches them; reports from agents are
+// committed as they come.
 //
 // One Leader serves one node for its whole life: Run is called each time the
 // node wins an election and returns when it loses leadership. Report and
@@ -101,7 +102,8 @@ type Leader struct {
 	node *Node
 	cfg  LeaderConfig
 	log  *slog.Logger
-	kick chan struct{}
+	// kickPlace and kickUpstream start a round of each loop now.
+	kickPlace, kickUpstream chan struct{}
 
 	mu        sync.Mutex
 	estimator *sched.Estimator
@@ -130,11 +132,12 @@ type Leader struct {
 func NewLeader(node *Node, cfg LeaderConfig) *Leader {
 	cfg.withDefaults()
 	return &Leader{
-		node:      node,
-		cfg:       cfg,
-		log:       cfg.Logger.With("node", node.ID()),
-		kick:      make(chan struct{}, 1),
-		estimator: sched.DefaultEstimator(),
+		node:         node,
+		cfg:          cfg,
+		log:          cfg.Logger.With("node", node.ID()),
+		kickPlace:    make(chan struct{}, 1),
+		kickUpstream: make(chan struct{}, 1),
+		estimator:    sched.DefaultEstimator(),
 	}
 }
 
@@ -156,44 +159,81 @@ func (l *Leader) Run(ctx context.Context) error {
 	// them again (agents accept a known attempt again).
 	l.redispatch(ctx, l.node.Ledger().View().InState(ledger.Assigned))
 
+	// Two loops: placement never waits on upstream I/O (a queue server
+	// that hangs or fails holds up leases and results, not the placement
+	// of what the ledger already holds).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	upstreamDone := make(chan struct{})
+	go func() {
+		defer close(upstreamDone)
+		defer cancel()
+		l.loop(ctx, l.kickUpstream, l.upstreamRound)
+	}()
+	l.loop(ctx, l.kickPlace, l.placeRound)
+	cancel()
+	<-upstreamDone
+	return nil
+}
+
+// loop runs round on every kick and at least every Interval, while this
+// node leads and ctx lasts.
+func (l *Leader) loop(ctx context.Context, kick <-chan struct{}, round func(context.Context)) {
 	tick := time.NewTicker(l.cfg.Interval)
 	defer tick.Stop()
 	for {
 		if !l.node.IsLeader() {
-			return nil
+			return
 		}
-		l.round(ctx)
+		round(ctx)
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-l.kick:
+			return
+		case <-kick:
 		case <-tick.C:
 		}
 	}
 }
 
-// Kick starts a round now (a member joined, a report arrived).
+// Kick starts both loops' rounds now (a member joined, a report arrived).
 func (l *Leader) Kick() {
+	kick(l.kickPlace)
+	kick(l.kickUpstream)
+}
+
+func kick(c chan struct{}) {
 	select {
-	case l.kick <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
 
-// round is one pass of the loop. Every step reads a fresh view: each
-// proposal changes the ledger the next step plans against.
-func (l *Leader) round(ctx context.Context) {
+// upstreamRound writes results upstream, leases more work and renews the
+// leases. Every step reads a fresh view. What it ingests starts a
+// placement round.
+func (l *Leader) upstreamRound(ctx context.Context) {
+	l.steps(ctx, l.ack, l.pull, l.renew)
+}
+
+// placeRound places queued tasks. A plan that starts filling the nodes'
+// backlogs makes the window grow to their room: it starts an upstream
+// round at once, not an Interval later (at the start of a campaign of
+// short tasks that is the difference between a few tasks to choose from
+// and enough).
+func (l *Leader) placeRound(ctx context.Context) {
 	l.mu.Lock()
-	backlogs := l.backlogging
+	before := l.backlogging
 	l.mu.Unlock()
-	steps := []func(context.Context) error{l.ack, l.pull, l.place, l.renew}
-	if !backlogs {
-		// Should this plan start filling backlogs, the window grows to
-		// their room: lease and place once more now, not a round later
-		// (at the start of a campaign of short tasks that round is the
-		// difference between a few tasks to choose from and enough).
-		steps = []func(context.Context) error{l.ack, l.pull, l.place, l.pullMore, l.renew}
+	l.steps(ctx, l.place)
+	l.mu.Lock()
+	after := l.backlogging
+	l.mu.Unlock()
+	if after && !before {
+		kick(l.kickUpstream)
 	}
+}
+
+func (l *Leader) steps(ctx context.Context, steps ...func(context.Context) error) {
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			if errors.Is(err, ErrNotLeader) || ctx.Err() != nil {
@@ -202,21 +242,6 @@ func (l *Leader) round(ctx context.Context) {
 			l.log.Warn("leader round", "err", err)
 		}
 	}
-}
-
-// pullMore leases and places again if the plan just made started filling
-// the nodes' backlogs.
-func (l *Leader) pullMore(ctx context.Context) error {
-	l.mu.Lock()
-	backlogs := l.backlogging
-	l.mu.Unlock()
-	if !backlogs {
-		return nil
-	}
-	if err := l.pull(ctx); err != nil {
-		return err
-	}
-	return l.place(ctx)
 }
 
 // propose commits a command stamped with the leader's clock.

@@ -98,6 +98,7 @@ func (l *Leader) pull(ctx context.Context) error {
 		}
 		leased = leased[n:]
 	}
+	kick(l.kickPlace)
 	return nil
 }
 
@@ -157,7 +158,7 @@ func (l *Leader) ack(ctx context.Context) error {
 		return fmt.Errorf("ack %d results: %w", len(ids), err)
 	}
 	if len(ids) == ackChunk {
-		l.Kick()
+		kick(l.kickUpstream) // more results wait
 	}
 	return nil
 }
