@@ -125,6 +125,10 @@ func (x *txn) applyComplete(c Complete) {
 		nt.Result = &res
 		x.put(t, &nt)
 		x.out.Final = append(x.out.Final, t.Spec.ID)
+		if t.State == Queued {
+			x.out.Late = append(x.out.Late, t.Spec.ID)
+			x.counts.Late++
+		}
 		x.out.Applied++
 	}
 }

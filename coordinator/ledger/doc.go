@@ -35,7 +35,8 @@
 // gives it the next one. If the requeued attempt was still running (its
 // node was paused or cut off, not dead) and its success arrives in that
 // window, the task becomes done with it, as from running: the attempt is
-// current, and running the task again would only give its result twice.
+// current, and running the task again would only give its result twice
+// (Outcome.Late names such tasks, Counts.Late counts them).
 // Once the task is assigned again the old attempt is stale, as always. A
 // late failure (a Complete with another exit code, a Fail of class task
 // or infra) is refused: the requeue already dealt with the attempt, and

@@ -78,7 +78,7 @@ func (v View) CheckInvariants() error {
 		return false
 	})
 	counts.Nodes = s.nodes.Len()
-	counts.Duplicates = s.counts.Duplicates
+	counts.Duplicates, counts.Late = s.counts.Duplicates, s.counts.Late
 	if counts != s.counts {
 		bad("counts %+v, the records say %+v", s.counts, counts)
 	}

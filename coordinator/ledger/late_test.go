@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"slices"
 	"testing"
 
@@ -34,7 +35,7 @@ func TestLateSuccessWhileQueued(t *testing.T) {
 					t.Fatalf("setup: %+v", before)
 				}
 				out := b.ok(lateDone(1))
-				if !slices.Equal(out.Final, []string{"a"}) || out.Applied != 1 || len(out.Duplicates) != 0 {
+				if !slices.Equal(out.Final, []string{"a"}) || !slices.Equal(out.Late, []string{"a"}) || out.Applied != 1 || len(out.Duplicates) != 0 {
 					t.Fatalf("outcome %+v, want a final a", out)
 				}
 				tk := b.task("a")
@@ -46,7 +47,7 @@ func TestLateSuccessWhileQueued(t *testing.T) {
 					t.Fatalf("counters changed by the late result: %+v, were %+v", tk, before)
 				}
 				c := b.l.Counts()
-				if c.Queued != 1 || c.Done != 1 || c.Duplicates != 0 {
+				if c.Queued != 1 || c.Done != 1 || c.Duplicates != 0 || c.Late != 1 {
 					t.Fatalf("counts %+v, want b queued and a done", c)
 				}
 				if q := ids(b.l.View().Queued(10)); !slices.Equal(q, []string{"b"}) {
@@ -87,9 +88,17 @@ func TestLateSuccessAfterReassign(t *testing.T) {
 	if tk := b.task("a"); tk.State != Queued || tk.Attempt != 2 {
 		t.Fatalf("a stale result changed the queued task: %+v", tk)
 	}
+	if c := b.l.Counts(); c.Late != 0 {
+		t.Fatalf("refused late results counted: %+v", c)
+	}
 	b.ok(lateDone(2))
 	if tk := b.task("a"); tk.State != Done || tk.Result.Attempts != 2 {
 		t.Fatalf("the late result of attempt 2: %+v", tk)
+	}
+	// The count of late results survives a snapshot.
+	r2 := New()
+	if err := r2.Restore(bytes.NewReader(persist(t, b.l))); err != nil || r2.Counts() != b.l.Counts() {
+		t.Fatalf("restored counts %+v (%v), want %+v", r2.Counts(), err, b.l.Counts())
 	}
 }
 

@@ -93,6 +93,9 @@ type Outcome struct {
 	// Final lists tasks that became done or failed: their results are to
 	// be written upstream, then Acked.
 	Final []string `json:"final,omitempty"`
+	// Late lists the tasks of Final that a late result made done: the
+	// success of an attempt that had been requeued.
+	Late []string `json:"late,omitempty"`
 	// Requeued lists tasks that went back to the queue.
 	Requeued []string `json:"requeued,omitempty"`
 	// Dropped lists the tasks a Flush removed, sorted: the leader releases

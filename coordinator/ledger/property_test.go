@@ -252,7 +252,8 @@ func checkCrashCharge(t *rapid.T, c AgentLost, before, after View) {
 // task only as it becomes final, once), and a task becomes done only by a
 // successful Complete of its current attempt, an attempt it was assigned:
 // from assigned or running, or from queued when that attempt was requeued
-// (a late result). A done task's result names that attempt.
+// (a late result, which the outcome names in Late). A done task's result
+// names that attempt.
 func checkResults(t *rapid.T, c Command, out *Outcome, before, after View) {
 	for i, id := range out.Final {
 		if b, had := before.Task(id); had && b.State.Final() {
@@ -287,6 +288,14 @@ func checkResults(t *rapid.T, c Command, out *Outcome, before, after View) {
 		}
 		if !ok || a.Attempt != b.Attempt {
 			t.Fatalf("Complete %+v: task %s (%s, attempt %d) became done without a success of its current attempt", cmp.Items, id, b.State, b.Attempt)
+		}
+		if late := slices.Contains(out.Late, id); late != (b.State == Queued) {
+			t.Fatalf("Complete: task %s became done from %s; the outcome names it late: %v", id, b.State, late)
+		}
+	}
+	for _, id := range out.Late {
+		if a, has := after.Task(id); !has || a.State != Done {
+			t.Fatalf("%s: task %s is named late but is not done", c.Type(), id)
 		}
 	}
 }

@@ -91,6 +91,9 @@ type Counts struct {
 	Failed     int    `json:"failed"`
 	Nodes      int    `json:"nodes"`
 	Duplicates uint64 `json:"duplicates"` // results after a task's first one
+	// Late counts the results recorded from a requeued attempt that
+	// reported before its task was assigned again (see the package doc).
+	Late uint64 `json:"late"`
 }
 
 // Tasks is the number of task records.

@@ -20,6 +20,7 @@ type header struct {
 	Applied    uint64 `msgpack:"applied"`
 	Seq        uint64 `msgpack:"seq"`
 	Duplicates uint64 `msgpack:"duplicates"`
+	Late       uint64 `msgpack:"late,omitempty"` // absent from older streams: 0
 	Nodes      int    `msgpack:"nodes"`
 	Tasks      int    `msgpack:"tasks"`
 }
@@ -43,7 +44,7 @@ func (v View) Persist(w io.Writer) error {
 	enc := msgpack.NewEncoder(bw)
 	enc.SetSortMapKeys(true)
 	s := v.s
-	h := header{Format: snapshotFormat, Applied: s.applied, Seq: s.seq, Duplicates: s.counts.Duplicates, Nodes: s.nodes.Len(), Tasks: s.tasks.Len()}
+	h := header{Format: snapshotFormat, Applied: s.applied, Seq: s.seq, Duplicates: s.counts.Duplicates, Late: s.counts.Late, Nodes: s.nodes.Len(), Tasks: s.tasks.Len()}
 	if err := enc.Encode(&h); err != nil {
 		return fmt.Errorf("ledger snapshot: header: %w", err)
 	}
@@ -98,7 +99,7 @@ func (l *Ledger) Restore(r io.Reader) error {
 	}
 	x := begin(emptyState(), &Outcome{Index: h.Applied})
 	x.seq = h.Seq
-	x.counts.Duplicates = h.Duplicates
+	x.counts.Duplicates, x.counts.Late = h.Duplicates, h.Late
 	for i := 0; i < h.Nodes; i++ {
 		n := new(Node)
 		if err := dec.Decode(n); err != nil {
