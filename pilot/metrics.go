@@ -78,6 +78,8 @@ var (
 		"Tasks in the cluster's ledger, by state (a task leaves the ledger once its result is upstream).", []string{"state"}, nil)
 	descLedgerDups = prometheus.NewDesc("pilot_ledger_duplicates",
 		"Results the ledger received after a task's first one.", nil, nil)
+	descLedgerLate = prometheus.NewDesc("pilot_ledger_late_results",
+		"Results the ledger recorded from a requeued attempt that reported before its task was assigned again.", nil, nil)
 	descApplied = prometheus.NewDesc("pilot_ledger_applied_index",
 		"The Raft index this agent's ledger has applied.", nil, nil)
 	descBusy = prometheus.NewDesc("pilot_node_cores_busy",
@@ -93,7 +95,7 @@ var (
 )
 
 func (c *ledgerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTasks, descLedgerDups, descApplied, descBusy, descAssigned, descTotal, descDraining, descWaiting} {
+	for _, d := range []*prometheus.Desc{descTasks, descLedgerDups, descLedgerLate, descApplied, descBusy, descAssigned, descTotal, descDraining, descWaiting} {
 		ch <- d
 	}
 }
@@ -105,6 +107,7 @@ func (c *ledgerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descTasks, prometheus.GaugeValue, float64(n.Of(s)), s.String())
 	}
 	ch <- prometheus.MustNewConstMetric(descLedgerDups, prometheus.GaugeValue, float64(n.Duplicates))
+	ch <- prometheus.MustNewConstMetric(descLedgerLate, prometheus.GaugeValue, float64(n.Late))
 	ch <- prometheus.MustNewConstMetric(descApplied, prometheus.GaugeValue, float64(v.Applied()))
 	busy, assigned := map[string]int{}, map[string]int{}
 	for _, t := range v.InState(ledger.Running) {
