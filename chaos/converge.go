@@ -14,7 +14,7 @@ import (
 // ledgerMetrics are the lines of an agent's /metrics that come from its own
 // replica of the ledger alone, so every replica that applied the same
 // index shows the same ones.
-var ledgerMetrics = regexp.MustCompile(`^pilot_(ledger_tasks|ledger_duplicates|ledger_applied_index|node_cores_total|node_cores_busy|node_tasks_assigned|node_draining)\b`)
+var ledgerMetrics = regexp.MustCompile(`^pilot_(ledger_tasks|ledger_duplicates|ledger_late_results|ledger_applied_index|node_cores_total|node_cores_busy|node_tasks_assigned|node_draining)\b`)
 
 var httpAddrRe = regexp.MustCompile(`msg="status HTTP" node=\S+ addr=(\S+)`)
 
