@@ -95,7 +95,7 @@ func (m *Membership) send(name, addr string, msg []byte) error {
 func (a *leaveAcks) start(names []string) <-chan struct{} {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.waiting = map[string]bool{}
+	a.waiting, a.failed = map[string]bool{}, nil
 	for _, n := range names {
 		a.waiting[n] = true
 	}

@@ -126,7 +126,7 @@ func Start(cfg Config) (*Membership, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Membership{del: &delegate{meta: meta}, ev: newEvents(), log: logger, meta: cfg.Meta, ready: make(chan struct{})}
+	m := &Membership{del: &delegate{meta: meta}, ev: newEvents(), log: logger, meta: cfg.Meta, name: name, ready: make(chan struct{})}
 	m.del.onMsg = m.handleMsg
 	mc.Delegate = m.del
 	mc.Events = m.ev
@@ -138,7 +138,6 @@ func Start(cfg Config) (*Membership, error) {
 	m.ml = ml
 	close(m.ready)
 	local := ml.LocalNode()
-	m.name = local.Name
 	m.addr = net.JoinHostPort(local.Addr.String(), strconv.Itoa(int(local.Port)))
 	logger.Info("gossip started", "node", name, "addr", m.Addr())
 	return m, nil
