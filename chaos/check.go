@@ -23,9 +23,12 @@ type Input struct {
 	Flushed     string   // directory of flushed archives (STATE/flushed); "" none
 	AttemptLogs []string // every agent's attempts.jsonl; a missing one is empty
 	// AgentLogs are every agent's log (stdout and stderr), one file per
-	// agent (a restarted agent appends to its own): INV-4 reads the
-	// "leading the cluster" lines and their terms.
-	AgentLogs []string
+	// agent (a restarted agent appends to its own), grouped by the Raft
+	// cluster the agents formed: a campaign may be worked by one cluster
+	// after another (every pilot ended, the next allocation bootstrapped),
+	// each counting its own terms. INV-4 reads the "leading the cluster"
+	// lines and their terms.
+	AgentLogs [][]string
 	// MayPend allows tasks with no record: the run ended before they
 	// could. They must then be visibly pending (Status). Without it a task
 	// with no record is lost.

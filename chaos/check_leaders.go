@@ -10,12 +10,23 @@ import (
 // leadingRe picks the term out of an agent's "leading the cluster" line.
 var leadingRe = regexp.MustCompile(`msg="leading the cluster".*\bterm=(\d+)\b`)
 
-// checkLeaders checks INV-4: no two agents claim leadership of one Raft
-// term. Every agent logs "leading the cluster term=N" when it starts to
-// lead; a Raft term has at most one leader, so one term claimed in two
-// agents' logs is a split brain. A claim with no term cannot be checked
-// and is a violation too (the agent's log line changed).
-func checkLeaders(rep *Report, logs []string) error {
+// checkLeaders checks INV-4: no two agents of one Raft cluster claim
+// leadership of one term. Every agent logs "leading the cluster term=N"
+// when it starts to lead; a Raft term has at most one leader, so one term
+// claimed in the logs of two agents of a cluster is a split brain. groups
+// holds the logs of each Raft cluster (a new cluster counts its terms
+// from the start). A claim with no term cannot be checked and is a
+// violation too (the agent's log line changed).
+func checkLeaders(rep *Report, groups [][]string) error {
+	for _, logs := range groups {
+		if err := checkLeadersOf(rep, logs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkLeadersOf(rep *Report, logs []string) error {
 	claims := map[uint64][]string{} // term -> where it was claimed
 	for _, path := range logs {
 		seen := map[uint64]bool{} // an agent may log one term once only
@@ -48,7 +59,7 @@ func checkLeaders(rep *Report, logs []string) error {
 		terms = append(terms, t)
 	}
 	sort.Slice(terms, func(i, j int) bool { return terms[i] < terms[j] })
-	rep.Terms = len(terms)
+	rep.Terms += len(terms)
 	for _, t := range terms {
 		if len(claims[t]) > 1 {
 			rep.violate("INV-4 one leader per term: term %d is claimed by %d agents: %s", t, len(claims[t]), strings.Join(claims[t], ", "))

@@ -129,9 +129,13 @@ func TestCheckLeaders(t *testing.T) {
 	cases := []struct {
 		name  string
 		logs  []string // one agent's log each
+		split int      // > 0: logs[:split] formed one Raft cluster, the rest a later one
 		terms int
 		want  []string
 	}{
+		{name: "a later cluster counts its terms anew", split: 1, terms: 3, logs: []string{
+			line(lead, "a0", 2),
+			line(lead, "a1", 2) + "\n" + line(lead, "a1", 3)}},
 		{name: "one leader per term", terms: 3, logs: []string{
 			line(lead, "a0", 2) + "\nlevel=INFO msg=\"lost leadership\" node=a0\n" + line(lead, "a0", 5),
 			"level=INFO msg=\"agent started\" node=a1\n" + line(lead, "a1", 3),
@@ -157,7 +161,11 @@ func TestCheckLeaders(t *testing.T) {
 			}
 			paths = append(paths, filepath.Join(dir, "never-started.log"))
 			var rep Report
-			if err := checkLeaders(&rep, paths); err != nil {
+			groups := [][]string{paths}
+			if tc.split > 0 { // two clusters one after another
+				groups = [][]string{paths[:tc.split], paths[tc.split:]}
+			}
+			if err := checkLeaders(&rep, groups); err != nil {
 				t.Fatal(err)
 			}
 			if len(rep.Violations) != len(tc.want) {

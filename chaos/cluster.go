@@ -36,8 +36,9 @@ type Cluster struct {
 	// prefix that runs it there (ip netns exec NS) and the address it
 	// binds and advertises. Nil: every agent binds 127.0.0.1 with
 	// --loopback.
-	Host func(name string) (wrap []string, addr string, err error)
-	next int
+	Host  func(name string) (wrap []string, addr string, err error)
+	next  int
+	rafts int // Raft clusters bootstrapped after the first
 	// With a queue server: the client, the submitted input, the last count
 	// of final tasks it gave.
 	up       upstream.Queue
@@ -51,6 +52,7 @@ type Agent struct {
 	Data string // node-local directory: attempts.jsonl, the Raft log
 	Log  string // stdout and stderr
 	argv []string
+	raft int // which Raft cluster of the campaign it formed (0: the first)
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
@@ -89,8 +91,12 @@ func (c *Cluster) Start(voters int) (*Agent, error) {
 		"--voters", strconv.Itoa(voters), "--lease-ttl", "30s", "--drain-margin", "20s"}
 	if c.next == 0 || c.Bootstrap {
 		args = append(args, "--bootstrap")
+		if c.next > 0 {
+			c.rafts++ // a new Raft cluster, with terms of its own
+		}
 		c.Bootstrap = false
 	}
+	a.raft = c.rafts
 	args = append(args, netFlags...)
 	args = append(args, c.Extra...)
 	a.argv = slices.Concat(wrap, []string{c.Bin}, args)

@@ -79,9 +79,12 @@ func finishPending(ctx context.Context, c *Cluster, want int, d time.Duration, o
 	if err != nil {
 		return err
 	}
-	var logs []string
+	var logs [][]string
 	for _, a := range c.Agents {
-		logs = append(logs, a.Log)
+		for len(logs) <= a.raft {
+			logs = append(logs, nil)
+		}
+		logs[a.raft] = append(logs[a.raft], a.Log)
 	}
 	rep, err := Check(Input{Queue: input, Results: c.ResultsPath(), Flushed: filepath.Join(c.State, "flushed"),
 		AttemptLogs: c.AttemptLogs(), AgentLogs: logs, Status: st, MayPend: mayPend})
