@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -32,51 +31,12 @@ func (n *Node) Bootstrap(servers []Server) error {
 		}
 		cfg.Servers = append(cfg.Servers, raft.Server{Suffrage: sf, ID: raft.ServerID(s.ID), Address: raft.ServerAddress(s.Addr)})
 	}
-	var restore func()
-	if len(servers) == 1 {
-		restore = n.electSoon()
-	}
 	err := n.raft.BootstrapCluster(cfg).Error()
 	if errors.Is(err, raft.ErrCantBootstrap) {
 		n.cfg.Logger.Info("raft node has state; bootstrap skipped", "node", n.cfg.ID)
-		err = nil
-	}
-	if restore != nil {
-		go restore()
+		return nil
 	}
 	return n.raftError("bootstrap", err)
-}
-
-// electSoon shortens the heartbeat and election timeouts to the leader
-// lease (the least raft allows) while a lone new voter waits to elect
-// itself, one to two heartbeat timeouts otherwise (`pilot local` started
-// two seconds late). restore, run on a goroutine, sets the configured
-// timeouts back once the node leads (or after a minute, or at shutdown).
-func (n *Node) electSoon() (restore func()) {
-	normal := n.raft.ReloadableConfig()
-	fast := normal
-	fast.HeartbeatTimeout = n.cfg.Timeouts.withDefaults().LeaderLease
-	fast.ElectionTimeout = fast.HeartbeatTimeout
-	if fast.HeartbeatTimeout >= normal.HeartbeatTimeout {
-		return nil
-	}
-	if err := n.raft.ReloadConfig(fast); err != nil {
-		n.cfg.Logger.Debug("raft: cannot shorten the first election's timeouts", "node", n.cfg.ID, "err", err)
-		return nil
-	}
-	return func() {
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		deadline := time.Now().Add(time.Minute)
-		for range tick.C {
-			if st := n.raft.State(); st == raft.Leader || st == raft.Shutdown || time.Now().After(deadline) {
-				break
-			}
-		}
-		if err := n.raft.ReloadConfig(normal); err != nil {
-			n.cfg.Logger.Warn("raft: cannot restore the configured timeouts after the first election", "node", n.cfg.ID, "err", err)
-		}
-	}
 }
 
 // Configuration lists the cluster's servers as this node knows them.
