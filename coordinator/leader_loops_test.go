@@ -2,17 +2,11 @@ package coordinator_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pilot-hpc/pilot/coordinator"
-	"github.com/pilot-hpc/pilot/coordinator/coordtest"
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
 	"github.com/pilot-hpc/pilot/task"
 	"github.com/pilot-hpc/pilot/upstream"
@@ -58,62 +52,18 @@ func (q *hangingQueue) hang(ctx context.Context) error {
 // the first lease, the tasks the ledger holds are still placed on a node
 // that joins afterwards (placement never waits on upstream I/O).
 func TestLeaderPlacesWhileUpstreamHangs(t *testing.T) {
-	c := coordtest.New(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	li, err := c.Leader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := c.Node(li)
-	joined := func(id string) ledger.AgentJoined {
-		return ledger.AgentJoined{At: 1, Node: ledger.NodeInfo{ID: id, Cores: 1, Pilot: "p1", Addr: "127.0.0.1:1"}}
-	}
-	if _, err := node.Propose(ctx, joined("n1")); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for i := range 4 {
-		b, _ := json.Marshal(task.Spec{ID: fmt.Sprintf("t%d", i), Cmd: []string{"x"}, EstS: 100})
-		lines = append(lines, string(b))
-	}
-	qpath := filepath.Join(t.TempDir(), "q.jsonl")
-	if err := os.WriteFile(qpath, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fq, err := upstream.OpenFile(qpath, upstream.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fq.Close()
-	q := &hangingQueue{Queue: fq, leased: make(chan struct{}), release: make(chan struct{})}
+	r := newLeaderRig(t, 20*time.Second, ledger.NodeInfo{ID: "n1", Cores: 1})
+	q := &hangingQueue{Queue: queueFile(t, specs("t", 4, 100)), leased: make(chan struct{}), release: make(chan struct{})}
 	defer close(q.release)
-	d := &acceptAll{more: make(chan struct{}, 1)}
-	l := coordinator.NewLeader(node, coordinator.LeaderConfig{Cluster: "c1", Queue: q, Dispatch: d, Interval: 20 * time.Millisecond})
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	assigned := func() int { return len(node.Ledger().View().InState(ledger.Assigned)) }
+	r.run(t, q)
 	<-q.leased
-	for assigned() < 1 {
-		select {
-		case <-d.more:
-		case <-ctx.Done():
-			t.Fatal("the first task was never placed")
-		}
-	}
+	r.waitDispatches(t, func() bool { _, n := r.assigned("none"); return n >= 1 }, func() string { return "the first task was never placed" })
 	// The queue hangs from now on. A second node joins: a task the
 	// ledger holds goes to it.
-	if _, err := node.Propose(ctx, joined("n2")); err != nil {
-		t.Fatal(err)
-	}
-	l.Kick()
-	for assigned() < 2 {
-		select {
-		case <-d.more:
-		case <-ctx.Done():
-			t.Fatalf("no task placed on the new node while the queue hung: %d assigned", assigned())
-		}
-	}
+	r.join(t, ledger.NodeInfo{ID: "n2", Cores: 1})
+	r.leader.Kick()
+	r.waitDispatches(t, func() bool { _, n := r.assigned("none"); return n >= 2 }, func() string {
+		_, n := r.assigned("none")
+		return fmt.Sprintf("no task placed on the new node while the queue hung: %d assigned", n)
+	})
 }

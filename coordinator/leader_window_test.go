@@ -2,19 +2,13 @@ package coordinator_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pilot-hpc/pilot/coordinator"
-	"github.com/pilot-hpc/pilot/coordinator/coordtest"
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
-	"github.com/pilot-hpc/pilot/task"
 	"github.com/pilot-hpc/pilot/upstream"
 )
 
@@ -57,68 +51,15 @@ func (w *leaseWatch) Lease(ctx context.Context, req upstream.LeaseRequest) ([]up
 // are leased and run; and the ledger never holds more than one more
 // window of such tasks (the rest stay upstream, promise 6).
 func TestLeaderLeasesPastTasksWaitingForWalltime(t *testing.T) {
-	c := coordtest.New(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	li, err := c.Leader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := c.Node(li)
 	// 4 cores, an hour left: the window is 2 x 4 = 8 cores.
-	end := time.Now().Add(time.Hour).UnixNano()
-	join := ledger.AgentJoined{At: 1, Node: ledger.NodeInfo{ID: "n1", Cores: 4, PilotEnd: end, Pilot: "p1", Addr: "127.0.0.1:1"}}
-	if _, err := node.Propose(ctx, join); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	add := func(prefix string, n int, est float64) {
-		for i := range n {
-			b, _ := json.Marshal(task.Spec{ID: fmt.Sprintf("%s%02d", prefix, i), Cmd: []string{prefix}, Cores: 1, EstS: est})
-			lines = append(lines, string(b))
-		}
-	}
-	add("long", 12, 10*3600)
-	add("short", 4, 60)
-	add("late", 20, 10*3600)
-	qpath := filepath.Join(t.TempDir(), "q.jsonl")
-	if err := os.WriteFile(qpath, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	q, err := upstream.OpenFile(qpath, upstream.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	w := &leaseWatch{Queue: q, ledger: node.Ledger().View, max: 16}
-	d := &acceptAll{more: make(chan struct{}, 1)}
-	l := coordinator.NewLeader(node, coordinator.LeaderConfig{Cluster: "c1", Queue: w, Dispatch: d, Interval: 20 * time.Millisecond})
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	assigned := func() (short, other int) {
-		for _, tk := range node.Ledger().View().InState(ledger.Assigned) {
-			if strings.HasPrefix(tk.Spec.ID, "short") {
-				short++
-			} else {
-				other++
-			}
-		}
-		return
-	}
-	for {
-		if s, _ := assigned(); s == 4 {
-			break
-		}
-		select {
-		case <-d.more:
-		case <-ctx.Done():
-			s, o := assigned()
-			t.Fatalf("the short tasks behind a window of long ones never ran: %d short, %d other assigned (waiting %v)", s, o, l.Waiting())
-		}
-	}
-	if _, other := assigned(); other != 0 {
+	r := newLeaderRig(t, 20*time.Second, ledger.NodeInfo{ID: "n1", Cores: 4, PilotEnd: time.Now().Add(time.Hour).UnixNano()})
+	w := &leaseWatch{Queue: queueFile(t, slices.Concat(specs("long", 12, 10*3600), specs("short", 4, 60), specs("late", 20, 10*3600))), ledger: r.node.Ledger().View, max: 16}
+	r.run(t, w)
+	r.waitDispatches(t, func() bool { s, _ := r.assigned("short"); return s == 4 }, func() string {
+		s, o := r.assigned("short")
+		return fmt.Sprintf("the short tasks behind a window of long ones never ran: %d short, %d other assigned (waiting %v)", s, o, r.leader.Waiting())
+	})
+	if _, other := r.assigned("short"); other != 0 {
 		t.Errorf("%d long tasks assigned to a pilot with an hour left", other)
 	}
 	w.mu.Lock()
