@@ -107,14 +107,7 @@ not json
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rep.Violations) != len(tc.want) {
-				t.Fatalf("%d violations, want %d:\n%s", len(rep.Violations), len(tc.want), strings.Join(rep.Violations, "\n"))
-			}
-			for i, w := range tc.want {
-				if !strings.Contains(rep.Violations[i], w) {
-					t.Errorf("violation %d is %q, want it to say %q", i, rep.Violations[i], w)
-				}
-			}
+			wantViolations(t, rep, tc.want)
 			if rep.Tasks != 5 {
 				t.Errorf("the checker expects %d records; the queue asks for 5 (a, b, line:3, line:4, c; the cut-short last line none)", rep.Tasks)
 			}
@@ -168,14 +161,7 @@ func TestCheckLeaders(t *testing.T) {
 			if err := checkLeaders(&rep, groups); err != nil {
 				t.Fatal(err)
 			}
-			if len(rep.Violations) != len(tc.want) {
-				t.Fatalf("%d violations, want %d:\n%s", len(rep.Violations), len(tc.want), strings.Join(rep.Violations, "\n"))
-			}
-			for i, w := range tc.want {
-				if !strings.Contains(rep.Violations[i], w) {
-					t.Errorf("violation %d is %q, want it to say %q", i, rep.Violations[i], w)
-				}
-			}
+			wantViolations(t, rep, tc.want)
 			if rep.Terms != tc.terms {
 				t.Errorf("%d terms claimed, want %d", rep.Terms, tc.terms)
 			}
@@ -184,3 +170,17 @@ func TestCheckLeaders(t *testing.T) {
 }
 
 func line(format string, node string, term int) string { return fmt.Sprintf(format, node, term) }
+
+// wantViolations checks that rep has exactly the violations want names,
+// in order, each containing its text.
+func wantViolations(t *testing.T, rep Report, want []string) {
+	t.Helper()
+	if len(rep.Violations) != len(want) {
+		t.Fatalf("%d violations, want %d:\n%s", len(rep.Violations), len(want), strings.Join(rep.Violations, "\n"))
+	}
+	for i, w := range want {
+		if !strings.Contains(rep.Violations[i], w) {
+			t.Errorf("violation %d is %q, want it to say %q", i, rep.Violations[i], w)
+		}
+	}
+}

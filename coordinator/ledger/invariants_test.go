@@ -9,19 +9,7 @@ import (
 // corruption below (a stale copy of a record, an entry missing, one too
 // many, one under the wrong key) must be reported.
 func TestCheckInvariantsFindsCorruption(t *testing.T) {
-	b := newBook(t)
-	b.ok(join("n1", "p1", 8, 1024))
-	b.ok(join("n2", "p1", 8, 1024))
-	b.ok(ingest(spec("a", 2, 100), spec("b", 2, 100), spec("c", 1, 10), spec("d", 1, 10), spec("e", 1, 10)))
-	b.ok(Assign{At: 3, Items: []Assignment{{Task: "a", Node: "n1", Attempt: 1}, {Task: "b", Node: "n2", Attempt: 1}, {Task: "c", Node: "n1", Attempt: 1}}})
-	b.ok(Started{At: 4, Items: []AttemptRef{{Task: "a", Attempt: 1}}})
-	good := b.l.cur.Load()
-
-	stale := func(s *state, id string) *Task {
-		t, _ := s.tasks.Get(id)
-		c := *t
-		return &c
-	}
+	good := corruptionBook(t)
 	cases := []struct {
 		name    string
 		corrupt func(s *state)
@@ -29,7 +17,7 @@ func TestCheckInvariantsFindsCorruption(t *testing.T) {
 	}{
 		{"stale running record", func(s *state) {
 			x := s.byState[Running].txn()
-			x.Insert("a", stale(s, "a"))
+			x.Insert("a", staleCopy(s, "a"))
 			s.byState[Running] = x.commit()
 		}, `the running index holds task "a"`},
 		{"assigned task not indexed", func(s *state) {
@@ -46,7 +34,7 @@ func TestCheckInvariantsFindsCorruption(t *testing.T) {
 		{"stale queue entry", func(s *state) {
 			t, _ := s.tasks.Get("e")
 			x := s.queue.txn()
-			x.Insert(t.QueueSeq, stale(s, "e"))
+			x.Insert(t.QueueSeq, staleCopy(s, "e"))
 			s.queue = x.commit()
 		}, `the queue holds task "e"`},
 		{"queued task missing from the queue", func(s *state) {
@@ -62,7 +50,7 @@ func TestCheckInvariantsFindsCorruption(t *testing.T) {
 		}, `the node index holds 2 entries for 3 assigned and running tasks`},
 		{"node entry stale", func(s *state) {
 			x := s.byNode.txn()
-			x.Insert(nodeKey("n1", "c"), stale(s, "c"))
+			x.Insert(nodeKey("n1", "c"), staleCopy(s, "c"))
 			s.byNode = x.commit()
 		}, `the node index holds task "c" on node "n1"`},
 		{"node entry under another node", func(s *state) {
@@ -89,4 +77,25 @@ func TestCheckInvariantsFindsCorruption(t *testing.T) {
 	if err := (View{s: good}).CheckInvariants(); err != nil {
 		t.Fatalf("the uncorrupted state: %v", err)
 	}
+}
+
+// corruptionBook is the state the corruption tests break: two nodes, five
+// tasks, three assigned, one running.
+func corruptionBook(t *testing.T) *state {
+	t.Helper()
+	b := newBook(t)
+	b.ok(join("n1", "p1", 8, 1024))
+	b.ok(join("n2", "p1", 8, 1024))
+	b.ok(ingest(spec("a", 2, 100), spec("b", 2, 100), spec("c", 1, 10), spec("d", 1, 10), spec("e", 1, 10)))
+	b.ok(Assign{At: 3, Items: []Assignment{{Task: "a", Node: "n1", Attempt: 1}, {Task: "b", Node: "n2", Attempt: 1}, {Task: "c", Node: "n1", Attempt: 1}}})
+	b.ok(Started{At: 4, Items: []AttemptRef{{Task: "a", Attempt: 1}}})
+	return b.l.cur.Load()
+}
+
+// staleCopy is a copy of a task's record in s, to corrupt without
+// touching s.
+func staleCopy(s *state, id string) *Task {
+	t, _ := s.tasks.Get(id)
+	c := *t
+	return &c
 }

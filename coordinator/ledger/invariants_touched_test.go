@@ -8,19 +8,7 @@ import (
 // CheckTouched finds each corruption of a task or node it is told about,
 // and a count that disagrees with an index whatever it is told.
 func TestCheckTouchedFindsCorruption(t *testing.T) {
-	b := newBook(t)
-	b.ok(join("n1", "p1", 8, 1024))
-	b.ok(join("n2", "p1", 8, 1024))
-	b.ok(ingest(spec("a", 2, 100), spec("b", 2, 100), spec("c", 1, 10), spec("d", 1, 10), spec("e", 1, 10)))
-	b.ok(Assign{At: 3, Items: []Assignment{{Task: "a", Node: "n1", Attempt: 1}, {Task: "b", Node: "n2", Attempt: 1}, {Task: "c", Node: "n1", Attempt: 1}}})
-	b.ok(Started{At: 4, Items: []AttemptRef{{Task: "a", Attempt: 1}}})
-	good := b.l.cur.Load()
-
-	stale := func(s *state, id string) *Task {
-		t, _ := s.tasks.Get(id)
-		c := *t
-		return &c
-	}
+	good := corruptionBook(t)
 	cases := []struct {
 		name         string
 		tasks, nodes []string
@@ -29,12 +17,12 @@ func TestCheckTouchedFindsCorruption(t *testing.T) {
 	}{
 		{"stale running record", []string{"a"}, nil, func(s *state) {
 			x := s.byState[Running].txn()
-			x.Insert("a", stale(s, "a"))
+			x.Insert("a", staleCopy(s, "a"))
 			s.byState[Running] = x.commit()
 		}, `task "a" is running but not indexed as running`},
 		{"task in two states", []string{"b"}, nil, func(s *state) {
 			x := s.byState[Running].txn()
-			x.Insert("b", stale(s, "b"))
+			x.Insert("b", staleCopy(s, "b"))
 			y := s.byState[Assigned].txn()
 			y.Delete("c")
 			s.byState[Running], s.byState[Assigned] = x.commit(), y.commit()
@@ -63,7 +51,7 @@ func TestCheckTouchedFindsCorruption(t *testing.T) {
 		}, `task "d" is not held but the failed index has it`},
 		{"node entry stale", nil, []string{"n1"}, func(s *state) {
 			x := s.byNode.txn()
-			x.Insert(nodeKey("n1", "c"), stale(s, "c"))
+			x.Insert(nodeKey("n1", "c"), staleCopy(s, "c"))
 			s.byNode = x.commit()
 		}, `the node index holds task "c" on node "n1", which its record does not say`},
 		{"node usage off", []string{"b"}, nil, func(s *state) {
