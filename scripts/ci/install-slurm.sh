@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install what the real-Slurm tests need (batch/slurm_cluster_test.go and
 # the end-to-end tests): Debian's Slurm 22.05 controller, node daemon and
-# client, munge, and the network tools scripts/slurm/cluster-up.sh uses.
+# client, munge, the network tools scripts/slurm/cluster-up.sh and the chaos
+# network scenarios use, and python3 (the chaos namespace test's listener).
 # .ci/run runs every scripts/ci/install-*.sh before `make test`.
 # Idempotent and quick when everything is there; needs root otherwise.
 set -euo pipefail
 
-need=(slurmctld slurmd slurm-client munge iproute2 iptables)
+need=(slurmctld slurmd slurm-client munge iproute2 iptables python3)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f '${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$pkg")
