@@ -36,7 +36,32 @@ func (n *Node) Bootstrap(servers []Server) error {
 		n.cfg.Logger.Info("raft node has state; bootstrap skipped", "node", n.cfg.ID)
 		return nil
 	}
+	if err == nil && len(servers) == 1 {
+		n.electNow()
+	}
 	return n.raftError("bootstrap", err)
+}
+
+// electNow has a lone voter that has just bootstrapped a new cluster
+// campaign at once rather than after one to two heartbeat timeouts
+// (`pilot local` started a second or two late). Its log holds only the
+// configuration it made, so winning now or later is the same election.
+// Raft wakes a follower's heartbeat timer only when the timeout shrinks,
+// so the timeout is lowered by a nanosecond and set back: the timer fires
+// at once and, as no leader has ever contacted this node, it campaigns.
+// A node that had state never gets here (ErrCantBootstrap): it waits for
+// the cluster it belongs to as before.
+func (n *Node) electNow() {
+	normal := n.raft.ReloadableConfig()
+	nudge := normal
+	nudge.HeartbeatTimeout--
+	if err := n.raft.ReloadConfig(nudge); err != nil {
+		n.cfg.Logger.Debug("raft: cannot wake the first election early", "node", n.cfg.ID, "err", err)
+		return
+	}
+	if err := n.raft.ReloadConfig(normal); err != nil {
+		n.cfg.Logger.Warn("raft: cannot set the heartbeat timeout back", "node", n.cfg.ID, "err", err)
+	}
 }
 
 // Configuration lists the cluster's servers as this node knows them.
