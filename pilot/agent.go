@@ -35,6 +35,9 @@ type agent struct {
 	disp    *dispatcher
 	steward *steward
 	obs     *observer // status HTTP server and metrics
+	// membersChanged wakes the steward when gossip reports a change, so
+	// a new agent takes work at once, not at the steward's next tick.
+	membersChanged chan struct{}
 
 	mu      sync.Mutex
 	queue   upstream.Queue
@@ -62,7 +65,7 @@ func Run(ctx context.Context, cfg Config, drain <-chan Drain) error {
 }
 
 func start(ctx context.Context, cfg Config) (a *agent, err error) {
-	a = &agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Name)}
+	a = &agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), membersChanged: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -182,6 +185,8 @@ func (a *agent) authenticate(conn net.Conn, isDialer bool) (net.Conn, error) {
 func (a *agent) join(ctx context.Context) error {
 	deadline := time.Now().Add(a.cfg.JoinTimeout)
 	self := a.members.Addr()
+	// Agents started together look for each other: retry soon at first.
+	retry := 20 * time.Millisecond
 	for {
 		seeds := a.cfg.Seeds
 		if len(seeds) == 0 {
@@ -218,8 +223,9 @@ func (a *agent) join(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(retry):
 		}
+		retry = min(2*retry, 250*time.Millisecond)
 	}
 }
 
@@ -259,6 +265,10 @@ func (a *agent) serve(ctx context.Context, drain <-chan Drain) error {
 			a.log.Debug("membership", "event", ev.Kind.String(), "member", ev.Node.Name)
 			if l := a.leading(); l != nil {
 				l.Kick()
+			}
+			select {
+			case a.membersChanged <- struct{}{}:
+			default:
 			}
 		case <-a.raft.LeaderCh():
 		case <-check.C:
@@ -350,6 +360,7 @@ func (a *agent) stewardLoop(ctx context.Context, l *coordinator.Leader) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-a.membersChanged:
 		}
 	}
 }
