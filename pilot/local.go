@@ -40,7 +40,9 @@ type LocalConfig struct {
 	AgentArgs []string
 	// Progress receives the progress line; nil: none.
 	Progress io.Writer
-	// Poll is how often progress is read from upstream (default 250ms).
+	// Poll is how often progress is read from upstream (default 250ms);
+	// ten times as often once few tasks remain, so the run ends (and its
+	// summary's wall time) within milliseconds of the last result.
 	Poll time.Duration
 }
 
@@ -132,6 +134,7 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (LocalSummary, error) {
 	prog := newProgress(cfg.Progress)
 	poll := time.NewTicker(cfg.Poll)
 	defer poll.Stop()
+	fast := false
 	var st upstream.Status
 	for {
 		st, err = q.Status(ctx)
@@ -140,6 +143,12 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (LocalSummary, error) {
 			prog.show(st, time.Since(start), finished)
 			if finished {
 				break
+			}
+			// A status read walks every line of the queue: read often
+			// only near the end.
+			if !fast && st.Pending+st.Leased <= fewLeft {
+				fast = true
+				poll.Reset(cfg.Poll / 10)
 			}
 		}
 		select {
@@ -177,6 +186,9 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (LocalSummary, error) {
 	}
 	return sum, nil
 }
+
+// fewLeft is how many unfinished tasks make the end near.
+const fewLeft = 1000
 
 // localAgent is one agent process.
 type localAgent struct {
