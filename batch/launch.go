@@ -23,6 +23,10 @@ type LaunchPolicy struct {
 	// in core-seconds); 0 means unknown, and then Keep pilots are wanted
 	// whatever the work.
 	PilotCoreS float64
+	// PilotCores is one pilot's cores (nodes x cores); 0 means unknown.
+	// With it and Work.LongestS, a pilot counts only for what it can run
+	// before the work could end anyway (see PlanLaunch).
+	PilotCores int
 }
 
 // Work is what remains of a campaign upstream.
@@ -31,6 +35,9 @@ type Work struct {
 	Tasks int
 	// CoreS estimates their core-seconds; 0 means unknown.
 	CoreS float64
+	// LongestS is the longest expected runtime among them, in seconds
+	// (what is left of it for a running task); 0 means unknown.
+	LongestS float64
 }
 
 // LaunchPlan is PlanLaunch's answer.
@@ -55,6 +62,16 @@ type LaunchPlan struct {
 // is queued counts as covering, so a slow queue never makes it submit more
 // than MaxQueued; a running pilot stops covering Overlap before its end, so
 // its successor is queued in time.
+//
+// With the work's core-seconds and a pilot's capacity known, it wants only
+// the pilots the work can use: the work fills Work.CoreS/PilotCoreS
+// pilots. When the longest task and a pilot's cores are known too, a pilot
+// counts only for its cores times the span the work needs at best: the
+// longest task, or the work spread over Keep pilots if that is longer.
+// While the work is wide the span is the whole walltime or more, and Keep
+// pilots are wanted; at the campaign's tail, when a few long tasks are
+// left, more pilots would not end it sooner and would sit nearly idle, so
+// fewer are wanted.
 func PlanLaunch(now time.Time, pilots []JobStatus, work Work, p LaunchPolicy) LaunchPlan {
 	var plan LaunchPlan
 	queued := 0
@@ -82,7 +99,12 @@ func PlanLaunch(now time.Time, pilots []JobStatus, work Work, p LaunchPolicy) La
 	plan.Want = max(p.Keep, 1)
 	why := fmt.Sprintf("keep %d", plan.Want)
 	if p.PilotCoreS > 0 && work.CoreS > 0 {
-		need := int(math.Ceil(work.CoreS / p.PilotCoreS))
+		per := p.PilotCoreS
+		if p.PilotCores > 0 && work.LongestS > 0 {
+			span := max(work.LongestS, work.CoreS/float64(plan.Want*p.PilotCores))
+			per = min(per, float64(p.PilotCores)*span)
+		}
+		need := int(math.Ceil(work.CoreS / per))
 		if need < plan.Want {
 			plan.Want = max(need, 1)
 			why = fmt.Sprintf("%.0f core-s of work fill %d pilot(s)", work.CoreS, plan.Want)

@@ -33,6 +33,13 @@ func TestPlanLaunch(t *testing.T) {
 		{"ended ones do not count", []JobStatus{{ID: "1", State: Timeout}, {ID: "2", State: Gone}}, Work{Tasks: 5}, policy, 2, "submit 2"},
 		{"no limit covers", []JobStatus{{ID: "1", State: Running}}, Work{Tasks: 5}, LaunchPolicy{Keep: 1, Overlap: time.Hour}, 0, "submit 0"},
 		{"little work", nil, Work{Tasks: 3, CoreS: 1000}, LaunchPolicy{Keep: 4, PilotCoreS: 3600}, 1, "fill 1 pilot"},
+		// 2.5 pilots' walltime of work, which Keep pilots end in 15 h of
+		// a 24 h walltime: fewer would end it later, so all are wanted.
+		{"work for keep", nil, Work{Tasks: 1000, CoreS: 2.5 * 100 * 86400, LongestS: 7200},
+			LaunchPolicy{Keep: 4, PilotCores: 100, PilotCoreS: 100 * 86400}, 4, "keep 4"},
+		// The tail: a few 2 h tasks, which one pilot ends as soon as four.
+		{"long tail", nil, Work{Tasks: 5, CoreS: 5 * 2 * 7200, LongestS: 7200},
+			LaunchPolicy{Keep: 4, PilotCores: 100, PilotCoreS: 100 * 86400}, 1, "fill 1 pilot"},
 		{"queue cap", []JobStatus{{ID: "1", State: Pending}}, Work{Tasks: 5},
 			LaunchPolicy{Keep: 4, MaxQueued: 2}, 1, "at most 2 queued"},
 		{"stuck", []JobStatus{{ID: "7", State: Pending, Reason: "PartitionNodeLimit"}}, Work{Tasks: 5},

@@ -25,7 +25,7 @@ type Config struct {
 	Cores    int           // cores per node
 	MemMB    int64         // memory per node
 	Walltime time.Duration // of every pilot
-	Pilots   int           // concurrent pilot slots; each is replaced when it ends
+	Pilots   int           // concurrent pilot slots: the launcher's Keep (see launch.go)
 	// QueueWait is the longest a pilot waits in the batch queue before it
 	// starts (uniform from 0); the first pilots arrive the same way.
 	QueueWait time.Duration

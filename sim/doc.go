@@ -14,8 +14,11 @@
 // events of one instant are applied, one scheduling round refills the
 // ledger's window from the simulated upstream and places tasks. Pilots
 // (Config.Pilots slots of Nodes/Pilots nodes) arrive after a random queue
-// wait, run for Walltime, may lose nodes, and are replaced until the work
-// is done. Tasks carry a true runtime that differs from their estimate.
+// wait, run for Walltime and may lose nodes. When one ends, the real
+// launcher rule (batch.PlanLaunch) decides how many take its place: one per
+// free slot while the work can use them, fewer at the campaign's tail,
+// when a few long tasks are left that more pilots would not end sooner
+// (launch.go). Tasks carry a true runtime that differs from their estimate.
 // The window is the leader's rule, sched.LeaseRoom: Window times the live
 // cores of queued work, not counting the tasks the round's plan left
 // waiting only for walltime (at most one more window of them), so the

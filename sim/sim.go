@@ -82,9 +82,14 @@ type run struct {
 
 	slots     []*rand.Rand // one random stream per pilot slot
 	slotNodes []int
-	pilots    []pilot
-	nodes     []simNode
-	nodeOf    map[string]int32
+	// slotPilot is the live pilot of each slot (-1: none); slotQueued
+	// says a pilot of the slot waits in the batch queue.
+	slotPilot  []int32
+	slotQueued []bool
+	pilots     []pilot
+	pilotEnds  []time.Duration // by pilot
+	nodes      []simNode
+	nodeOf     map[string]int32
 	// running holds the jobs running on each node and when each is
 	// expected to end (its estimate, learned or given, from its start;
 	// -1 with no estimate), which the leader hands Place as BusyUntil.
@@ -122,6 +127,7 @@ func newRun(cfg Config, jobs []Job) *run {
 	for s := range cfg.Pilots {
 		r.slots = append(r.slots, rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(s)+1)))
 		r.slotNodes = append(r.slotNodes, cfg.Nodes/cfg.Pilots+btoi(s < cfg.Nodes%cfg.Pilots))
+		r.slotPilot, r.slotQueued = append(r.slotPilot, -1), append(r.slotQueued, true)
 		r.q.push(event{at: r.queueWait(int32(s)), kind: evPilotArrive, slot: int32(s)})
 	}
 	return r
@@ -213,7 +219,7 @@ func (r *run) nodeLost(n int32) error {
 
 // pilotEnd reaches a pilot's walltime: Slurm kills what still runs, which
 // goes back to the queue as an infrastructure failure, and the nodes
-// leave. The slot's next pilot enters the batch queue.
+// leave. The launcher decides whether a pilot takes its place.
 func (r *run) pilotEnd(p int32) error {
 	var fails []ledger.Failure
 	var lost []ledger.Command
@@ -237,11 +243,12 @@ func (r *run) pilotEnd(p int32) error {
 	if err != nil {
 		return err
 	}
-	if r.final < len(r.jobs) {
-		slot := r.pilots[p].slot
-		r.q.push(event{at: r.now + r.queueWait(slot), kind: evPilotArrive, slot: slot})
-	}
 	r.finals(out)
+	slot := r.pilots[p].slot
+	r.slotPilot[slot] = -1
+	if r.final < len(r.jobs) {
+		r.launch(slot)
+	}
 	return nil
 }
 
@@ -281,6 +288,8 @@ func (r *run) pilotArrive(slot int32) error {
 		}
 	}
 	r.pilots = append(r.pilots, pl)
+	r.pilotEnds = append(r.pilotEnds, end)
+	r.slotPilot[slot], r.slotQueued[slot] = p, false
 	r.q.push(event{at: end, kind: evPilotEnd, pilot: p})
 	_, err := r.book.apply(cmds...)
 	return err

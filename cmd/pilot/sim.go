@@ -23,7 +23,8 @@ func init() {
 		Short: "Simulate a campaign on a fake clock to measure how densely it packs",
 		Long: `Simulate a whole campaign with the real ledger and the real scheduler on a fake
 clock: pilots arrive after a queue wait, run for their walltime, may lose nodes and
-are replaced until the work is done; tasks run their true runtimes, which differ
+are replaced by the launcher's rule (as many as the remaining work can use) until
+the work is done; tasks run their true runtimes, which differ
 from their estimates. It prints utilisation, makespan against the lower bound
 (all the work spread over every core, or the longest task), idle and wasted
 core-hours, and waits. The same seed replays the same run exactly.
@@ -106,7 +107,7 @@ blind to walltime); both runs them side by side.`,
 	f.IntVar(&cfg.Cores, "cores", cfg.Cores, "cores per node")
 	f.Int64Var(&cfg.MemMB, "mem-mb", cfg.MemMB, "memory per node, MB")
 	f.DurationVar(&cfg.Walltime, "walltime", cfg.Walltime, "walltime of every pilot")
-	f.IntVar(&cfg.Pilots, "pilots", cfg.Pilots, "pilot slots running at once; each is replaced when it ends")
+	f.IntVar(&cfg.Pilots, "pilots", cfg.Pilots, "pilot slots running at once (the launcher's keep); an ending pilot is replaced while the work can use it")
 	f.DurationVar(&cfg.QueueWait, "queue-wait", cfg.QueueWait, "longest batch-queue wait of a pilot (uniform from 0)")
 	f.Float64Var(&cfg.NodeLoss, "node-loss", cfg.NodeLoss, "chance that a node dies during its pilot")
 	f.Float64Var(&cfg.Window, "window", cfg.Window, "queued work the ledger holds, in multiples of the live cores")
