@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/pilot-hpc/pilot/task"
@@ -54,6 +55,20 @@ func (w *lazyFile) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// ReadFrom copies a stream of the task (exec.Cmd's copying goroutine
+// calls it) through a pooled buffer: io.Copy would allocate 32 KB per
+// stream and task, most of an agent's garbage on short tasks.
+func (w *lazyFile) ReadFrom(r io.Reader) (int64, error) {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	return io.CopyBuffer(struct{ io.Writer }{w}, r, *buf)
+}
+
+var copyBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
 
 // Close closes the file if it was created and returns the first error.
 // Closing again returns the same.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -43,5 +44,36 @@ func TestLogFilesOnlyForWrittenStreams(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(qr.Workdir); err != nil || len(ents) != 0 {
 		t.Fatalf("a silent task's workdir holds %v (%v)", ents, err)
+	}
+}
+
+// Streams longer than one copy buffer arrive whole and unmixed when tasks
+// write at the same time (their copies share a pool of buffers).
+func TestLongStreamsArriveWhole(t *testing.T) {
+	const lines = 20000 // ~250 KB each: several 32 KB buffers
+	outs := make(chan Outcome, 2)
+	for _, name := range []string{"a", "b"} {
+		r := req(t, name, sh(`i=0; while [ $i -lt `+strconv.Itoa(lines)+` ]; do echo "`+name+` line $i"; i=$((i+1)); done`))
+		go func() { outs <- Run(context.Background(), r) }()
+	}
+	for range 2 {
+		o := <-outs
+		if o.Class != OK {
+			t.Fatalf("got %v: %v", o.Class, o.Err)
+		}
+		b, err := os.ReadFile(o.StdoutPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		name := strings.Fields(got[0])[0]
+		if len(got) != lines {
+			t.Fatalf("%s: %d lines, want %d", name, len(got), lines)
+		}
+		for i, l := range got {
+			if want := name + " line " + strconv.Itoa(i); l != want {
+				t.Fatalf("%s: line %d is %q, want %q", name, i, l, want)
+			}
+		}
 	}
 }
