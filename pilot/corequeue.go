@@ -81,12 +81,18 @@ func (q *coreQueue) release(owner string) bool {
 // grantLocked gives free cores to the waiters in order, each that fits.
 func (q *coreQueue) grantLocked() {
 	kept := q.waiting[:0]
+	free := q.cores.Free()
 	for _, w := range q.waiting {
+		if w.k > free { // not asked: a refusal costs an error value each
+			kept = append(kept, w)
+			continue
+		}
 		alloc, err := q.cores.Alloc(w.owner, w.k)
 		if errors.Is(err, ErrNoCores) {
 			kept = append(kept, w)
 			continue
 		}
+		free = q.cores.Free()
 		w.ready <- coreGrant{alloc, err}
 	}
 	clear(q.waiting[len(kept):])
