@@ -22,8 +22,20 @@ const dispatchTimeout = 15 * time.Second
 // and sends the committed assignments to their nodes.
 func (l *Leader) place(ctx context.Context) error {
 	v := l.node.Ledger().View()
-	queued := v.Queued(maxPlan)
-	if len(queued) == 0 {
+	// The queued tasks as the scheduler sees them, and their attempts
+	// (walked, not copied: a round runs on every report).
+	var pending []sched.Task
+	attempt := map[string]int{}
+	v.WalkQueued(func(t *ledger.Task) bool {
+		pending = append(pending, sched.Task{
+			ID: t.Spec.ID, Cores: t.Spec.Cores, MemMB: t.Spec.MemMB,
+			Est: time.Duration(t.Spec.EstS * float64(time.Second)), Key: sched.ShapeKey(t.Spec),
+			Since: time.Unix(0, t.IngestedAt), Seq: t.QueueSeq,
+		})
+		attempt[t.Spec.ID] = t.Attempt
+		return len(pending) >= maxPlan
+	})
+	if len(pending) == 0 {
 		l.setWaiting(nil)
 		l.mu.Lock()
 		l.walltimeCores = 0
@@ -52,17 +64,6 @@ func (l *Leader) place(ctx context.Context) error {
 			view.Nodes[i].TotalMemMB, view.Nodes[i].FreeMemMB = math.MaxInt64, math.MaxInt64
 		}
 	}
-	pending := make([]sched.Task, len(queued))
-	byID := make(map[string]ledger.Task, len(queued))
-	for i, t := range queued {
-		pending[i] = sched.Task{
-			ID: t.Spec.ID, Cores: t.Spec.Cores, MemMB: t.Spec.MemMB,
-			Est: time.Duration(t.Spec.EstS * float64(time.Second)), Key: sched.ShapeKey(t.Spec),
-			Since: time.Unix(0, t.IngestedAt), Seq: t.QueueSeq,
-		}
-		byID[t.Spec.ID] = t
-	}
-
 	l.mu.Lock()
 	view.Learned, view.Held = l.estimator, l.held
 	setBusyUntil(v, view.Nodes, l.estimator)
@@ -84,7 +85,7 @@ func (l *Leader) place(ctx context.Context) error {
 		fail := ledger.Fail{At: l.now()}
 		for _, u := range plan.Unschedulable {
 			fail.Items = append(fail.Items, ledger.Failure{
-				Task: u.Task, Attempt: byID[u.Task].Attempt, Class: ledger.FailFatal,
+				Task: u.Task, Attempt: attempt[u.Task], Class: ledger.FailFatal,
 				Error: fmt.Sprintf("unschedulable: %s", u.Detail),
 			})
 		}
@@ -97,7 +98,7 @@ func (l *Leader) place(ctx context.Context) error {
 	}
 	assign := ledger.Assign{At: l.now(), Items: make([]ledger.Assignment, len(plan.Placements))}
 	for i, p := range plan.Placements {
-		assign.Items[i] = ledger.Assignment{Task: p.Task, Node: p.Node, Attempt: byID[p.Task].Attempt + 1}
+		assign.Items[i] = ledger.Assignment{Task: p.Task, Node: p.Node, Attempt: attempt[p.Task] + 1}
 	}
 	out, err := l.propose(ctx, assign)
 	if err != nil {

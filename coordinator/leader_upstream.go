@@ -124,13 +124,14 @@ func (l *Leader) ack(ctx context.Context) error {
 	var results []task.Result
 	var ids []string
 	for _, s := range []ledger.State{ledger.Done, ledger.Failed} {
-		for _, t := range v.InState(s) {
+		v.Walk(s, func(t *ledger.Task) bool {
 			if len(results) == ackChunk {
-				break
+				return true
 			}
 			results = append(results, *t.Result)
 			ids = append(ids, t.Spec.ID)
-		}
+			return false
+		})
 	}
 	if len(results) == 0 {
 		return nil
@@ -177,9 +178,10 @@ func (l *Leader) renew(ctx context.Context) error {
 	v := l.node.Ledger().View()
 	var ids []string
 	for _, s := range []ledger.State{ledger.Queued, ledger.Assigned, ledger.Running} {
-		for _, t := range v.InState(s) {
+		v.Walk(s, func(t *ledger.Task) bool {
 			ids = append(ids, t.Spec.ID)
-		}
+			return false
+		})
 	}
 	if len(ids) > 0 {
 		lost, err := l.cfg.Queue.Renew(ctx, l.cfg.Cluster, ids, l.cfg.LeaseTTL)
