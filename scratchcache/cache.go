@@ -69,6 +69,8 @@ type Cache struct {
 	owner string // host:pid, recorded in leases
 	pool  pool
 
+	marker markerFile // the target of this process's silent seals
+
 	ownClock bool // Config.Now was given: file times are set from it
 }
 

@@ -48,6 +48,8 @@ func (c *Cache) GC(ctx context.Context, opt GCOptions) (GCReport, error) {
 	for _, in := range infos {
 		switch {
 		case in.Live:
+		case in.Silent:
+			// Holds no bytes: evicting it would free nothing.
 		case in.State == StateSealed:
 			sealed = append(sealed, in)
 		case opt.IdleAge > 0 && now.Sub(in.LastUsed) > opt.IdleAge:

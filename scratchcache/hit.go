@@ -15,13 +15,20 @@ import (
 // Sealed is a sealed entry: its manifest and the directory holding the
 // output files that were not staged. The seal of a task that kept no file
 // is its manifest alone; Dir is then that file's path (Files lists no
-// file to look for under it).
+// file to look for under it). The silent seal of a task that sealed no
+// value and kept no file holds no manifest: found by a hit, it has no
+// Value, Output or Files, and no TaskID, Attempt or times either (only
+// Version and Digest are set).
 type Sealed struct {
 	Manifest
 	Dir string
 
-	manifest string // the manifest's path
+	manifest string // the manifest's path (a silent seal's: the sealed file)
+	silent   bool
 }
+
+// Silent says whether the seal is a silent one (see Lease.Seal).
+func (s *Sealed) Silent() bool { return s.silent }
 
 // Path is where the sealed output file name (as in Files) lies.
 func (s *Sealed) Path(name string) string { return filepath.Join(s.Dir, filepath.FromSlash(name)) }
@@ -31,10 +38,12 @@ func (s *Sealed) Path(name string) string { return filepath.Join(s.Dir, filepath
 const maxManifestBytes = 16 << 20
 
 // lookup reads and verifies the seal of digest. It costs one open of the
-// seal, which is the manifest alone, or a directory (whose read fails)
-// and then one open of its manifest; one open per output file kept
-// locally (each is hashed); and, when touch is set, one Chtimes that
-// records the use for LRU eviction. fs.ErrNotExist means no seal;
+// seal, which is the manifest alone (or a silent seal's marker), or a
+// directory (whose read fails) and then one open of its manifest; one
+// open per output file kept locally (each is hashed); and, when touch is
+// set, one Chtimes that records the use for LRU eviction (not for a
+// silent seal: its inode is the marker all silent seals share, and it
+// holds no bytes that eviction could need). fs.ErrNotExist means no seal;
 // ErrCorrupt a damaged one.
 func (c *Cache) lookup(digest string, touch bool) (*Sealed, error) {
 	s, err := c.readManifest(digest)
@@ -49,7 +58,7 @@ func (c *Cache) lookup(digest string, touch bool) (*Sealed, error) {
 			return nil, err
 		}
 	}
-	if touch {
+	if touch && !s.silent {
 		now := c.cfg.Now()
 		if err := c.fs.Chtimes(s.manifest, now, now); err != nil {
 			c.log.Warn("scratch cache: cannot record a use for LRU eviction", "digest", digest, "path", s.manifest, "err", err)
@@ -91,7 +100,12 @@ func (c *Cache) readManifestAt(digest, mpath string) (*Sealed, error) {
 	return c.decodeAt(digest, mpath, b)
 }
 
+// decodeAt turns the bytes read at mpath into digest's seal: a silent
+// one, or a manifest that must check.
 func (c *Cache) decodeAt(digest, mpath string, b []byte) (*Sealed, error) {
+	if c.isSilent(digest, mpath, b) {
+		return c.silentSealed(digest), nil
+	}
 	m, err := decodeManifest(b, digest)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mpath, err)
@@ -156,5 +170,8 @@ func (c *Cache) quarantine(digest string) (string, error) {
 		}
 		return "", infraErr("quarantine", src, err)
 	}
+	// If it was a silent seal linked to this process's marker, and the
+	// marker is what is damaged, new silent seals must not link to it.
+	c.forgetMarker()
 	return dst, nil
 }

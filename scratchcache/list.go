@@ -23,10 +23,11 @@ type EntryInfo struct {
 	State    string    `json:"state"`
 	Task     string    `json:"task,omitempty"`
 	Attempt  int       `json:"attempt,omitempty"`
-	Bytes    int64     `json:"bytes"`     // on the scratch filesystem, all of the entry
-	LastUsed time.Time `json:"last_used"` // sealed: last hit or seal; else the newest lease renewal or the directory's time
-	Live     bool      `json:"live"`      // a live attempt holds a lease
-	Dir      string    `json:"dir"`       // the entry's directory, or its seal when no attempt holds it
+	Bytes    int64     `json:"bytes"`            // on the scratch filesystem, all of the entry
+	LastUsed time.Time `json:"last_used"`        // sealed: last hit or seal; else the newest lease renewal or the directory's time
+	Live     bool      `json:"live"`             // a live attempt holds a lease
+	Silent   bool      `json:"silent,omitempty"` // a silent seal: no bytes, no task recorded (LastUsed is its marker's time)
+	Dir      string    `json:"dir"`              // the entry's directory, or its seal when no attempt holds it
 }
 
 // List walks every entry (three levels of directories, then each entry).
@@ -120,8 +121,14 @@ func (c *Cache) entryInfo(dir, digest string) (EntryInfo, error) {
 		s, err := c.readManifestAt(digest, mpath)
 		if err == nil {
 			info.State, info.LastUsed = StateSealed, st.ModTime()
-			info.Task, info.Attempt = s.TaskID, s.Attempt
-			info.Bytes = st.Size() + s.LocalBytes()
+			if s.silent {
+				// The marker's bytes are its own, shared by every silent
+				// seal; the task is whichever lease the entry still holds.
+				info.Silent = true
+			} else {
+				info.Task, info.Attempt = s.TaskID, s.Attempt
+				info.Bytes = st.Size() + s.LocalBytes()
+			}
 			if !info.Live {
 				info.Dir = sealed
 			}

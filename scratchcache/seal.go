@@ -28,6 +28,10 @@ import (
 // OutDir becomes the sealed directory with one rename (or, when the task
 // left nothing in it, the manifest becomes the sealed file with one link),
 // so no reader ever sees half an entry and no file is moved or copied.
+// An empty value with nothing in OutDir gives a silent seal: no manifest,
+// the sealed file is a link to this process's marker file, so the seal
+// creates no inode; it records no task, attempt or time (a hit on it has
+// no value and no output), and holds no bytes.
 // Then a work/ with anything in it is removed, what can be reused goes to
 // the pool, and the lease is released. Call Seal once the task's processes
 // are gone: its empty directories may be reused by another entry.
@@ -59,13 +63,13 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 	// unlocked and Keep goes on renewing; publishing holds the lock so that
 	// Release cannot interleave.
 	var names []string // what the entry held when this attempt published
-	m, alone, err := l.buildSeal(ctx, value)
+	b, err := l.buildSeal(ctx, value)
 	if err == nil {
 		l.mu.Lock()
 		if l.done {
 			err = fmt.Errorf("%w: entry %s: attempt %d was released while sealing", ErrFenced, l.digest, l.attempt)
 		} else {
-			names, err = l.publish(alone)
+			names, err = l.publish(b)
 		}
 		l.mu.Unlock()
 	}
@@ -75,7 +79,7 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 		l.mu.Lock()
 		l.sealFailed = !errors.Is(err, ErrFenced)
 		l.mu.Unlock()
-		if m != nil {
+		if b.form == formManifest || b.form == formDir {
 			// Written but not published: the output directory is no seal
 			// without it; Release or the next attempt removes the rest.
 			l.removeManifest()
@@ -86,12 +90,12 @@ func (l *Lease) Seal(ctx context.Context, value []byte) (*Sealed, error) {
 		}
 		return nil, err
 	}
-	s := &Sealed{Manifest: *m, Dir: l.c.sealedPath(l.digest)}
+	s := &Sealed{Manifest: *b.m, Dir: l.c.sealedPath(l.digest), silent: b.form == formSilent}
 	s.manifest = s.Dir
-	if !alone {
+	if b.form == formDir {
 		s.manifest = filepath.Join(s.Dir, manifestName)
 	}
-	return l.finish(s, names, alone), nil
+	return l.finish(s, names, b.form != formDir), nil
 }
 
 // sealedFirst reports that another attempt's seal won the rename.
@@ -99,15 +103,47 @@ type sealedFirst struct{ s *Sealed }
 
 func (e *sealedFirst) Error() string { return "entry sealed by attempt " + fmt.Sprint(e.s.Attempt) }
 
+// sealForm is what publishing makes the sealed name.
+type sealForm int
+
+const (
+	formNone     sealForm = iota // nothing built
+	formDir                      // OutDir, with the manifest and the kept files
+	formManifest                 // the manifest alone (OutDir held nothing)
+	formSilent                   // a link to the marker: no value, no file
+)
+
+// built is a seal ready to publish.
+type built struct {
+	m      *Manifest
+	form   sealForm
+	marker string // formSilent: the marker file to link
+}
+
 // buildSeal turns OutDir into a complete seal: big outputs staged away,
-// the manifest written last. It returns the manifest, and alone when the
-// task left nothing in OutDir, so the manifest alone is the seal.
-func (l *Lease) buildSeal(ctx context.Context, value []byte) (m *Manifest, alone bool, err error) {
-	m, alone, err = l.buildManifest(ctx, value)
+// the manifest written last, or, for an attempt that sealed no value and
+// left nothing in OutDir, no manifest at all but the marker to link. A
+// process that cannot make its marker writes the manifest instead.
+func (l *Lease) buildSeal(ctx context.Context, value []byte) (built, error) {
+	m, alone, err := l.buildManifest(ctx, value)
 	if err != nil {
-		return nil, false, err
+		return built{}, err
 	}
-	return m, alone, l.writeManifest(m)
+	b := built{m: m, form: formDir}
+	if alone {
+		b.form = formManifest
+		if m.Value == nil && m.Output == nil {
+			if b.marker, err = l.c.currentMarker(""); err == nil {
+				b.form = formSilent
+				return b, nil
+			}
+			l.c.log.Warn("scratch cache: cannot make the marker of silent seals; sealing with a manifest", "err", err)
+		}
+	}
+	if err := l.writeManifest(m); err != nil {
+		return built{form: b.form}, err
+	}
+	return b, nil
 }
 
 // buildManifest stages what goes to the results store and describes the
@@ -308,12 +344,12 @@ func (l *Lease) put(ctx context.Context, name string, r io.Reader, size int64, s
 
 // publish makes the seal visible after a last fence check, in one step:
 // OutDir renamed to the sealed directory, or, when the task left nothing
-// in it (alone), the manifest linked as the sealed file. Either fails if
-// anything is sealed already (a rename onto a directory that holds
-// anything, link(2) onto any name), so one seal wins; a damaged seal in
-// the way is quarantined and the step tried again. It returns the names
-// the entry held at the check.
-func (l *Lease) publish(alone bool) ([]string, error) {
+// in it, the manifest (or, for a silent seal, the marker) linked as the
+// sealed file. Each fails if anything is sealed already (a rename onto a
+// directory that holds anything, link(2) onto any name), so one seal
+// wins; a damaged seal in the way is quarantined and the step tried
+// again. It returns the names the entry held at the check.
+func (l *Lease) publish(b built) ([]string, error) {
 	c := l.c
 	if h := c.cfg.hooks.beforePublish; h != nil {
 		h()
@@ -325,8 +361,11 @@ func (l *Lease) publish(alone bool) ([]string, error) {
 	sealed := c.sealedPath(l.digest)
 	mpath := filepath.Join(l.OutDir(), manifestName)
 	step := func() error {
-		if !alone {
+		switch b.form {
+		case formDir:
 			return c.renameNoReplace(l.OutDir(), sealed)
+		case formSilent:
+			return c.linkSilent(b.marker, sealed)
 		}
 		if err := c.fs.Link(mpath, sealed); err != nil {
 			return err

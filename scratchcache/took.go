@@ -11,7 +11,8 @@ import (
 // cores, right before its process starts, so an attempt that never took
 // the entry never ran. The leader asks when a node dies with first attempts
 // assigned to it whose start no report recorded (the poison-task rule).
-// An unreadable record or seal counts as taken: it may have run.
+// An unreadable record or seal counts as taken: it may have run; so does
+// a silent seal, which records no task or attempt.
 func (c *Cache) Took(taskID, digest string, attempt int) (bool, error) {
 	if err := checkDigest(digest); err != nil {
 		return false, err
@@ -28,7 +29,7 @@ func (c *Cache) Took(taskID, digest string, attempt int) (bool, error) {
 	s, err := c.readManifest(digest)
 	switch {
 	case err == nil:
-		return s.TaskID == taskID && s.Attempt == attempt, nil
+		return s.silent || (s.TaskID == taskID && s.Attempt == attempt), nil
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
 	case errors.Is(err, ErrCorrupt):
