@@ -31,7 +31,10 @@ type LaunchPolicy struct {
 
 // Work is what remains of a campaign upstream.
 type Work struct {
-	// Tasks counts tasks not final yet: pending, leased or running.
+	// Tasks counts tasks not final yet: pending, leased or running. A
+	// launcher that knows which tasks run may count only those not
+	// started: running ones hold their pilots already (the simulator
+	// does, sim/launch.go).
 	Tasks int
 	// CoreS estimates their core-seconds; 0 means unknown.
 	CoreS float64

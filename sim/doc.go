@@ -18,7 +18,9 @@
 // launcher rule (batch.PlanLaunch) decides how many take its place: one per
 // free slot while the work can use them, fewer at the campaign's tail,
 // when a few long tasks are left that more pilots would not end sooner
-// (launch.go). Tasks carry a true runtime that differs from their estimate.
+// (launch.go). Once upstream has no more tasks, a pilot whose nodes are
+// idle with no queued task that fits its time left is released, the
+// leader's rule (sched.Releasable, release.go). Tasks carry a true runtime that differs from their estimate.
 // The window is the leader's rule, sched.LeaseRoom: Window times the live
 // cores of queued work, not counting the tasks the round's plan left
 // waiting only for walltime (at most one more window of them), so the

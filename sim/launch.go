@@ -39,33 +39,26 @@ func (r *run) launch(ended int32) {
 	}
 }
 
-// work is what the launcher knows of the work that remains: the tasks not
-// final, their expected core-seconds and the longest expected runtime
-// (what is left of it for a running task), from each task's own estimate
-// or the learned one; tasks with neither count in Tasks only.
+// work is the work that still needs a pilot, as the launcher knows it:
+// the tasks not started yet (queued in the ledger or still upstream),
+// their expected core-seconds and the longest expected runtime, from each
+// task's own estimate or the learned one; tasks with neither count in
+// Tasks only. Running tasks hold their pilots already: counting them
+// would launch pilots for work that cannot move to them.
 func (r *run) work() batch.Work {
-	w := batch.Work{Tasks: len(r.jobs) - r.final}
+	var w batch.Work
 	add := func(cores int, d time.Duration) {
-		d = max(d, 0)
 		w.CoreS += float64(cores) * d.Seconds()
 		w.LongestS = max(w.LongestS, d.Seconds())
 	}
-	for n := range r.nodes {
-		if r.nodes[n].left >= 0 {
-			continue
-		}
-		for _, j := range r.running[n] {
-			if r.expect[j] >= 0 {
-				add(r.jobs[j].Spec.Cores, r.expect[j]-r.now)
-			}
-		}
-	}
 	r.book.view().WalkQueued(func(t *ledger.Task) bool {
+		w.Tasks++
 		if d, ok := r.estimate(r.jobOf[t.Spec.ID]); ok {
 			add(t.Spec.Cores, d)
 		}
 		return false
 	})
+	w.Tasks += len(r.jobs) - r.next
 	for j := r.next; j < len(r.jobs); j++ {
 		if d, ok := r.estimate(int32(j)); ok {
 			add(r.jobs[j].Spec.Cores, d)

@@ -143,7 +143,7 @@ func schedNodes(v ledger.View, busyUntil func(node string) time.Time) []sched.No
 		out[i] = sched.Node{
 			ID: n.ID, TotalCores: n.Cores, FreeCores: n.FreeCores(),
 			TotalMemMB: total, FreeMemMB: free,
-			PilotEnd: time.Unix(0, n.PilotEnd), Draining: n.Draining,
+			Pilot: n.Pilot, PilotEnd: time.Unix(0, n.PilotEnd), Draining: n.Draining,
 			BusyUntil: busyUntil(n.ID),
 		}
 	}

@@ -17,6 +17,7 @@ type metrics struct {
 	walltimeKills     int
 	lossKills         int
 	nodesLost         int
+	released          int // pilots released before their walltime
 	events            int
 	end               time.Duration // when the last task became final
 	placeCalls        int
@@ -52,6 +53,9 @@ type Result struct {
 	WallS    float64 `json:"walltime_s"`
 	Pilots   int     `json:"pilots_started"`
 	Lost     int     `json:"nodes_lost"`
+	// Released counts the pilots released before their walltime: idle,
+	// with upstream drained and no queued task fitting their time left.
+	Released int `json:"pilots_released"`
 
 	MakespanS   float64 `json:"makespan_s"`
 	LowerBoundS float64 `json:"lower_bound_s"`
@@ -102,7 +106,7 @@ func (r *run) result() Result {
 		Policy: r.cfg.Policy, Workload: r.cfg.workloadName(), Seed: r.cfg.Seed,
 		Tasks: len(r.jobs), Done: m.done, Failed: m.failed,
 		Nodes: r.cfg.Nodes, Cores: r.cfg.Cores, WallS: r.cfg.Walltime.Seconds(),
-		Pilots: len(r.pilots), Lost: m.nodesLost,
+		Pilots: len(r.pilots), Lost: m.nodesLost, Released: m.released,
 		MakespanS:     m.end.Seconds(),
 		LowerBoundS:   lowerBound(r.jobs, r.cfg.Nodes*r.cfg.Cores).Seconds(),
 		WideBoundS:    wideBound(r.jobs, r.cfg.Nodes, r.cfg.Cores).Seconds(),
@@ -212,7 +216,7 @@ func Table(w io.Writer, rs []Result) error {
 	row("workload", func(r Result) string { return r.Workload })
 	row("seed", num("%.0f", func(r Result) float64 { return float64(r.Seed) }))
 	row("tasks done/failed", func(r Result) string { return fmt.Sprintf("%d/%d of %d", r.Done, r.Failed, r.Tasks) })
-	row("pilots started, nodes lost", func(r Result) string { return fmt.Sprintf("%d, %d", r.Pilots, r.Lost) })
+	row("pilots started, released early, nodes lost", func(r Result) string { return fmt.Sprintf("%d, %d, %d", r.Pilots, r.Released, r.Lost) })
 	row("makespan", hours(func(r Result) float64 { return r.MakespanS }))
 	row("lower bound", hours(func(r Result) float64 { return r.LowerBoundS }))
 	row("wide tasks' bound (one a node)", hours(func(r Result) float64 { return r.WideBoundS }))

@@ -26,6 +26,9 @@ func (r *run) round() (again bool, err error) {
 		r.acks = nil
 	}
 	places, unsched := r.plan(nodes)
+	if err := r.release(nodes); err != nil {
+		return false, err
+	}
 
 	if len(unsched) > 0 {
 		f := ledger.Fail{At: r.at()}

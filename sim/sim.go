@@ -87,7 +87,8 @@ type run struct {
 	slotPilot  []int32
 	slotQueued []bool
 	pilots     []pilot
-	pilotEnds  []time.Duration // by pilot
+	pilotEnds  []time.Duration  // by pilot
+	pilotOf    map[string]int32 // by pilot id
 	nodes      []simNode
 	nodeOf     map[string]int32
 	// running holds the jobs running on each node and when each is
@@ -114,7 +115,7 @@ func newRun(cfg Config, jobs []Job) *run {
 	r := &run{
 		cfg: cfg, jobs: jobs, book: newBook(cfg.CheckEvery),
 		jobOf: make(map[string]int32, len(jobs)), keys: make([]string, len(jobs)),
-		attempt: make([]int, len(jobs)), nodeOf: map[string]int32{}, expect: make([]time.Duration, len(jobs)),
+		attempt: make([]int, len(jobs)), nodeOf: map[string]int32{}, pilotOf: map[string]int32{}, expect: make([]time.Duration, len(jobs)),
 		est:    sched.DefaultEstimator(),
 		shapes: []sched.Shape{{Cores: cfg.Cores, MemMB: cfg.MemMB, Walltime: cfg.Walltime}},
 		m:      newMetrics(len(jobs)),
@@ -221,6 +222,9 @@ func (r *run) nodeLost(n int32) error {
 // goes back to the queue as an infrastructure failure, and the nodes
 // leave. The launcher decides whether a pilot takes its place.
 func (r *run) pilotEnd(p int32) error {
+	if r.slotPilot[r.pilots[p].slot] != p {
+		return nil // released before its walltime (release.go)
+	}
 	var fails []ledger.Failure
 	var lost []ledger.Command
 	v := r.book.view()
@@ -288,6 +292,7 @@ func (r *run) pilotArrive(slot int32) error {
 		}
 	}
 	r.pilots = append(r.pilots, pl)
+	r.pilotOf[pl.id] = p
 	r.pilotEnds = append(r.pilotEnds, end)
 	r.slotPilot[slot], r.slotQueued[slot] = p, false
 	r.q.push(event{at: end, kind: evPilotEnd, pilot: p})

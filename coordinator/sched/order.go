@@ -35,16 +35,8 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 	}
 	for i := range pending {
 		t := &pending[i]
-		est, ok := t.Est, t.Est > 0
-		if !ok {
-			est, ok = v.Learned.Estimate(t.Key)
-		}
-		it := item{i: int32(i), seq: t.Seq, estimated: ok, need: cfg.Margin}
-		if ok {
-			// Clamped so an absurd estimate cannot overflow into a
-			// negative need that fits everywhere.
-			it.need += time.Duration(min(float64(est)*(1+cfg.Slack), math.MaxInt64/2))
-		}
+		need, ok := needOf(t, v.Learned, cfg)
+		it := item{i: int32(i), seq: t.Seq, estimated: ok, need: need}
 		c := cutoff
 		if 2*t.Cores <= widest {
 			c = narrowCutoff
@@ -57,6 +49,23 @@ func visitOrder(v View, pending []Task, now time.Time, cfg Config) []item {
 		order[i] = it
 	}
 	return sortItems(order)
+}
+
+// needOf is how much time task t needs before its node's pilot ends (the
+// walltime rule): its estimate (its own, else the learned one) times
+// 1+Slack, plus Margin; Margin alone when no estimate is known (ok false).
+func needOf(t *Task, learned *Estimator, cfg Config) (need time.Duration, ok bool) {
+	est, ok := t.Est, t.Est > 0
+	if !ok {
+		est, ok = learned.Estimate(t.Key)
+	}
+	need = cfg.Margin
+	if ok {
+		// Clamped so an absurd estimate cannot overflow into a negative
+		// need that fits everywhere.
+		need += time.Duration(min(float64(est)*(1+cfg.Slack), math.MaxInt64/2))
+	}
+	return need, ok
 }
 
 // sortItems sorts items by key, then by seq. Callers hand Place its tasks

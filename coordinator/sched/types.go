@@ -9,6 +9,9 @@ type Node struct {
 	FreeCores  int
 	TotalMemMB int64
 	FreeMemMB  int64
+	// Pilot names the node's pilot (its Slurm allocation); Releasable
+	// groups nodes by it.
+	Pilot string
 	// PilotEnd is when the node's pilot (its Slurm allocation) ends.
 	PilotEnd time.Time
 	// Draining nodes take no new task.
