@@ -224,7 +224,7 @@ func (l *Leader) placeRound(ctx context.Context) {
 	l.mu.Lock()
 	before := l.backlogging
 	l.mu.Unlock()
-	l.steps(ctx, l.place)
+	l.steps(ctx, l.place, l.releaseIdle)
 	l.mu.Lock()
 	after := l.backlogging
 	l.mu.Unlock()
