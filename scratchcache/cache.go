@@ -56,6 +56,9 @@ type hooks struct {
 	// beforePublish runs after the sealed directory is complete and
 	// before the rename that makes it visible.
 	beforePublish func()
+	// beforeMarkerRename runs once a new marker is written under its
+	// temporary name, before the rename that gives it its own.
+	beforeMarkerRename func()
 }
 
 // Cache is the scratch cache of one site. It is safe for concurrent use,

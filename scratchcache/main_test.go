@@ -23,6 +23,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childTask())
 	case "sealer":
 		os.Exit(childSealer())
+	case "silent":
+		os.Exit(childSilent())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown SCRATCHCACHE_CHILD role")
 		os.Exit(2)
@@ -94,6 +96,36 @@ func childSealer() int {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	return 1
+}
+
+// childSilent takes a lease of SC_ROOT for SC_DIGEST attempt 1 and seals
+// it silently (no value, no file), then says "sealed" and exits. With
+// SC_CRASH set it instead says "marker written" once its marker is
+// written under its temporary name, and waits to be killed.
+func childSilent() int {
+	cfg := Config{Root: os.Getenv("SC_ROOT"), Logger: quietLogger()}
+	if os.Getenv("SC_CRASH") != "" {
+		cfg.hooks.beforeMarkerRename = func() {
+			fmt.Println("marker written")
+			select {}
+		}
+	}
+	c, err := New(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	_, l, err := c.Open("quiet", os.Getenv("SC_DIGEST"), 1)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if _, err := l.Seal(context.Background(), nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("sealed")
+	return 0
 }
 
 // child is a running child process of this test binary.

@@ -34,9 +34,17 @@ func TestLeaseRulesProperty(t *testing.T) {
 		var (
 			leases      []*Lease
 			nextAttempt = 1
-			maxTaken    = 0 // newest attempt that ever took the lease
-			published   = 0 // attempt whose seal is visible
+			maxTaken    = 0  // newest attempt that ever took the lease
+			published   = 0  // attempt whose seal is visible
+			silent      bool // the published seal is a silent one (a hit does not say whose)
 		)
+		// sealedBy checks that s, found or returned after a publish, is
+		// the published seal.
+		sealedBy := func(rt *rapid.T, s *Sealed) {
+			if published == 0 || s.Silent() != silent || !silent && s.Attempt != published {
+				rt.Fatalf("got the seal of attempt %d (silent %v); published: attempt %d (silent %v)", s.Attempt, s.Silent(), published, silent)
+			}
+		}
 		pickLease := func(rt *rapid.T) *Lease {
 			if len(leases) == 0 {
 				rt.Skip("no lease yet")
@@ -55,9 +63,7 @@ func TestLeaseRulesProperty(t *testing.T) {
 				s, l, err := node.Open("prop", d, attempt)
 				switch {
 				case s != nil:
-					if published == 0 || s.Attempt != published {
-						rt.Fatalf("hit on a seal by attempt %d, published %d", s.Attempt, published)
-					}
+					sealedBy(rt, s)
 				case published != 0:
 					rt.Fatalf("attempt %d: no hit although attempt %d sealed (lease %v, err %v)", attempt, published, l != nil, err)
 				case err == nil:
@@ -83,9 +89,14 @@ func TestLeaseRulesProperty(t *testing.T) {
 			},
 			"seal": func(rt *rapid.T) {
 				l := pickLease(rt)
-				// Both forms of a seal: a directory of kept files, or
-				// the manifest alone.
-				if rapid.Bool().Draw(rt, "with a file") {
+				// The three forms of a seal: a directory of kept files,
+				// the manifest alone, or silent (no value, no file).
+				file := rapid.Bool().Draw(rt, "with a file")
+				value := []byte(`1`)
+				if rapid.Bool().Draw(rt, "no value") {
+					value = nil
+				}
+				if file {
 					if err := os.MkdirAll(l.OutDir(), 0o755); err != nil {
 						rt.Fatal(err)
 					}
@@ -93,7 +104,10 @@ func TestLeaseRulesProperty(t *testing.T) {
 						rt.Fatal(err)
 					}
 				}
-				s, err := l.Seal(context.Background(), []byte(`1`))
+				// (An attempt's OutDir is shared by its leases: another
+				// lease of the attempt may have left a file there.)
+				ents, _ := os.ReadDir(l.OutDir())
+				s, err := l.Seal(context.Background(), value)
 				switch {
 				case err == nil && s.Attempt == l.attempt:
 					if published != 0 {
@@ -102,11 +116,12 @@ func TestLeaseRulesProperty(t *testing.T) {
 					if l.attempt < maxTaken {
 						rt.Fatalf("attempt %d sealed after attempt %d took over", l.attempt, maxTaken)
 					}
-					published = l.attempt
-				case err == nil:
-					if s.Attempt != published {
-						rt.Fatalf("seal returned attempt %d's entry, published %d", s.Attempt, published)
+					published, silent = l.attempt, s.Silent()
+					if silent != (value == nil && len(ents) == 0) {
+						rt.Fatalf("attempt %d sealed silent %v with value %q and %d files", l.attempt, silent, value, len(ents))
 					}
+				case err == nil:
+					sealedBy(rt, s)
 				case !errors.Is(err, ErrFenced):
 					rt.Fatalf("seal: %v", err)
 				}

@@ -87,6 +87,9 @@ func (c *Cache) currentMarker(stale string) (string, error) {
 		err = cerr
 	}
 	if err == nil {
+		if h := c.cfg.hooks.beforeMarkerRename; h != nil {
+			h()
+		}
 		err = c.fs.Rename(tmp, path)
 	}
 	if err != nil {
