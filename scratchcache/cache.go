@@ -134,9 +134,11 @@ func (c *Cache) Root() string { return c.root }
 //	                                 the seal is built here (never read)
 //	entries/ab/<digest>.sealed/      the seal of a task that kept files: out.<attempt>
 //	                                 renamed (manifest.json and the files)
-//	entries/ab/<digest>.sealed       the seal of a task that kept none: the manifest alone
+//	entries/ab/<digest>.sealed       the seal of a task that kept none: the manifest alone,
+//	                                 or (no value either) a hard link to a pool's marker
 //	pool/<host>-<pid>-<token>/       one process's parts to reuse: entry directories
-//	                                 (b-<n>), empty directories (d-<n>), records (f-<n>)
+//	                                 (b-<n>), empty directories (d-<n>), records (f-<n>);
+//	                                 and the marker its silent seals link (marker-<n>)
 //	quarantine/<digest>-<time>       seals that failed verification
 //	trash/                           entries being evicted
 //	results/                         the default file results store

@@ -9,10 +9,12 @@ import (
 	"time"
 )
 
-// The cost the agent pays per short task: once the pool holds an entry, a
-// miss then seal of a task that writes nothing creates one inode (the
-// manifest, which is the seal), makes no directory and removes nothing.
-func TestSilentMissCreatesOneInodeFreesNone(t *testing.T) {
+// The cost the agent pays per short task that seals a value: once the
+// pool holds an entry, a miss then seal of a task that writes no file
+// creates one inode (the manifest, which is the seal), makes no directory
+// and removes nothing but the manifest's second name. (One that seals no
+// value either creates none: TestSilentMissCreatesNoInode.)
+func TestValueMissCreatesOneInodeFreesNone(t *testing.T) {
 	counter := newCountingFS()
 	c := newTestCache(t, t.TempDir(), newClock(), func(cfg *Config) { cfg.FS = counter })
 	seal := func(id string) {

@@ -28,10 +28,11 @@ import (
 // OutDir becomes the sealed directory with one rename (or, when the task
 // left nothing in it, the manifest becomes the sealed file with one link),
 // so no reader ever sees half an entry and no file is moved or copied.
-// An empty value with nothing in OutDir gives a silent seal: no manifest,
-// the sealed file is a link to this process's marker file, so the seal
-// creates no inode; it records no task, attempt or time (a hit on it has
-// no value and no output), and holds no bytes.
+// An empty value with nothing in OutDir gives a silent seal instead: no
+// manifest is written, the sealed file is a hard link to this process's
+// marker file, and the seal creates no inode. It holds no bytes and
+// records no task, attempt or time: the Sealed that Seal returns has
+// them, a hit on it has only its Digest (and no value, output or file).
 // Then a work/ with anything in it is removed, what can be reused goes to
 // the pool, and the lease is released. Call Seal once the task's processes
 // are gone: its empty directories may be reused by another entry.
