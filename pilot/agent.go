@@ -272,6 +272,9 @@ func (a *agent) serve(ctx context.Context, drain <-chan Drain) error {
 			}
 		case <-a.raft.LeaderCh():
 		case <-check.C:
+			if a.released() {
+				why = "released: nothing left that could run on this pilot"
+			}
 			// A sync waits out memberlist's TCP timeout (10 s) on a member
 			// cut off from this node: not in this loop, which must take up
 			// leadership at once (chaos leader-partition: a new Raft
