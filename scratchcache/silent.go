@@ -126,7 +126,7 @@ func (c *Cache) dropMarker() {
 }
 
 // linkSilent publishes a silent seal: link(2) of the marker as the sealed
-// file, which fails with EEXIST onto a seal of either form. A marker that
+// file, which fails with EEXIST onto a seal of any form. A marker that
 // holds as many links as the filesystem allows (EMLINK: 65,000 on ext4)
 // or that is gone (its pool swept) is replaced by a new one, once.
 func (c *Cache) linkSilent(marker, sealed string) error {
