@@ -41,6 +41,10 @@ type Work struct {
 	// LongestS is the longest expected runtime among them, in seconds
 	// (what is left of it for a running task); 0 means unknown.
 	LongestS float64
+	// Drained says upstream has no task left to lease: the live cluster
+	// holds all the work left, and releases the pilots it cannot use
+	// (sched.Releasable).
+	Drained bool
 }
 
 // LaunchPlan is PlanLaunch's answer.
@@ -112,6 +116,14 @@ func PlanLaunch(now time.Time, pilots []JobStatus, work Work, p LaunchPolicy) La
 			plan.Want = max(need, 1)
 			why = fmt.Sprintf("%.0f core-s of work fill %d pilot(s)", work.CoreS, plan.Want)
 		}
+	}
+	if work.Drained && plan.Want > 1 {
+		// A new pilot gets only what the cluster holds, which its live
+		// pilots already work on; one that gets nothing is released at
+		// once, and another would replace it, and so on. One pilot is
+		// wanted, for the tasks no live pilot has the time left for.
+		plan.Want = 1
+		why = "upstream drained: keep 1"
 	}
 	plan.Submit = max(plan.Want-plan.Covering, 0)
 	maxQueued := p.MaxQueued

@@ -40,6 +40,10 @@ func TestPlanLaunch(t *testing.T) {
 		// The tail: a few 2 h tasks, which one pilot ends as soon as four.
 		{"long tail", nil, Work{Tasks: 5, CoreS: 5 * 2 * 7200, LongestS: 7200},
 			LaunchPolicy{Keep: 4, PilotCores: 100, PilotCoreS: 100 * 86400}, 1, "fill 1 pilot"},
+		// Upstream drained: new pilots would get nothing the live ones
+		// do not work on already, and be released at once.
+		{"drained", nil, Work{Tasks: 50, Drained: true}, LaunchPolicy{Keep: 4}, 1, "upstream drained: keep 1"},
+		{"drained, one covering", []JobStatus{run("1", 2*time.Hour)}, Work{Tasks: 50, Drained: true}, LaunchPolicy{Keep: 4, Overlap: time.Hour}, 0, "submit 0"},
 		{"queue cap", []JobStatus{{ID: "1", State: Pending}}, Work{Tasks: 5},
 			LaunchPolicy{Keep: 4, MaxQueued: 2}, 1, "at most 2 queued"},
 		{"stuck", []JobStatus{{ID: "7", State: Pending, Reason: "PartitionNodeLimit"}}, Work{Tasks: 5},

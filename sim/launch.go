@@ -59,6 +59,7 @@ func (r *run) work() batch.Work {
 		return false
 	})
 	w.Tasks += len(r.jobs) - r.next
+	w.Drained = r.next == len(r.jobs)
 	for j := r.next; j < len(r.jobs); j++ {
 		if d, ok := r.estimate(int32(j)); ok {
 			add(r.jobs[j].Spec.Cores, d)

@@ -37,7 +37,10 @@ one from the queue's state when none is alive.
 
 Every round (--every) it asks upstream how many tasks are not final yet and Slurm
 which of the campaign's pilots (jobs named pilot-SITE) are queued or running, and
-prints what it decides. When no work remains it drains the pilots that still run
+prints what it decides. Once upstream has no pending task left, the cluster holds
+the work that remains and releases each pilot it can no longer use (idle, with no
+queued task that fits its time left): then one pilot is kept, not the site's
+number, for the tasks no live pilot has the time left for. When no work remains it drains the pilots that still run
 (SIGUSR1, the same as the walltime warning), cancels those still queued, and exits
 once all are gone. Ctrl-C stops launching and leaves the pilots at work.`,
 		Example: `  pilot launch --site examples/site-local.toml --queue tasks.jsonl
@@ -169,7 +172,10 @@ func (l *launch) round(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("queue status: %w", err)
 	}
-	work := batch.Work{Tasks: st.Pending + st.Leased}
+	// Once upstream is drained the cluster holds the work left and
+	// releases the pilots it cannot use: one pilot is kept, not Keep,
+	// or each released pilot would be replaced by one released in turn.
+	work := batch.Work{Tasks: st.Pending + st.Leased, Drained: st.Pending == 0}
 	plan, ids, err := l.l.Round(ctx, time.Now(), work)
 	for _, id := range ids {
 		l.say("submitted pilot %s", id)
