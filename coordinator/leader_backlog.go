@@ -31,7 +31,7 @@ const (
 // still have once it is at least a quarter of them, leaving out
 // unreachable nodes. It is called with l.mu held
 // (the estimator) and returns the placements.
-func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable map[string]bool, pending []sched.Task, first sched.Plan) []sched.Placement {
+func (l *Leader) placeBacklogs(v ledger.View, view sched.View, nodes []ledger.Node, unreachable map[string]bool, pending []sched.Task, first sched.Plan) []sched.Placement {
 	skip := make(map[string]bool, len(first.Placements)+len(first.Unschedulable))
 	for _, u := range first.Unschedulable {
 		skip[u.Task] = true
@@ -48,7 +48,7 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 		usedMem[p.Node] += byID[p.Task].MemMB
 	}
 	var short []sched.Task
-	longest := time.Millisecond
+	longest, narrowest := time.Millisecond, 0
 	for _, t := range pending {
 		if skip[t.ID] {
 			continue
@@ -60,6 +60,9 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 		if known && est <= backlogMaxEst {
 			short = append(short, t)
 			longest = max(longest, est)
+			if narrowest == 0 || t.Cores < narrowest {
+				narrowest = t.Cores
+			}
 		}
 	}
 	if len(short) == 0 {
@@ -73,7 +76,7 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 	second := view
 	second.Nodes = make([]sched.Node, len(view.Nodes))
 	second.Held = nil
-	narrowest, total := 0, 0
+	smallest, total := 0, 0 // the smallest node with room, the room
 	for i, n := range view.Nodes {
 		second.Nodes[i] = n
 		second.Nodes[i].FreeCores = 0
@@ -84,22 +87,28 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 		depth := min(ln.Prefetch, int(int64(ln.Cores)*int64(backlogHorizon)/int64(longest)))
 		held := max(ln.UsedCores+usedCores[n.ID]-ln.Cores, 0) // cores of tasks waiting there
 		free := max(min(depth-held, ln.FreeCores()-usedCores[n.ID]), 0)
+		size := max(n.TotalCores, free)
 		if free == 0 || 4*free < depth {
 			// Refilled once a quarter is free: a task or two each round
 			// would cost a log entry per task or two, and waiting until
 			// half is free left backlogs of wide tasks only, which a
-			// single free core cannot start.
+			// single free core cannot start. Between refills a backlog
+			// that has none of the narrowest tasks gets one.
+			free = narrowRefill(v, ln, usedCores[n.ID], narrowest)
+			size = free
+		}
+		if free == 0 {
 			continue
 		}
 		second.Nodes[i].FreeCores = free
 		total += free
-		second.Nodes[i].TotalCores = max(n.TotalCores, free)
+		second.Nodes[i].TotalCores = size
 		second.Nodes[i].FreeMemMB = n.FreeMemMB - usedMem[n.ID]
-		if narrowest == 0 || n.TotalCores < narrowest {
-			narrowest = n.TotalCores
+		if smallest == 0 || n.TotalCores < smallest {
+			smallest = n.TotalCores
 		}
 	}
-	if narrowest == 0 {
+	if smallest == 0 {
 		return nil
 	}
 	// Queue order, and only as many as the room takes: Place visits the
@@ -107,7 +116,7 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 	// that one frees with nothing to run.
 	fits := short[:0]
 	for _, t := range short {
-		if t.Cores <= narrowest && t.Cores <= total {
+		if t.Cores <= smallest && t.Cores <= total {
 			fits = append(fits, t)
 			total -= t.Cores
 		}
@@ -115,4 +124,27 @@ func (l *Leader) placeBacklogs(view sched.View, nodes []ledger.Node, unreachable
 	cfg := l.cfg.Sched
 	cfg.ReserveShare, cfg.StarveAfter, cfg.NarrowStarveAfter = 0, 0, 0
 	return sched.Place(second, fits, l.cfg.Now(), cfg).Placements
+}
+
+// narrowRefill is the room for one of the narrowest short tasks (narrow
+// cores) on a node whose backlog waits with none of them: the agent
+// starts waiting tasks on free cores greedily, so narrow ones go first
+// and a backlog drifts to wide tasks only; a core that frees then idles
+// until another does (pack: a slot idled 100-200 ms at a time with a
+// hundred one-core tasks queued). planned is the cores this round already
+// gives the node. The ledger learns of starts a report later, so a task
+// that just started may still count as waiting: this errs towards none.
+func narrowRefill(v ledger.View, n ledger.Node, planned, narrow int) int {
+	if planned > 0 || narrow == 0 || n.UsedCores <= n.Cores || n.FreeCores() < narrow {
+		return 0 // it just got tasks, no backlog waits, or it is full
+	}
+	has := false
+	v.WalkNode(n.ID, func(t *ledger.Task) bool {
+		has = t.State == ledger.Assigned && t.Spec.Cores <= narrow
+		return has
+	})
+	if has {
+		return 0
+	}
+	return narrow
 }

@@ -29,3 +29,37 @@ func TestLeaderBacklogsHoldOnlyShortTasks(t *testing.T) {
 		t.Fatalf("%d long or unknown tasks assigned to a node whose cores are busy: backlogs take only short tasks", other)
 	}
 }
+
+// TestLeaderFillsCoresTheBacklogCannot: a node runs a one-core task and
+// its backlog holds only two-core ones (the agent starts narrow tasks
+// first, so backlogs drift that way), so a core that frees would idle.
+// The backlog is not a quarter free, which is when it is refilled, but the
+// leader sends it one one-core task at once, and only one.
+func TestLeaderFillsCoresTheBacklogCannot(t *testing.T) {
+	// Tasks of 0.9 s: a backlog of 2 cores × 4 s / 0.9 s = 8 cores,
+	// which the 4 two-core tasks below fill but for one core.
+	r := newLeaderRig(t, 20*time.Second, ledger.NodeInfo{ID: "n1", Cores: 2, Prefetch: 16})
+	leased := []ledger.Leased{{Spec: specs("run", 1, 0.9)[0]}}
+	assign := ledger.Assign{At: 2, Items: []ledger.Assignment{{Task: "run00", Node: "n1", Attempt: 1}}}
+	for _, s := range specs("wide", 4, 0.9) {
+		s.Cores = 2
+		leased = append(leased, ledger.Leased{Spec: s})
+		assign.Items = append(assign.Items, ledger.Assignment{Task: s.ID, Node: "n1", Attempt: 1})
+	}
+	for i, c := range []ledger.Command{
+		ledger.Ingest{At: 1, Tasks: leased},
+		assign,
+		ledger.Started{At: 3, Items: []ledger.AttemptRef{{Task: "run00", Attempt: 1}}},
+	} {
+		if out, err := r.node.Propose(r.ctx, c); err != nil || out.Err() != nil {
+			t.Fatalf("command %d: %v %v", i, err, out.Err())
+		}
+	}
+	r.run(t, queueFile(t, specs("narrow", 4, 0.9)))
+	r.waitDispatches(t, func() bool { n, _ := r.assigned("narrow"); return n > 0 }, func() string {
+		return "no one-core task was sent for the core the backlog's two-core tasks cannot use"
+	})
+	if n, _ := r.assigned("narrow"); n != 1 {
+		t.Fatalf("%d one-core tasks sent for one stranded core", n)
+	}
+}

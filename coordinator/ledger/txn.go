@@ -125,13 +125,21 @@ func (x *txn) onNode(node string) []*Task {
 
 func onNode(byNode *btree[string, *Task], node string) []*Task {
 	var ts []*Task
+	walkNode(byNode, node, func(t *Task) bool {
+		ts = append(ts, t)
+		return false
+	})
+	return ts
+}
+
+// walkNode calls fn on a node's assigned and running tasks, sorted by id,
+// until fn returns true.
+func walkNode(byNode *btree[string, *Task], node string, fn func(*Task) bool) {
 	prefix := nodeKey(node, "")
 	byNode.Ascend(prefix, func(k string, t *Task) bool {
 		if len(k) < len(prefix) || k[:len(prefix)] != prefix {
 			return true
 		}
-		ts = append(ts, t)
-		return false
+		return fn(t)
 	})
-	return ts
 }

@@ -73,6 +73,13 @@ func (v View) OnNode(node string) []Task {
 	return out
 }
 
+// WalkNode calls fn on a node's assigned and running tasks, sorted by id,
+// until fn returns true. It allocates nothing; fn must not modify the
+// record.
+func (v View) WalkNode(node string, fn func(*Task) bool) {
+	walkNode(v.s.byNode, node, fn)
+}
+
 // Node returns one node's record.
 func (v View) Node(id string) (Node, bool) {
 	n, ok := v.s.nodes.Get(id)
