@@ -68,7 +68,14 @@ holds).`,
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "DIGEST\tSTATE\tTASK\tATTEMPT\tSIZE\tLAST USED")
 			for _, in := range infos {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", in.Digest[:12], in.State, in.Task, in.Attempt,
+				state, task, attempt := string(in.State), in.Task, strconv.Itoa(in.Attempt)
+				if in.Silent {
+					state += " (silent)" // no value, no files: a seal that records no task
+				}
+				if task == "" {
+					task, attempt = "-", "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Digest[:12], state, task, attempt,
 					humanBytes(in.Bytes), in.LastUsed.UTC().Format(time.RFC3339))
 			}
 			return w.Flush()
