@@ -20,11 +20,14 @@
 // when a few long tasks are left that more pilots would not end sooner
 // (launch.go). Once upstream has no more tasks, a pilot whose nodes are
 // idle with no queued task that fits its time left is released, the
-// leader's rule (sched.Releasable, release.go). Tasks carry a true runtime that differs from their estimate.
-// The window is the leader's rule, sched.LeaseRoom: Window times the live
-// cores of queued work, not counting the tasks the round's plan left
-// waiting only for walltime (at most one more window of them), so the
-// tail of each pilot finds short tasks to fill it.
+// leader's rule (sched.Releasable, release.go). Tasks carry a true
+// runtime that differs from their estimate. The window is the leader's
+// rule, sched.LeaseRoom: Window times the live cores of queued work, not
+// counting the tasks the round's plan left that cannot use the room there
+// is (sched.Plan.Unfit: waiting only for walltime, or wider than every
+// gap while cores idle and no starved task holds a node; at most one
+// more window of them), so the tail of each pilot finds short tasks to
+// fill it, and the gaps narrow tasks leave find narrow tasks.
 // Besides the ledger's state, the simulator keeps only what a leader
 // keeps beside it: the learned runtimes (sched.Estimator, fed from
 // completed tasks) and when each node's running tasks are expected to end

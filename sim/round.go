@@ -19,6 +19,7 @@ func (r *run) round() (again bool, err error) {
 	queuedCores := r.readQueue(v)
 	nodes := schedNodes(v, r.busyUntil)
 	r.integrate(nodes)
+	r.trace(queuedCores)
 
 	var cmds []ledger.Command
 	if len(r.acks) > 0 {
@@ -122,10 +123,10 @@ func (r *run) readQueue(v ledger.View) int {
 }
 
 // plan asks the policy where the queued tasks go. The dense policy's
-// plan also says how many cores of the tasks it left wait only for
-// walltime (r.walltime, for refill).
+// plan also says how many cores of the tasks it left cannot use the room
+// there is (r.unfit, Plan.Unfit, for refill).
 func (r *run) plan(nodes []sched.Node) ([]sched.Placement, []sched.Unschedulable) {
-	r.walltime = 0
+	r.unfit = 0
 	if len(r.pend) == 0 || len(nodes) == 0 {
 		return nil, nil
 	}
@@ -134,7 +135,7 @@ func (r *run) plan(nodes []sched.Node) ([]sched.Placement, []sched.Unschedulable
 	if r.cfg.Policy == PolicyDense {
 		plan := sched.Place(sched.View{Nodes: nodes, Shapes: r.shapes, Learned: r.est, Held: r.held}, r.pend, epoch.Add(r.now), r.cfg.Sched)
 		r.held = plan.Reservations
-		r.walltime = plan.WaitingCores[sched.ReasonWalltime]
+		r.unfit = plan.Unfit()
 		return plan.Placements, plan.Unschedulable
 	}
 	var unsched []sched.Unschedulable
@@ -148,8 +149,8 @@ func (r *run) plan(nodes []sched.Node) ([]sched.Placement, []sched.Unschedulable
 
 // refill leases tasks from the simulated upstream until the ledger holds
 // Window times the live cores in queued work, not counting the tasks this
-// round's plan left waiting only for walltime (at most one more window of
-// them): the leader's rule, sched.LeaseRoom.
+// round's plan left that cannot use the room there is (at most one more
+// window of them): the leader's rule, sched.LeaseRoom.
 func (r *run) refill(nodes []sched.Node, queuedCores int) ledger.Ingest {
 	live := 0
 	for _, n := range nodes {
@@ -158,7 +159,7 @@ func (r *run) refill(nodes []sched.Node, queuedCores int) ledger.Ingest {
 		}
 	}
 	in := ledger.Ingest{At: r.at()}
-	room := sched.LeaseRoom(int(r.cfg.Window*float64(live)), queuedCores, r.walltime)
+	room := sched.LeaseRoom(int(r.cfg.Window*float64(live)), queuedCores, r.unfit)
 	for leased := 0; leased < room && r.next < len(r.jobs); r.next++ {
 		in.Tasks = append(in.Tasks, ledger.Leased{Spec: r.jobs[r.next].Spec})
 		r.m.ingested[r.next] = r.now

@@ -10,8 +10,9 @@ import (
 )
 
 // TestRefillLeavesOutWalltime: the simulator's window is the leader's
-// (sched.LeaseRoom): queued tasks that the round's plan left waiting only
-// for walltime do not count against it, up to one more window.
+// (sched.LeaseRoom): queued tasks that the round's plan left unable to use
+// the room there is (here: waiting for walltime) do not count against it,
+// up to one more window.
 func TestRefillLeavesOutWalltime(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Window = 2
@@ -33,7 +34,7 @@ func TestRefillLeavesOutWalltime(t *testing.T) {
 		{16, 100, 4}, // a count larger than the queue leaves out the queue
 	} {
 		r := newRun(cfg, jobs)
-		r.walltime = c.walltime
+		r.unfit = c.walltime
 		if in := r.refill(nodes, c.queued); len(in.Tasks) != c.want {
 			t.Errorf("queued %d cores, %d waiting for walltime: leased %d tasks, want %d", c.queued, c.walltime, len(in.Tasks), c.want)
 		}

@@ -98,9 +98,10 @@ type run struct {
 	expect  []time.Duration // by job
 
 	held []sched.Reservation // the last plan's, handed to the next
-	// walltime is the cores of the queued tasks this round's plan left
-	// waiting only for walltime; the window does not count them.
-	walltime int
+	// unfit is the cores of the queued tasks this round's plan left that
+	// cannot use the room there is (sched.Plan.Unfit); the window does
+	// not count them.
+	unfit int
 	// The queued tasks as last read, and their jobs; spare and spareJob
 	// are the buffers of the read before, reused.
 	pend, spare       []sched.Task
@@ -109,6 +110,7 @@ type run struct {
 	acks              []string
 	final             int
 	m                 metrics
+	tr                tracer
 }
 
 func newRun(cfg Config, jobs []Job) *run {

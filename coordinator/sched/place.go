@@ -83,6 +83,11 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 		waiting.add(reason, t.Cores)
 	}
 	plan.Waiting, plan.WaitingCores = waiting.counts()
+	for r, n := range ix.nodes {
+		if !n.Draining {
+			plan.IdleCores += ix.free[r]
+		}
+	}
 	for i, r := range resRanks {
 		plan.Reservations[i].Spare, plan.Reservations[i].SpareMemMB = ix.spare[r], ix.spareMem[r]
 	}

@@ -165,4 +165,24 @@ type Plan struct {
 	// walltime, see Window).
 	Waiting      map[Reason]int
 	WaitingCores map[Reason]int
+	// IdleCores is the free cores the plan leaves on the nodes that take
+	// work.
+	IdleCores int
+}
+
+// Unfit is the cores of the tasks the plan left waiting that cannot use
+// the room there is, which the leader's window does not count
+// (LeaseRoom): those waiting only for walltime, and, when the plan leaves
+// cores idle and no starved task holds a node, those waiting for cores.
+// They are wider than every gap the plan left, so the window must bring
+// tasks that fit the gaps: otherwise a window full of wide tasks leaves
+// the cores that narrow tasks free idle until enough add up on one node.
+// While a starved task holds a node the gaps are to drain for it, and
+// only the tasks waiting for walltime are left out.
+func (p Plan) Unfit() int {
+	n := p.WaitingCores[ReasonWalltime]
+	if p.IdleCores > 0 && len(p.Reservations) == 0 {
+		n += p.WaitingCores[ReasonCores]
+	}
+	return n
 }

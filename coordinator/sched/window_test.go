@@ -83,3 +83,50 @@ func TestPlaceWaitingCores(t *testing.T) {
 		t.Errorf("waiting cores %s, want %s", got, want)
 	}
 }
+
+// TestPlanUnfit: the window leaves out tasks waiting for walltime, and
+// tasks waiting for cores while the plan leaves cores idle, unless a
+// starved task holds a node (its node must drain).
+func TestPlanUnfit(t *testing.T) {
+	waiting := map[Reason]int{ReasonWalltime: 10, ReasonCores: 100, ReasonReserved: 7}
+	held := []Reservation{{Task: "w", Node: "n1"}}
+	cases := []struct {
+		name string
+		plan Plan
+		want int
+	}{
+		{"no core idle", Plan{WaitingCores: waiting}, 10},
+		{"cores idle", Plan{WaitingCores: waiting, IdleCores: 3}, 110},
+		{"cores idle, a starved task holds a node", Plan{WaitingCores: waiting, IdleCores: 3, Reservations: held}, 10},
+		{"nothing waits", Plan{IdleCores: 3}, 0},
+	}
+	for _, c := range cases {
+		if got := c.plan.Unfit(); got != c.want {
+			t.Errorf("%s: Unfit = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// TestPlaceIdleCores: a plan counts the free cores it leaves on the nodes
+// that take work, not on draining ones; a 6-core task that fits none of
+// the gaps waits for cores.
+func TestPlaceIdleCores(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := now.Add(24 * time.Hour)
+	nodes := []Node{
+		{ID: "a", TotalCores: 8, FreeCores: 3, TotalMemMB: 1000, FreeMemMB: 1000, PilotEnd: end},
+		{ID: "b", TotalCores: 8, FreeCores: 4, TotalMemMB: 1000, FreeMemMB: 1000, PilotEnd: end},
+		{ID: "c", TotalCores: 8, FreeCores: 5, TotalMemMB: 1000, FreeMemMB: 1000, PilotEnd: end, Draining: true},
+	}
+	pending := []Task{
+		{ID: "wide", Cores: 6, Est: time.Hour, Seq: 1},
+		{ID: "narrow", Cores: 2, Est: time.Hour, Seq: 2},
+	}
+	plan := Place(View{Nodes: nodes}, pending, now, DefaultConfig())
+	if len(plan.Placements) != 1 || plan.Placements[0].Task != "narrow" {
+		t.Fatalf("placements %v, want only the narrow task", plan.Placements)
+	}
+	if plan.IdleCores != 5 || plan.WaitingCores[ReasonCores] != 6 || plan.Unfit() != 6 {
+		t.Errorf("idle cores %d, waiting for cores %d, unfit %d; want 5, 6, 6", plan.IdleCores, plan.WaitingCores[ReasonCores], plan.Unfit())
+	}
+}
