@@ -19,7 +19,6 @@ func (r *run) round() (again bool, err error) {
 	queuedCores := r.readQueue(v)
 	nodes := schedNodes(v, r.busyUntil)
 	r.integrate(nodes)
-	r.trace(queuedCores)
 
 	var cmds []ledger.Command
 	if len(r.acks) > 0 {

@@ -110,7 +110,6 @@ type run struct {
 	acks              []string
 	final             int
 	m                 metrics
-	tr                tracer
 }
 
 func newRun(cfg Config, jobs []Job) *run {
