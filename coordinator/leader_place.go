@@ -69,7 +69,7 @@ func (l *Leader) place(ctx context.Context) error {
 	setBusyUntil(v, view.Nodes, l.estimator)
 	plan := sched.Place(view, pending, l.cfg.Now(), l.cfg.Sched)
 	l.held = plan.Reservations // a reservation holds across plans
-	more := l.placeBacklogs(view, nodes, unreachable, pending, plan)
+	more := l.placeBacklogs(v, view, nodes, unreachable, pending, plan)
 	l.backlogging = len(more) > 0
 	l.walltimeCores = plan.WaitingCores[sched.ReasonWalltime]
 	l.mu.Unlock()
