@@ -1,6 +1,8 @@
 package coordinator
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
@@ -48,6 +50,7 @@ func (l *Leader) placeBacklogs(v ledger.View, view sched.View, nodes []ledger.No
 		usedMem[p.Node] += byID[p.Task].MemMB
 	}
 	var short []sched.Task
+	estOf := map[string]time.Duration{}
 	longest, narrowest := time.Millisecond, 0
 	for _, t := range pending {
 		if skip[t.ID] {
@@ -59,6 +62,7 @@ func (l *Leader) placeBacklogs(v ledger.View, view sched.View, nodes []ledger.No
 		}
 		if known && est <= backlogMaxEst {
 			short = append(short, t)
+			estOf[t.ID] = est
 			longest = max(longest, est)
 			if narrowest == 0 || t.Cores < narrowest {
 				narrowest = t.Cores
@@ -123,7 +127,12 @@ func (l *Leader) placeBacklogs(v ledger.View, view sched.View, nodes []ledger.No
 	}
 	cfg := l.cfg.Sched
 	cfg.ReserveShare, cfg.StarveAfter, cfg.NarrowStarveAfter = 0, 0, 0
-	return sched.Place(second, fits, l.cfg.Now(), cfg).Placements
+	more := sched.Place(second, fits, l.cfg.Now(), cfg).Placements
+	// A node starts its backlog in the order it gets it: the longest
+	// first, so the last tasks of a campaign end together rather than one
+	// long task after the rest (Place orders needs to the second only).
+	slices.SortStableFunc(more, func(a, b sched.Placement) int { return cmp.Compare(estOf[b.Task], estOf[a.Task]) })
+	return more
 }
 
 // narrowRefill is the room for one of the narrowest short tasks (narrow

@@ -1,12 +1,14 @@
 package coordinator_test
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
+	"github.com/pilot-hpc/pilot/task"
 )
 
 // TestLeaderBacklogsHoldOnlyShortTasks: idle cores take any task, but a
@@ -61,5 +63,37 @@ func TestLeaderFillsCoresTheBacklogCannot(t *testing.T) {
 	})
 	if n, _ := r.assigned("narrow"); n != 1 {
 		t.Fatalf("%d one-core tasks sent for one stranded core", n)
+	}
+}
+
+// TestLeaderSendsBacklogsLongestFirst: a node starts its backlog in the
+// order it gets it, so the leader sends it the longest tasks first (to the
+// millisecond: Place orders needs to the second only), and the last tasks
+// of a campaign end together.
+func TestLeaderSendsBacklogsLongestFirst(t *testing.T) {
+	r := newLeaderRig(t, 20*time.Second, ledger.NodeInfo{ID: "n1", Cores: 1, Prefetch: 16})
+	ests := []float64{0.2, 0.1, 0.4, 0.3, 0.5, 0.25, 0.45, 0.15}
+	var all []task.Spec
+	est := map[string]float64{}
+	for i, e := range ests {
+		s := specs(fmt.Sprintf("t%d-", i), 1, e)[0]
+		all, est[s.ID] = append(all, s), e
+	}
+	r.run(t, queueFile(t, all))
+	r.waitDispatches(t, func() bool { n, _ := r.assigned("t"); return n == len(all) }, func() string {
+		n, _ := r.assigned("t")
+		return fmt.Sprintf("%d of %d tasks assigned", n, len(all))
+	})
+	r.disp.mu.Lock()
+	defer r.disp.mu.Unlock()
+	longest := 0
+	for _, ids := range r.disp.sends {
+		longest = max(longest, len(ids))
+		if !slices.IsSortedFunc(ids, func(a, b string) int { return cmp.Compare(est[b], est[a]) }) {
+			t.Errorf("sent %v: not the longest first", ids)
+		}
+	}
+	if longest < 3 {
+		t.Fatalf("no dispatch sent 3 tasks or more (%v): the order went untested", r.disp.sends)
 	}
 }

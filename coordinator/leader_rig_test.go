@@ -21,14 +21,20 @@ import (
 // acceptAll is a Dispatcher whose nodes take every attempt and never
 // report: what the leader assigned stays assigned.
 type acceptAll struct {
-	mu   sync.Mutex
-	sent int
-	more chan struct{}
+	mu    sync.Mutex
+	sent  int
+	sends [][]string // the tasks of each Dispatch, in the order sent
+	more  chan struct{}
 }
 
 func (d *acceptAll) Dispatch(_ context.Context, _ ledger.Node, work []coordinator.Work) ([]ledger.AttemptRef, error) {
 	d.mu.Lock()
 	d.sent += len(work)
+	var ids []string
+	for _, w := range work {
+		ids = append(ids, w.Spec.ID)
+	}
+	d.sends = append(d.sends, ids)
 	d.mu.Unlock()
 	select {
 	case d.more <- struct{}{}:
