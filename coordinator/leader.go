@@ -117,8 +117,9 @@ type Leader struct {
 	// the window counts the backlogs' room too.
 	backlogging bool
 	// walltimeCores: the cores of the queued tasks the last plan left
-	// waiting only because no live pilot has time left for them; the
-	// window does not count them (sched.LeaseRoom).
+	// that cannot use the room there is (sched.Plan.Unfit: no live pilot
+	// has time left for them, or they are wider than every gap while
+	// cores idle); the window does not count them (sched.LeaseRoom).
 	walltimeCores int
 	renewedAt     time.Time
 	ackedAt       time.Time // when results were last written upstream

@@ -71,7 +71,7 @@ func (l *Leader) place(ctx context.Context) error {
 	l.held = plan.Reservations // a reservation holds across plans
 	more := l.placeBacklogs(v, view, nodes, unreachable, pending, plan)
 	l.backlogging = len(more) > 0
-	l.walltimeCores = plan.WaitingCores[sched.ReasonWalltime]
+	l.walltimeCores = plan.Unfit()
 	l.mu.Unlock()
 	if len(more) > 0 {
 		plan.Placements = append(plan.Placements, more...)

@@ -26,10 +26,11 @@ const (
 // is sized to the cluster: queued tasks may need up to WindowFactor times
 // the cores of the nodes that take work (and their backlogs' room while
 // short tasks fill backlogs), never the whole backlog (promise 6). Tasks
-// the last plan left waiting only for walltime do not count, up to one
-// more window (sched.LeaseRoom, the simulator's rule too): near the end
-// of the pilots long tasks would otherwise fill the window and no short
-// task would come to fill the idle cores.
+// the last plan left that cannot use the room there is (sched.Plan.Unfit)
+// do not count, up to one more window (sched.LeaseRoom, the simulator's
+// rule too): near the end of the pilots long tasks would otherwise fill
+// the window and no short task would come to fill the idle cores, and a
+// window of wide tasks would leave the gaps of narrow ones idle.
 func (l *Leader) pull(ctx context.Context) error {
 	if !l.upstreamReady() {
 		return nil
