@@ -27,6 +27,9 @@ type LaunchPolicy struct {
 	// With it and Work.LongestS, a pilot counts only for what it can run
 	// before the work could end anyway (see PlanLaunch).
 	PilotCores int
+	// Nodes is one pilot's nodes; 0 means unknown, and every pilot is
+	// submitted whole.
+	Nodes int
 }
 
 // Work is what remains of a campaign upstream.
@@ -54,6 +57,10 @@ type LaunchPlan struct {
 	// Want is how many pilots should be alive; Covering how many are
 	// (queued, or running with more than Overlap left).
 	Want, Covering int
+	// Nodes is how many nodes each pilot submitted now should have; 0
+	// means a whole pilot (the request's). It is fewer when the work
+	// left fills less than one pilot.
+	Nodes int
 	// Expiring are running pilots within Overlap of their end, whose
 	// successors count in Submit.
 	Expiring []string
@@ -78,7 +85,10 @@ type LaunchPlan struct {
 // While the work is wide the span is the whole walltime or more, and Keep
 // pilots are wanted; at the campaign's tail, when a few long tasks are
 // left, more pilots would not end it sooner and would sit nearly idle, so
-// fewer are wanted.
+// fewer are wanted. When the work fills less than one pilot and the
+// policy knows a pilot's nodes, the pilot asks for only the nodes the work
+// keeps busy over that span (at least one): a few long tasks left at the
+// end need a node or two for two hours, not a whole pilot.
 func PlanLaunch(now time.Time, pilots []JobStatus, work Work, p LaunchPolicy) LaunchPlan {
 	var plan LaunchPlan
 	queued := 0
@@ -115,6 +125,10 @@ func PlanLaunch(now time.Time, pilots []JobStatus, work Work, p LaunchPolicy) La
 		if need < plan.Want {
 			plan.Want = max(need, 1)
 			why = fmt.Sprintf("%.0f core-s of work fill %d pilot(s)", work.CoreS, plan.Want)
+		}
+		if n := int(math.Ceil(work.CoreS / per * float64(p.Nodes))); plan.Want == 1 && n < p.Nodes {
+			plan.Nodes = max(n, 1)
+			why += fmt.Sprintf(" of %d node(s)", plan.Nodes)
 		}
 	}
 	if work.Drained && plan.Want > 1 {

@@ -44,6 +44,14 @@ func TestPlanLaunch(t *testing.T) {
 		// do not work on already, and be released at once.
 		{"drained", nil, Work{Tasks: 50, Drained: true}, LaunchPolicy{Keep: 4}, 1, "upstream drained: keep 1"},
 		{"drained, one covering", []JobStatus{run("1", 2*time.Hour)}, Work{Tasks: 50, Drained: true}, LaunchPolicy{Keep: 4, Overlap: time.Hour}, 0, "submit 0"},
+		// The tail on pilots of 10 nodes: 5 two-hour tasks of 2 cores
+		// keep one node busy; of 5 cores, three.
+		{"long tail, one node", nil, Work{Tasks: 5, CoreS: 5 * 2 * 7200, LongestS: 7200},
+			LaunchPolicy{Keep: 4, PilotCores: 100, PilotCoreS: 100 * 86400, Nodes: 10}, 1, "fill 1 pilot(s) of 1 node(s)"},
+		{"long tail, three nodes", nil, Work{Tasks: 5, CoreS: 5 * 5 * 7200, LongestS: 7200},
+			LaunchPolicy{Keep: 4, PilotCores: 100, PilotCoreS: 100 * 86400, Nodes: 10}, 1, "fill 1 pilot(s) of 3 node(s)"},
+		{"work for a whole pilot", nil, Work{Tasks: 50, CoreS: 50 * 20 * 7200, LongestS: 7200},
+			LaunchPolicy{Keep: 4, PilotCores: 100, PilotCoreS: 100 * 86400, Nodes: 10}, 4, "keep 4; 0 covering"},
 		{"queue cap", []JobStatus{{ID: "1", State: Pending}}, Work{Tasks: 5},
 			LaunchPolicy{Keep: 4, MaxQueued: 2}, 1, "at most 2 queued"},
 		{"stuck", []JobStatus{{ID: "7", State: Pending, Reason: "PartitionNodeLimit"}}, Work{Tasks: 5},

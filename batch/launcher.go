@@ -58,15 +58,19 @@ func (l *Launcher) Round(ctx context.Context, now time.Time, work Work) (LaunchP
 	}
 	plan := PlanLaunch(now, pilots, work, l.Policy)
 	log.Info("launch round", "pilots", len(pilots), "submit", plan.Submit, "why", plan.Why)
+	req := l.Request
+	if plan.Nodes > 0 {
+		req.Nodes = plan.Nodes
+	}
 	var submitted []string
 	for range plan.Submit {
-		id, err := l.Sched.Submit(ctx, l.Request)
+		id, err := l.Sched.Submit(ctx, req)
 		if err != nil {
 			return plan, submitted, fmt.Errorf("submit pilot %d of %d: %w", len(submitted)+1, plan.Submit, err)
 		}
 		l.known[id] = true
 		submitted = append(submitted, id)
-		log.Info("pilot submitted", "pilot", id, "name", l.Request.Name)
+		log.Info("pilot submitted", "pilot", id, "name", req.Name, "nodes", req.Nodes)
 	}
 	return plan, submitted, nil
 }

@@ -26,6 +26,7 @@ type event struct {
 	node    int32 // evNodeLost
 	pilot   int32 // evPilotEnd
 	slot    int32 // evPilotArrive
+	nodes   int32 // evPilotArrive: the pilot's nodes; 0: its slot's
 }
 
 // events is the simulation's agenda, a min-heap by (at, kind, seq): the

@@ -12,7 +12,8 @@ import (
 // batch.PlanLaunch, decides from the pilots still queued or running and
 // the work that remains how many to submit, and they enter the batch
 // queue in the free slots (the ended pilot's first). Keep is the number of
-// slots; a pilot brings its slot's nodes for the walltime. Pilots are
+// slots; a pilot brings its slot's nodes for the walltime, or as many as
+// the plan asks for when the work left fills less than one pilot. Pilots are
 // replaced at their end, not Overlap before it: the simulator's slots.
 func (r *run) launch(ended int32) {
 	var pilots []batch.JobStatus
@@ -24,9 +25,10 @@ func (r *run) launch(ended int32) {
 			pilots = append(pilots, batch.JobStatus{ID: fmt.Sprint(s), State: batch.Running, End: epoch.Add(r.pilotEnds[p])})
 		}
 	}
-	cores := r.cfg.Nodes / r.cfg.Pilots * r.cfg.Cores
+	nodes := r.cfg.Nodes / r.cfg.Pilots
+	cores := nodes * r.cfg.Cores
 	plan := batch.PlanLaunch(epoch.Add(r.now), pilots, r.work(), batch.LaunchPolicy{
-		Keep: r.cfg.Pilots, PilotCores: cores, PilotCoreS: float64(cores) * r.cfg.Walltime.Seconds(),
+		Keep: r.cfg.Pilots, PilotCores: cores, PilotCoreS: float64(cores) * r.cfg.Walltime.Seconds(), Nodes: nodes,
 	})
 	for k := 0; k < len(r.slots) && plan.Submit > 0; k++ {
 		s := (int(ended) + k) % len(r.slots)
@@ -34,7 +36,7 @@ func (r *run) launch(ended int32) {
 			continue
 		}
 		r.slotQueued[s] = true
-		r.q.push(event{at: r.now + r.queueWait(int32(s)), kind: evPilotArrive, slot: int32(s)})
+		r.q.push(event{at: r.now + r.queueWait(int32(s)), kind: evPilotArrive, slot: int32(s), nodes: int32(plan.Nodes)})
 		plan.Submit--
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 // TestLaunchKeepsWhatWorkUses: when a pilot ends, the launcher (the real
 // batch.PlanLaunch) submits only the pilots the remaining work can use: a
-// few long tasks get one pilot, not one per slot; wide work gets every
-// free slot.
+// few long tasks get one pilot of the nodes they need, not one per slot;
+// wide work gets every free slot, whole.
 func TestLaunchKeepsWhatWorkUses(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Nodes, cfg.Pilots, cfg.Cores, cfg.Walltime = 8, 4, 8, 10*time.Hour
@@ -38,6 +38,11 @@ func TestLaunchKeepsWhatWorkUses(t *testing.T) {
 		}
 		if c.want == 1 && (r.q.peek().slot != 2 || !r.slotQueued[2]) {
 			t.Errorf("%s: the pilot went to slot %d, want the ended pilot's slot 2", c.name, r.q.peek().slot)
+		}
+		// 3 two-hour tasks of 2 cores keep one 8-core node of a slot's 2
+		// busy: the pilot asks for one.
+		if nodes := r.q.peek().nodes; c.want == 1 && nodes != 1 || c.want > 1 && nodes != 0 {
+			t.Errorf("%s: a pilot of %d node(s) (0: the slot's)", c.name, nodes)
 		}
 	}
 }

@@ -176,7 +176,7 @@ func (r *run) handle(e event) error {
 	case evPilotEnd:
 		return r.pilotEnd(e.pilot)
 	case evPilotArrive:
-		return r.pilotArrive(e.slot)
+		return r.pilotArrive(e.slot, int(e.nodes))
 	}
 	return fmt.Errorf("unknown event kind %d", e.kind)
 }
@@ -269,15 +269,19 @@ func (r *run) kill(n int32) int {
 	return len(tasks)
 }
 
-// pilotArrive starts a pilot in a slot: its nodes join, some are doomed
-// to die before its walltime, and its end is on the agenda.
-func (r *run) pilotArrive(slot int32) error {
+// pilotArrive starts a pilot of nodes nodes (0: the slot's) in a slot:
+// its nodes join, some are doomed to die before its walltime, and its end
+// is on the agenda.
+func (r *run) pilotArrive(slot int32, nodes int) error {
 	rng := r.slots[slot]
 	p := int32(len(r.pilots))
 	pl := pilot{id: fmt.Sprintf("p%04d", p), slot: slot}
 	end := r.now + r.cfg.Walltime
 	var cmds []ledger.Command
-	for i := range r.slotNodes[slot] {
+	if nodes <= 0 || nodes > r.slotNodes[slot] {
+		nodes = r.slotNodes[slot]
+	}
+	for i := range nodes {
 		n := int32(len(r.nodes))
 		id := fmt.Sprintf("%s-n%03d", pl.id, i)
 		r.nodes = append(r.nodes, simNode{id: id, pilot: p, joined: r.now, left: -1})
