@@ -51,7 +51,9 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 				continue
 			}
 			ix.reserve(h.rank, h.until, spare, spareMem)
-			plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[h.rank].ID, Until: now.Add(h.until), After: len(plan.Placements)})
+			// The hold was in force from the plan's start (holdPrior):
+			// every placement of this plan came after it.
+			plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[h.rank].ID, Until: now.Add(h.until)})
 			resRanks = append(resRanks, h.rank)
 			waiting.add(ix.diagnose(t.Cores, t.MemMB, first, it.need), t.Cores)
 			continue
