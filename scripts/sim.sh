@@ -7,7 +7,7 @@
 # after every CHECK-th entry and at the end (CHECK=100, as 'pilot sim'
 # does; CHECK=1 checks the whole ledger after every entry, which doubles
 # the CPU of a run). The four runs of 100,000 tasks take about a minute
-# of CPU (mixed dense, the slowest, about 13-15 s).
+# of CPU (mixed dense, the slowest, about 11-17 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/pilot}
