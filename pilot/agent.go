@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -315,8 +316,34 @@ func (a *agent) syncIfLeaderless() {
 	if id, _ := a.raft.Leader(); id != "" {
 		return
 	}
-	if _, err := a.members.Sync(); err != nil {
+	n, err := a.members.Sync()
+	switch {
+	case err != nil:
 		a.log.Debug("no leader known and no member answered a gossip sync", "err", err)
+	case n == 0:
+		a.rejoin()
+	}
+}
+
+// rejoin looks for the cluster again, in the seeds and the members file,
+// when this node knows no leader and no other member: an agent restarted
+// on its data after the others had dropped it is looked for by no one
+// (chaos crash-persist: the first agent, killed a second after the start
+// and restarted, found a members file that listed only itself and sat
+// alone while the rest went on).
+func (a *agent) rejoin() {
+	seeds := a.cfg.Seeds
+	if fromFile, err := member.ReadMembersFile(a.cfg.membersFile()); err == nil {
+		seeds = append(slices.Clone(seeds), fromFile...)
+	}
+	seeds = slices.DeleteFunc(seeds, func(s string) bool { return s == a.members.Addr() })
+	if len(seeds) == 0 {
+		return
+	}
+	if n, err := a.members.Join(seeds); n > 0 {
+		a.log.Info("alone and leaderless: joined the members found again", "seeds_answered", n)
+	} else {
+		a.log.Debug("alone and leaderless: no member found", "err", err)
 	}
 }
 
@@ -348,16 +375,19 @@ func (a *agent) stewardLoop(ctx context.Context, l *coordinator.Leader) {
 	tick := time.NewTicker(a.cfg.timeouts().Heartbeat)
 	defer tick.Stop()
 	lastFile := time.Time{}
+	var written []string
 	for {
 		if err := a.steward.reconcile(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("steward", "err", err)
 		}
 		l.Kick()
-		if time.Since(lastFile) > 10*time.Second {
-			if err := member.WriteMembersFile(a.cfg.membersFile(), a.members.Addrs(), a.cfg.Name, time.Now()); err != nil {
+		// Written when the members change, not only every 10 s: an agent
+		// restarted a moment after the start must find the others there.
+		if addrs := a.members.Addrs(); !slices.Equal(addrs, written) || time.Since(lastFile) > 10*time.Second {
+			if err := member.WriteMembersFile(a.cfg.membersFile(), addrs, a.cfg.Name, time.Now()); err != nil {
 				a.log.Warn("members file", "err", err)
 			}
-			lastFile = time.Now()
+			lastFile, written = time.Now(), addrs
 		}
 		select {
 		case <-ctx.Done():
