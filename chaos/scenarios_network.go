@@ -106,9 +106,9 @@ func steppedDown(a *Agent, since time.Time) (time.Time, bool) {
 // leaderPartition is scenario 2: cut the leader off from every other
 // agent for a few election timeouts, heal, again.
 var leaderPartition = Scenario{ID: 2, Name: "leader-partition", CI: true,
-	Scaled: "5 agents (3 voters) x 2 cores, each in its own network namespace (LAN timeouts, no --loopback), 500*scale tasks of 0.3 s; the leader cut off (iptables DROP both ways, inside the namespaces) from every other agent for 3-6 s (3-6 election timeouts, not 60 s), then healed; again 25*scale results after the heal; 3 times, not 20; no in-process transport hook, no Porcupine check (INV-4 and the checker's duplicates instead)",
+	Scaled: "5 agents (3 voters) x 2 cores, each in its own network namespace (LAN timeouts, no --loopback), 800*scale tasks of 0.3 s; the leader cut off (iptables DROP both ways, inside the namespaces) from every other agent for 3-6 s (3-6 election timeouts, not 60 s), then healed; again 25*scale results after the heal; 3 times, not 20; no in-process transport hook, no Porcupine check (INV-4 and the checker's duplicates instead)",
 	Run: func(ctx context.Context, env *Env) (out Outcome, err error) {
-		n := 500 * env.Scale
+		n := 800 * env.Scale // enough for 3 cuts: 500 drained after 2 once the cluster sped up
 		c, nw, stop, err := netRun(ctx, env, sleepQueue(n, 0.3), 5, 3, nil)
 		if err != nil {
 			return out, err
