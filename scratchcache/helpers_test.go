@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -159,4 +160,25 @@ func (c *countingFS) RemoveAll(name string) error {
 func (c *countingFS) Chtimes(name string, a, m time.Time) error {
 	c.count("chtimes")
 	return c.OSFS.Chtimes(name, a, m)
+}
+
+// misses is how many new tasks countMisses seals.
+const misses = 20
+
+// countMisses seals a warm-up task, then misses new ones (t0, t1, ...) with
+// seal, and returns the filesystem calls those made and how many of them
+// were a shard's first entry (which makes the shard's directory).
+func countMisses(counter *countingFS, seal func(id string)) (calls map[string]int, newShards int) {
+	seal("warm-up")
+	shards := map[string]bool{specDigest("warm-up")[:2]: true}
+	counter.reset()
+	for i := range misses {
+		id := "t" + strconv.Itoa(i)
+		if d := specDigest(id); !shards[d[:2]] {
+			shards[d[:2]] = true
+			newShards++
+		}
+		seal(id)
+	}
+	return counter.reset(), newShards
 }

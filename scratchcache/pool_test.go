@@ -24,30 +24,17 @@ func TestValueMissCreatesOneInodeFreesNone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	seal("warm-up")
-	shards := map[string]bool{specDigest("warm-up")[:2]: true}
-	newShards := 0 // the first entry of a shard makes its directory
-	counter.reset()
-	const n = 20
-	for i := range n {
-		id := "t" + strconv.Itoa(i)
-		if d := specDigest(id); !shards[d[:2]] {
-			shards[d[:2]] = true
-			newShards++
-		}
-		seal(id)
-	}
-	calls := counter.reset()
-	t.Logf("%d misses (%d in new shards): %v", n, newShards, calls)
-	if calls["created"] != n || calls["mkdir"] != 0 || calls["mkdirall"] != newShards || calls["removeall"] != 0 {
-		t.Fatalf("%d misses made %v; want %d inodes created (the manifests), no mkdir but %d shards, no removeall", n, calls, n, newShards)
+	calls, newShards := countMisses(counter, seal)
+	t.Logf("%d misses (%d in new shards): %v", misses, newShards, calls)
+	if calls["created"] != misses || calls["mkdir"] != 0 || calls["mkdirall"] != newShards || calls["removeall"] != 0 {
+		t.Fatalf("%d misses made %v; want %d inodes created (the manifests), no mkdir but %d shards, no removeall", misses, calls, misses, newShards)
 	}
 	// The one remove per miss is the manifest's second name in OutDir
 	// (its inode lives on as the seal).
-	if calls["remove"] != n {
-		t.Fatalf("%d misses removed %d names, want %d", n, calls["remove"], n)
+	if calls["remove"] != misses {
+		t.Fatalf("%d misses removed %d names, want %d", misses, calls["remove"], misses)
 	}
-	for i := range n {
+	for i := range misses {
 		id := "t" + strconv.Itoa(i)
 		if hit := mustHit(t, c, id, specDigest(id), 2); string(hit.Value) != `{"ok":true}` || hit.TaskID != id {
 			t.Fatalf("hit of %s: %+v", id, hit.Manifest)

@@ -55,26 +55,13 @@ func sameFile(t *testing.T, a, b string) bool {
 func TestSilentMissCreatesNoInode(t *testing.T) {
 	counter := newCountingFS()
 	c := newTestCache(t, t.TempDir(), newClock(), func(cfg *Config) { cfg.FS = counter })
-	sealSilent(t, c, "warm-up")
-	shards := map[string]bool{specDigest("warm-up")[:2]: true}
-	newShards := 0
-	counter.reset()
-	const n = 20
-	for i := range n {
-		id := "t" + strconv.Itoa(i)
-		if d := specDigest(id); !shards[d[:2]] {
-			shards[d[:2]] = true
-			newShards++
-		}
-		sealSilent(t, c, id)
-	}
-	calls := counter.reset()
-	t.Logf("%d silent misses (%d in new shards): %v", n, newShards, calls)
+	calls, newShards := countMisses(counter, func(id string) { sealSilent(t, c, id) })
+	t.Logf("%d silent misses (%d in new shards): %v", misses, newShards, calls)
 	if calls["created"] != 0 || calls["mkdir"] != 0 || calls["remove"] != 0 || calls["removeall"] != 0 || calls["mkdirall"] != newShards {
-		t.Fatalf("%d silent misses made %v; want no inode created, nothing removed, %d shards made", n, calls, newShards)
+		t.Fatalf("%d silent misses made %v; want no inode created, nothing removed, %d shards made", misses, calls, newShards)
 	}
 	marker := c.marker.path
-	for i := range n {
+	for i := range misses {
 		id := "t" + strconv.Itoa(i)
 		if !sameFile(t, c.sealedPath(specDigest(id)), marker) {
 			t.Fatalf("the seal of %s is not the marker %s", id, marker)
