@@ -39,6 +39,9 @@ type Config struct {
 	// entry (1: after every entry; 0: only at the end); after every other
 	// entry CheckTouched checks what the entry touched (see book).
 	CheckEvery int
+	// Hourly adds the run's hours to its Result (Result.Hours): allocated,
+	// busy and idle core-seconds by cause.
+	Hourly bool
 	// Sched configures the dense policy.
 	Sched sched.Config
 }

@@ -33,6 +33,15 @@
 // completed tasks) and when each node's running tasks are expected to end
 // (for sched.Node.BusyUntil).
 //
+// Besides utilisation, a run splits its idle core-seconds by cause
+// (idle.go, Result.IdleByCause; hour by hour with Config.Hourly, `pilot
+// sim --hours`): nothing queued, a node held for a starved task, a task
+// that has the cores but not the time (or a node kept for a wide task),
+// only wide tasks queued and wider than the gaps, narrow ones wider than
+// the gaps, and the tail after the last start; and each hour's
+// node-seconds without a wide task, which on a workload whose wide tasks
+// bind lengthen the campaign one for one.
+//
 // Every random draw comes from generators seeded by Config.Seed, separate
 // for the workload and for each pilot slot, so both policies see the same
 // tasks and the same pilots, and a seed replays exactly.

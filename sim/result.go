@@ -85,6 +85,11 @@ type Result struct {
 	WideP99WaitS   float64 `json:"wide_p99_wait_s"`
 	WideMaxWaitS   float64 `json:"wide_max_wait_s"`
 	NoEstimate     int     `json:"no_estimate"`
+	// IdleByCause splits the idle core-seconds (allocated less used by
+	// attempts, killed ones included) by why the cores idled; Hours gives
+	// them hour by hour when Config.Hourly is set.
+	IdleByCause IdleCauses `json:"idle_by_cause"`
+	Hours       []Hour     `json:"hours,omitempty"`
 
 	Events          int    `json:"events"`
 	LedgerEntries   uint64 `json:"ledger_entries"`
@@ -124,6 +129,14 @@ func (r *run) result() Result {
 		if left > n.joined {
 			res.AllocatedCoreS += float64(r.cfg.Cores) * (left - n.joined).Seconds()
 		}
+	}
+	r.idle.finish()
+	for _, h := range r.idle.hours {
+		res.IdleByCause.add([idleCauses]float64{h.Idle.NoQueue, h.Idle.Held, h.Idle.Walltime, h.Idle.Wide, h.Idle.Gap}, false)
+		res.IdleByCause.Tail += h.Idle.Tail
+	}
+	if r.cfg.Hourly {
+		res.Hours = r.idle.hours
 	}
 	res.IdleCoreS = res.AllocatedCoreS - res.BusyCoreS - res.WastedCoreS
 	res.MakespanOverLB = ratio(res.MakespanS, res.LowerBoundS)

@@ -18,6 +18,7 @@ func (r *run) round() (again bool, err error) {
 	v := r.book.view()
 	queuedCores := r.readQueue(v)
 	nodes := schedNodes(v, r.busyUntil)
+	r.noteRunning(nodes)
 	r.integrate(nodes)
 
 	var cmds []ledger.Command
@@ -59,6 +60,7 @@ func (r *run) round() (again bool, err error) {
 		}
 		cmds = append(cmds, a, s)
 	}
+	r.classify(nodes, places)
 	in := r.refill(nodes, queuedCores)
 	if len(in.Tasks) > 0 {
 		cmds = append(cmds, in)
@@ -76,6 +78,7 @@ func (r *run) round() (again bool, err error) {
 // used from now on are the ledger's before this round plus what the round
 // places (round adds those).
 func (r *run) integrate(nodes []sched.Node) {
+	r.idle.add(r.m.lastRound, r.now)
 	dt := (r.now - r.m.lastRound).Seconds()
 	r.m.used += float64(r.m.usedCores) * dt
 	r.m.alloc += float64(r.m.liveCores) * dt

@@ -110,6 +110,7 @@ type run struct {
 	acks              []string
 	final             int
 	m                 metrics
+	idle              idleMeter
 }
 
 func newRun(cfg Config, jobs []Job) *run {
@@ -319,6 +320,21 @@ func (r *run) busyUntil(node string) time.Time {
 		return time.Time{}
 	}
 	return epoch.Add(last)
+}
+
+// noteRunning tells the scheduler's nodes what runs on them and when it
+// is expected to end (sched.Node.AddTask), as the leader does.
+func (r *run) noteRunning(nodes []sched.Node) {
+	now := epoch.Add(r.now)
+	for i := range nodes {
+		for _, j := range r.running[r.nodeOf[nodes[i].ID]] {
+			var end time.Time
+			if r.expect[j] >= 0 {
+				end = epoch.Add(r.expect[j])
+			}
+			nodes[i].AddTask(r.jobs[j].Spec.Cores, end, now)
+		}
+	}
 }
 
 // expectEnd is when job j, starting now, is expected to end, by the

@@ -3,8 +3,10 @@ package sim
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,9 @@ func TestRun2000(t *testing.T) {
 			}
 			if !(res.Utilization > 0 && res.Utilization <= 1) || res.IdleCoreS < -1e-6*res.AllocatedCoreS {
 				t.Errorf("%s %s: utilization %g, idle %g core-s: the accounting is off", wl, pol, res.Utilization, res.IdleCoreS)
+			}
+			if sum := res.IdleByCause.sum(); math.Abs(sum-res.IdleCoreS) > 1e-6*res.AllocatedCoreS {
+				t.Errorf("%s %s: idle by cause sums to %g core-s, idle is %g: %+v", wl, pol, sum, res.IdleCoreS, res.IdleByCause)
 			}
 			if res.MakespanOverLB < 1 {
 				t.Errorf("%s %s: makespan %gs beats the lower bound %gs", wl, pol, res.MakespanS, res.LowerBoundS)
@@ -82,7 +87,7 @@ func TestEveryEntryChecked(t *testing.T) {
 // figures, and another seed gives others.
 func TestReplay(t *testing.T) {
 	cfg := small(PolicyDense, WorkloadMixed)
-	cfg.Tasks = 500
+	cfg.Tasks, cfg.Hourly = 500, true
 	a, errA := Run(context.Background(), cfg)
 	b, errB := Run(context.Background(), cfg)
 	cfg.Seed = 2
@@ -93,10 +98,10 @@ func TestReplay(t *testing.T) {
 	for _, r := range []*Result{&a, &b, &c} {
 		r.SimWallS, r.PlaceMeanMS = 0, 0
 	}
-	if a != b {
+	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("one seed, two results:\n%+v\n%+v", a, b)
 	}
-	if a == c {
+	if reflect.DeepEqual(a, c) {
 		t.Fatalf("seeds 1 and 2 gave the same result %+v", a)
 	}
 }

@@ -95,7 +95,18 @@ blind to walltime); both runs them side by side.`,
 			}
 			fmt.Fprintf(out, "workload %s, %d nodes x %d cores in %d pilot slots of %s, queue wait up to %s, node loss %g per node-pilot, window %gx live cores, the whole ledger's invariants checked every %d entries (the rest: what each entry touched)\n\n",
 				workload, cfg.Nodes, cfg.Cores, cfg.Pilots, cfg.Walltime, cfg.QueueWait, cfg.NodeLoss, cfg.Window, cfg.CheckEvery)
-			return sim.Table(out, results)
+			if err := sim.Table(out, results); err != nil {
+				return err
+			}
+			for _, res := range results {
+				if cfg.Hourly {
+					fmt.Fprintf(out, "\n%s, hour by hour (idle core-h by cause; tail: after the last start)\n", res.Policy)
+					if err := sim.HourTable(out, res); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -117,7 +128,9 @@ blind to walltime); both runs them side by side.`,
 	f.DurationVar(&cfg.Sched.StarveAfter, "starve-after", cfg.Sched.StarveAfter, "a task waiting this long goes first and may hold a node (0: off)")
 	f.DurationVar(&cfg.Sched.NarrowStarveAfter, "starve-after-narrow", cfg.Sched.NarrowStarveAfter, "replaces --starve-after for tasks of at most half a node's cores (0: the same)")
 	f.Float64Var(&cfg.Sched.ReserveShare, "reserve-share", cfg.Sched.ReserveShare, "share of the nodes starved tasks may hold (0: no reservations)")
+	f.BoolVar(&cfg.Sched.GuardLanes, "guard-lanes", cfg.Sched.GuardLanes, "keep a node running no wide task for each wide task waiting")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per run")
+	f.BoolVar(&cfg.Hourly, "hours", false, "print each hour's allocated, busy and idle core-hours, idle by cause (in --json: \"hours\")")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file (read it with 'go tool pprof')")
 	rootCmd.AddCommand(cmd)
 }

@@ -15,3 +15,18 @@ func ExpectedEnd(start time.Time, est time.Duration, key string, learned *Estima
 	}
 	return start.Add(est), true
 }
+
+// AddTask notes a task of cores cores assigned to or running on the node,
+// expected to end at end (zero: not known), as of now: it sets Widest,
+// WideEnd and NarrowCoreS (the leader and the simulator call it for every
+// such task). TotalCores must be set first.
+func (n *Node) AddTask(cores int, end, now time.Time) {
+	if 2*cores > n.TotalCores {
+		if cores > n.Widest {
+			n.WideEnd = end
+		}
+	} else if !end.IsZero() {
+		n.NarrowCoreS += float64(cores) * max(end.Sub(now), 0).Seconds()
+	}
+	n.Widest = max(n.Widest, cores)
+}

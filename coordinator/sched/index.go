@@ -31,6 +31,18 @@ type index struct {
 	// past the shadow may use that much (see find).
 	spare    []int
 	spareMem []int64
+	// wide says, by rank, that the node runs a task wider than half of
+	// it (Node.Widest) or was given one in this plan. keep and keepMem
+	// are, by rank, what a guarded node keeps free for a wide task that
+	// waits (see guard); guarded lists those nodes, and lanes the nodes
+	// that may still be guarded, most free cores first, built when first
+	// needed.
+	wide    []bool
+	keep    []int
+	keepMem []int64
+	guarded []int32
+	lanes   []int32
+	lanesOK bool
 	// most[ci] is the most free cores of any node in classes ci and
 	// later: a task wider than that fails with no search at all.
 	most []int
@@ -57,6 +69,9 @@ func newIndex(nodes []Node, now time.Time) *index {
 		shadow:    make([]time.Duration, len(nodes)),
 		spare:     make([]int, len(nodes)),
 		spareMem:  make([]int64, len(nodes)),
+		wide:      make([]bool, len(nodes)),
+		keep:      make([]int, len(nodes)),
+		keepMem:   make([]int64, len(nodes)),
 		resMost:   -1,
 	}
 	for i := range nodes {
@@ -68,6 +83,7 @@ func newIndex(nodes []Node, now time.Time) *index {
 		ix.free[r] = min(max(n.FreeCores, 0), max(n.TotalCores, 0))
 		ix.mem[r] = n.FreeMemMB
 		ix.remaining[r] = n.PilotEnd.Sub(now)
+		ix.wide[r] = 2*n.Widest > n.TotalCores
 		switch {
 		case ix.free[r] >= n.TotalCores:
 			ix.busy[r] = 0
@@ -139,6 +155,12 @@ func (ix *index) find(c int, m int64, need time.Duration, first, stop int, late 
 			return r, true
 		}
 	}
+	for _, r := range ix.guarded {
+		if ix.free[r] >= c && ix.mem[r] >= m && need < ix.remaining[r] &&
+			(2*c > ix.nodes[r].TotalCores || (ix.free[r]-c >= ix.keep[r] && ix.mem[r]-m >= ix.keepMem[r])) {
+			return r, true
+		}
+	}
 	if c > ix.most[first] {
 		return -1, false
 	}
@@ -171,7 +193,14 @@ func (ix *index) find(c int, m int64, need time.Duration, first, stop int, late 
 func (ix *index) take(r int32, c int, m int64, need time.Duration) {
 	ix.free[r] -= c
 	ix.mem[r] -= m
+	if 2*c > ix.nodes[r].TotalCores {
+		ix.wide[r] = true
+		ix.keep[r], ix.keepMem[r] = 0, 0 // a guarded node got its wide task
+	}
 	ci := int(ix.class[r])
+	if ci < 0 && slices.Contains(ix.guarded, r) {
+		return
+	}
 	if ci < 0 {
 		if need > ix.shadow[r] {
 			ix.spare[r] -= c
@@ -240,6 +269,45 @@ func (ix *index) unreserve(r int32) {
 	}
 }
 
+// guard keeps a node for a task of c cores and m MB, wider than half of
+// it, that fits nowhere now and needs need: of the nodes that run no such
+// task, are neither draining, held nor guarded, are big enough and have
+// the time, the one with the most free cores (then the lowest id) when
+// the plan first guarded. Tasks placed on it after this leave it c cores
+// and m MB free, unless they are that wide themselves: its narrow tasks
+// end, and it drains for the wide one, instead of narrow tasks taking
+// every core it frees, one by one, so that no wide task ever fits. It
+// reports whether it found a node.
+func (ix *index) guard(c int, m int64, need time.Duration) bool {
+	if !ix.lanesOK {
+		ix.lanesOK = true
+		for r := range ix.nodes {
+			if ix.class[r] >= 0 && !ix.wide[r] {
+				ix.lanes = append(ix.lanes, int32(r))
+			}
+		}
+		slices.SortStableFunc(ix.lanes, func(a, b int32) int { return ix.free[b] - ix.free[a] })
+	}
+	for i, r := range ix.lanes {
+		n := ix.nodes[r]
+		if ix.class[r] < 0 || ix.wide[r] {
+			continue // held, guarded or given a wide task since
+		}
+		if n.TotalCores < c || 2*c <= n.TotalCores || n.TotalMemMB < m || need >= ix.remaining[r] {
+			continue
+		}
+		ci := int(ix.class[r])
+		ix.classes[ci].set(int(ix.pos[r]), -1, -1)
+		ix.class[r] = -1
+		ix.updateMost(ci)
+		ix.keep[r], ix.keepMem[r] = c, m
+		ix.guarded = append(ix.guarded, r)
+		ix.lanes = slices.Delete(ix.lanes, i, i+1)
+		return true
+	}
+	return false
+}
+
 // rank is the rank of the node with id, if there is one.
 func (ix *index) rank(id string) (int32, bool) {
 	r, ok := slices.BinarySearchFunc(ix.nodes, id, func(n *Node, id string) int { return strings.Compare(n.ID, id) })
@@ -277,6 +345,11 @@ func (ix *index) diagnose(c int, m int64, first int, need time.Duration) Reason 
 	for ci := 0; ci < first; ci++ {
 		if ix.classes[ci].tree[1] >= c {
 			return ReasonWalltime
+		}
+	}
+	for _, r := range ix.guarded {
+		if fits(r) && ix.remaining[r] > need {
+			return ReasonReserved
 		}
 	}
 	for _, r := range ix.draining {

@@ -24,6 +24,7 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 		ok    bool
 	}
 	held := holdPrior(ix, v.Held, pending, now, maxReserve)
+	guardLanes := cfg.GuardLanes && lanesBind(v.Nodes, pending, order, now, cfg)
 	var resRanks []int32 // the nodes of plan.Reservations
 	var waiting tally
 	if len(held) > 0 {
@@ -75,12 +76,17 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 			continue
 		}
 		reason := ix.diagnose(t.Cores, t.MemMB, first, it.need)
+		reserved := false
 		if it.starved && len(ix.reserved) < maxReserve {
 			if r, at, ok := ix.findReserve(t.Cores, t.MemMB, it.need); ok {
 				ix.reserve(r, at, ix.nodes[r].TotalCores-t.Cores, ix.nodes[r].TotalMemMB-t.MemMB)
 				plan.Reservations = append(plan.Reservations, Reservation{Task: t.ID, Node: ix.nodes[r].ID, Until: now.Add(at), After: len(plan.Placements)})
 				resRanks = append(resRanks, r)
+				reserved = true
 			}
+		}
+		if !reserved && guardLanes {
+			ix.guard(t.Cores, t.MemMB, it.need)
 		}
 		waiting.add(reason, t.Cores)
 	}
@@ -94,6 +100,40 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 		plan.Reservations[i].Spare, plan.Reservations[i].SpareMemMB = ix.spare[r], ix.spareMem[r]
 	}
 	return plan
+}
+
+// lanesBind says whether wide tasks (wider than half a node) are what
+// limits the cluster: the narrow tasks' core-seconds, pending and
+// running, would fit in the room the wide ones leave beside them, one to
+// a node, so every node should run a wide task and the narrow ones fill
+// the rest. Expected runtimes weigh the tasks (a task with none counts
+// nothing); the widest node stands for every node for pending tasks.
+func lanesBind(nodes []Node, pending []Task, order []item, now time.Time, cfg Config) bool {
+	widest := 0
+	var spare, narrow float64
+	for i := range nodes {
+		n := &nodes[i]
+		widest = max(widest, n.TotalCores)
+		if n.Draining {
+			continue
+		}
+		if 2*n.Widest > n.TotalCores && !n.WideEnd.IsZero() {
+			spare += float64(n.TotalCores-n.Widest) * max(n.WideEnd.Sub(now), 0).Seconds()
+		}
+		narrow += n.NarrowCoreS
+	}
+	for _, it := range order {
+		if !it.estimated {
+			continue
+		}
+		est := float64(it.need-cfg.Margin) / (1 + cfg.Slack) / float64(time.Second)
+		if c := pending[it.i].Cores; 2*c > widest {
+			spare += float64(widest-c) * est
+		} else {
+			narrow += float64(c) * est
+		}
+	}
+	return spare > 0 && narrow < spare
 }
 
 // hold is a reservation carried over from the last plan.

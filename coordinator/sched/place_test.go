@@ -247,3 +247,68 @@ func TestReservedNodeSpareRoom(t *testing.T) {
 		t.Fatalf("placements %v, want wide on a", p.Placements)
 	}
 }
+
+// TestGuardLanes: a node runs at most one task wider than half of it.
+// While one waits and the narrow work would fit beside the wide tasks
+// (lanesBind), a node that runs no wide task is kept for it: narrow
+// tasks leave it the wide task's cores, so it drains instead of narrow
+// tasks taking every core it frees; a wide task that fits it may take it.
+func TestGuardLanes(t *testing.T) {
+	lane := node("a", 56, 27, 24*time.Hour)
+	lane.AddTask(29, t0.Add(time.Hour), t0)
+	free := node("b", 56, 20, 24*time.Hour)
+	for range 3 {
+		free.AddTask(12, t0.Add(10*time.Minute), t0) // narrow tasks
+	}
+	pending := []Task{pend("wide", 29, time.Hour)}
+	for i := range 30 {
+		pending = append(pending, pend(fmt.Sprintf("n%02d", i), 1, time.Hour))
+	}
+	on := func(plan Plan, n string) (k int) {
+		for _, p := range plan.Placements {
+			k += btoi(p.Node == n)
+		}
+		return k
+	}
+	cfg := DefaultConfig()
+	cfg.StarveAfter = 0
+	plan := Place(View{Nodes: []Node{lane, free}}, pending, t0, cfg)
+	if on(plan, "a") != 27 || on(plan, "b") != 0 {
+		t.Errorf("lanes bind: %d narrow tasks on the lane, %d on the node kept for the wide task, want 27 and 0: %v", on(plan, "a"), on(plan, "b"), plan.Placements)
+	}
+	if plan.Waiting[ReasonReserved] != 3 {
+		t.Errorf("waiting %v, want the 3 narrow tasks the kept node refused as reserved", plan.Waiting)
+	}
+	cfg.GuardLanes = false
+	if plan := Place(View{Nodes: []Node{lane, free}}, pending, t0, cfg); on(plan, "b") != 3 {
+		t.Errorf("without the rule: %d narrow tasks on b, want 3", on(plan, "b"))
+	}
+	cfg.GuardLanes = true
+
+	// Narrow work that would not fit beside the wide tasks: no node is kept.
+	for i := range 100 {
+		pending = append(pending, pend(fmt.Sprintf("m%03d", i), 1, 2*time.Hour))
+	}
+	if plan := Place(View{Nodes: []Node{lane, free}}, pending, t0, cfg); on(plan, "b") != 20 {
+		t.Errorf("narrow work outweighs the lanes: %d narrow tasks on b, want 20", on(plan, "b"))
+	}
+
+	// A wide task that fits the kept node takes it.
+	free.FreeCores = 30
+	plan = Place(View{Nodes: []Node{lane, free}}, []Task{pend("w41", 41, time.Hour), pend("w29", 29, time.Hour)}, t0, cfg)
+	want := []Placement{{"w29", "b"}}
+	if !slices.Equal(plan.Placements, want) {
+		t.Errorf("placements %v, want %v", plan.Placements, want)
+	}
+}
+
+func TestNodeAddTask(t *testing.T) {
+	n := Node{TotalCores: 56}
+	n.AddTask(4, t0.Add(time.Hour), t0)
+	n.AddTask(2, time.Time{}, t0)          // no known end: counts nothing
+	n.AddTask(1, t0.Add(-time.Minute), t0) // overdue: nothing left
+	n.AddTask(30, t0.Add(2*time.Hour), t0) // wide
+	if n.Widest != 30 || !n.WideEnd.Equal(t0.Add(2*time.Hour)) || n.NarrowCoreS != 4*3600 {
+		t.Errorf("got widest %d ending %v, narrow %g core-s; want 30, +2h, %d", n.Widest, n.WideEnd.Sub(t0), n.NarrowCoreS, 4*3600)
+	}
+}

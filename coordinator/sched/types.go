@@ -21,6 +21,16 @@ type Node struct {
 	// or nothing is known. A reservation for a starved task goes to the
 	// node that frees up first, and lets shorter tasks use it until then.
 	BusyUntil time.Time
+	// Widest is the most cores of one task assigned to or running on
+	// the node; 0 when none. A node runs at most one task wider than
+	// half of it (a wide task): while one waits, a node that runs none
+	// may be kept for it (see Place). WideEnd is when the node's wide
+	// task is expected to end (zero: none, or not known), and
+	// NarrowCoreS the core-seconds its other tasks are expected to run
+	// still. AddTask sets all three.
+	Widest      int
+	WideEnd     time.Time
+	NarrowCoreS float64
 }
 
 // Shape is a pilot that the site config may still start (its nodes'
@@ -86,6 +96,9 @@ type Config struct {
 	// ReserveShare caps reservations at this share of the nodes (at least
 	// one node when positive); 0 turns reservations off.
 	ReserveShare float64
+	// GuardLanes keeps a node that runs no task wider than half of it for
+	// each such task that waits for cores (see Place).
+	GuardLanes bool
 }
 
 // DefaultConfig is the scheduler's configuration when a site gives none.
@@ -96,6 +109,7 @@ func DefaultConfig() Config {
 		StarveAfter:       2 * time.Hour,
 		NarrowStarveAfter: 4 * time.Hour,
 		ReserveShare:      0.3,
+		GuardLanes:        true,
 	}
 }
 
