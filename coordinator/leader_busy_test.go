@@ -37,7 +37,7 @@ func TestSetBusyUntil(t *testing.T) {
 		learned.Observe(sched.ShapeKey(spec("c1", 0)), time.Minute)
 	}
 	nodes := []sched.Node{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "idle"}}
-	setBusyUntil(l.View(), nodes, learned)
+	setBusyUntil(l.View(), nodes, learned, time.Unix(1000, 0))
 	want := map[string]time.Time{
 		"a":    time.Unix(1110, 0), // a1: assigned at +10, 100 s
 		"b":    time.Unix(1070, 0), // b1: assigned at +10, learned 60 s
@@ -50,7 +50,7 @@ func TestSetBusyUntil(t *testing.T) {
 		}
 	}
 	nodes = []sched.Node{{ID: "a"}, {ID: "b"}}
-	setBusyUntil(l.View(), nodes, nil)
+	setBusyUntil(l.View(), nodes, nil, time.Unix(1000, 0))
 	if !nodes[0].BusyUntil.Equal(want["a"]) || !nodes[1].BusyUntil.IsZero() {
 		t.Errorf("with nothing learned: %v, want a as before and b unknown (zero)", nodes)
 	}

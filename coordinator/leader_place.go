@@ -66,7 +66,7 @@ func (l *Leader) place(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	view.Learned, view.Held = l.estimator, l.held
-	setBusyUntil(v, view.Nodes, l.estimator)
+	setBusyUntil(v, view.Nodes, l.estimator, l.cfg.Now())
 	plan := sched.Place(view, pending, l.cfg.Now(), l.cfg.Sched)
 	l.held = plan.Reservations // a reservation holds across plans
 	more := l.placeBacklogs(v, view, nodes, unreachable, pending, plan)
@@ -221,8 +221,13 @@ func (l *Leader) setWaiting(w map[sched.Reason]int) {
 // have ended (sched.ExpectedEnd from their start, or from their assignment
 // while they wait in a backlog). Place reserves a busy node for a starved
 // wide task only when it knows this; a node running a task of no known
-// runtime keeps zero.
-func setBusyUntil(v ledger.View, nodes []sched.Node, learned *sched.Estimator) {
+// runtime keeps zero. Each task is noted on its node for the lane rule
+// (sched.Node.AddTask).
+func setBusyUntil(v ledger.View, nodes []sched.Node, learned *sched.Estimator, now time.Time) {
+	at := make(map[string]int, len(nodes))
+	for i := range nodes {
+		at[nodes[i].ID] = i
+	}
 	type busy struct {
 		last    time.Time
 		unknown bool
@@ -243,10 +248,14 @@ func setBusyUntil(v ledger.View, nodes []sched.Node, learned *sched.Estimator) {
 			if est <= 0 {
 				key = sched.ShapeKey(t.Spec)
 			}
-			if end, ok := sched.ExpectedEnd(time.Unix(0, start), est, key, learned); !ok {
+			end, ok := sched.ExpectedEnd(time.Unix(0, start), est, key, learned)
+			if !ok {
 				b.unknown = true
 			} else if end.After(b.last) {
 				b.last = end
+			}
+			if i, on := at[t.Node]; on {
+				nodes[i].AddTask(t.Spec.Cores, end, now)
 			}
 			return false
 		})
