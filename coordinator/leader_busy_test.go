@@ -54,4 +54,10 @@ func TestSetBusyUntil(t *testing.T) {
 	if !nodes[0].BusyUntil.Equal(want["a"]) || !nodes[1].BusyUntil.IsZero() {
 		t.Errorf("with nothing learned: %v, want a as before and b unknown (zero)", nodes)
 	}
+	// Each task is noted on its node for the lane rule (sched.Node.AddTask).
+	nodes = []sched.Node{{ID: "a", TotalCores: 4}}
+	setBusyUntil(l.View(), nodes, nil, time.Unix(1000, 0))
+	if nodes[0].Widest != 1 || nodes[0].NarrowCoreS != 110+50 {
+		t.Errorf("node a: widest %d, narrow work %g core-s; want 1 and 160 (a1 ends at +110, a2 at +50)", nodes[0].Widest, nodes[0].NarrowCoreS)
+	}
 }
