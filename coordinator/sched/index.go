@@ -288,24 +288,35 @@ func (ix *index) guard(c int, m int64, need time.Duration) bool {
 		}
 		slices.SortStableFunc(ix.lanes, func(a, b int32) int { return ix.free[b] - ix.free[a] })
 	}
+	// Nodes held, guarded or given a wide task since leave the list as
+	// they are met, so a plan's guards cost one pass over it at most,
+	// besides the nodes too small or short for a task.
+	live := ix.lanes[:0]
+	found := int32(-1)
 	for i, r := range ix.lanes {
-		n := ix.nodes[r]
 		if ix.class[r] < 0 || ix.wide[r] {
-			continue // held, guarded or given a wide task since
-		}
-		if n.TotalCores < c || 2*c <= n.TotalCores || n.TotalMemMB < m || need >= ix.remaining[r] {
 			continue
 		}
-		ci := int(ix.class[r])
-		ix.classes[ci].set(int(ix.pos[r]), -1, -1)
-		ix.class[r] = -1
-		ix.updateMost(ci)
-		ix.keep[r], ix.keepMem[r] = c, m
-		ix.guarded = append(ix.guarded, r)
-		ix.lanes = slices.Delete(ix.lanes, i, i+1)
-		return true
+		n := ix.nodes[r]
+		if n.TotalCores < c || 2*c <= n.TotalCores || n.TotalMemMB < m || need >= ix.remaining[r] {
+			live = append(live, r)
+			continue
+		}
+		found = r
+		live = append(live, ix.lanes[i+1:]...)
+		break
 	}
-	return false
+	ix.lanes = live
+	if found < 0 {
+		return false
+	}
+	ci := int(ix.class[found])
+	ix.classes[ci].set(int(ix.pos[found]), -1, -1)
+	ix.class[found] = -1
+	ix.updateMost(ci)
+	ix.keep[found], ix.keepMem[found] = c, m
+	ix.guarded = append(ix.guarded, found)
+	return true
 }
 
 // rank is the rank of the node with id, if there is one.

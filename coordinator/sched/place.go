@@ -96,6 +96,11 @@ func Place(v View, pending []Task, now time.Time, cfg Config) Plan {
 			plan.IdleCores += ix.free[r]
 		}
 	}
+	for _, r := range ix.guarded {
+		if ix.keep[r] > 0 || ix.keepMem[r] > 0 {
+			plan.Kept = append(plan.Kept, Keep{Node: ix.nodes[r].ID, Cores: ix.keep[r], MemMB: ix.keepMem[r]})
+		}
+	}
 	for i, r := range resRanks {
 		plan.Reservations[i].Spare, plan.Reservations[i].SpareMemMB = ix.spare[r], ix.spareMem[r]
 	}

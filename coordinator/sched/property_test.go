@@ -29,6 +29,10 @@ func genView(t *rapid.T) View {
 				Draining:   rapid.IntRange(0, 9).Draw(t, "draining") == 0,
 				BusyUntil:  t0.Add(time.Duration(rapid.IntRange(-1, 600).Draw(t, "busy_min")) * time.Minute),
 			})
+			n := &v.Nodes[len(v.Nodes)-1]
+			for range rapid.IntRange(0, 3).Draw(t, "running") {
+				n.AddTask(rapid.IntRange(1, cores).Draw(t, "running_cores"), t0.Add(time.Duration(rapid.IntRange(0, 600).Draw(t, "running_min"))*time.Minute), t0)
+			}
 		}
 	}
 	if rapid.Bool().Draw(t, "shapes") {
@@ -68,6 +72,7 @@ func genConfig(t *rapid.T) Config {
 		Margin:       time.Duration(rapid.IntRange(0, 30).Draw(t, "margin_min")) * time.Minute,
 		StarveAfter:  time.Duration(rapid.IntRange(0, 90).Draw(t, "starve_min")) * time.Minute,
 		ReserveShare: float64(rapid.IntRange(0, 50).Draw(t, "reserve_pct")) / 100,
+		GuardLanes:   rapid.Bool().Draw(t, "guard_lanes"),
 	}
 }
 
@@ -196,12 +201,22 @@ func checkPlan(t *rapid.T, v View, pending []Task, cfg Config, plan Plan) {
 	if waiting+len(decided) != len(pending) {
 		t.Fatalf("%d waiting + %d decided != %d pending", waiting, len(decided), len(pending))
 	}
+	kept := map[string]Keep{}
+	for _, k := range plan.Kept {
+		if _, twice := kept[k.Node]; twice || reserved[k.Node] || !cfg.GuardLanes {
+			t.Fatalf("node %s kept twice, kept and reserved, or kept with the rule off: %+v", k.Node, plan)
+		}
+		kept[k.Node] = k
+	}
 	for _, tk := range pending {
 		if decided[tk.ID] {
 			continue
 		}
 		d, known := need(v, tk, cfg)
 		for _, n := range nodes {
+			if k, ok := kept[n.ID]; ok && 2*tk.Cores <= n.TotalCores && (n.FreeCores-tk.Cores < k.Cores || n.FreeMemMB-tk.MemMB < k.MemMB) {
+				continue // the room a wide task waits for
+			}
 			res := reservation[n.ID]
 			left := room[n.ID].cores - spare[n.ID].cores
 			leftMem := room[n.ID].mem - spare[n.ID].mem

@@ -182,6 +182,18 @@ type Plan struct {
 	// IdleCores is the free cores the plan leaves on the nodes that take
 	// work.
 	IdleCores int
+	// Kept is the nodes kept for a wide task that waits (see Place):
+	// tasks placed there after it left them its cores and memory free,
+	// unless they were wide themselves.
+	Kept []Keep
+}
+
+// Keep is a node kept for a wide task: Cores and MemMB are what tasks no
+// wider than half the node must leave free on it.
+type Keep struct {
+	Node  string
+	Cores int
+	MemMB int64
 }
 
 // Unfit is the cores of the tasks the plan left waiting that cannot use
