@@ -1,6 +1,7 @@
 package coordinator_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,6 +54,8 @@ type leaderRig struct {
 	node   *coordinator.Node
 	leader *coordinator.Leader
 	disp   *acceptAll
+	// interval is the leader loops' Interval (default 20 ms).
+	interval time.Duration
 }
 
 // newLeaderRig starts the cluster and joins nodes to its ledger. The rig
@@ -86,7 +89,8 @@ func (r *leaderRig) join(t *testing.T, n ledger.NodeInfo) {
 // run starts the leader loop on q (wrap may wrap the queue file).
 func (r *leaderRig) run(t *testing.T, q upstream.Queue) {
 	t.Helper()
-	r.leader = coordinator.NewLeader(r.node, coordinator.LeaderConfig{Cluster: "c1", Queue: q, Dispatch: r.disp, Interval: 20 * time.Millisecond})
+	interval := cmp.Or(r.interval, 20*time.Millisecond)
+	r.leader = coordinator.NewLeader(r.node, coordinator.LeaderConfig{Cluster: "c1", Queue: q, Dispatch: r.disp, Interval: interval})
 	ctx, cancel := context.WithCancel(r.ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.leader.Run(ctx) }()

@@ -139,9 +139,12 @@ func (l *Leader) ack(ctx context.Context) error {
 	}
 	// Write results in batches: each write costs upstream a durable
 	// append and the ledger an Acked entry. A result waits at most one
-	// Interval in the ledger (it is committed there already).
+	// Interval in the ledger (it is committed there already), and none
+	// once no other task is live: the last results of a campaign are
+	// written at once (a run ended up to an Interval late).
+	c := v.Counts()
 	l.mu.Lock()
-	early := len(results) < ackChunk/8 && l.cfg.Now().Sub(l.ackedAt) < l.cfg.Interval
+	early := len(results) < ackChunk/8 && l.cfg.Now().Sub(l.ackedAt) < l.cfg.Interval && c.Queued+c.Assigned+c.Running > 0
 	l.mu.Unlock()
 	if early || !l.upstreamReady() {
 		return nil
