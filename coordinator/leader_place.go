@@ -27,11 +27,7 @@ func (l *Leader) place(ctx context.Context) error {
 	var pending []sched.Task
 	attempt := map[string]int{}
 	v.WalkQueued(func(t *ledger.Task) bool {
-		pending = append(pending, sched.Task{
-			ID: t.Spec.ID, Cores: t.Spec.Cores, MemMB: t.Spec.MemMB,
-			Est: time.Duration(t.Spec.EstS * float64(time.Second)), Key: sched.ShapeKey(t.Spec),
-			Since: time.Unix(0, t.IngestedAt), Seq: t.QueueSeq,
-		})
+		pending = append(pending, schedTask(t))
 		attempt[t.Spec.ID] = t.Attempt
 		return len(pending) >= maxPlan
 	})
@@ -52,16 +48,11 @@ func (l *Leader) place(ctx context.Context) error {
 		if l.isUnreachable(n.ID) {
 			free, unreachable[n.ID] = 0, true
 		}
-		view.Nodes[i] = sched.Node{
-			ID: n.ID, TotalCores: n.Cores, FreeCores: free,
-			TotalMemMB: n.MemMB, FreeMemMB: n.FreeMemMB(),
-			PilotEnd: time.Unix(0, n.PilotEnd), Draining: n.Draining,
-		}
+		view.Nodes[i] = schedNode(n)
+		view.Nodes[i].FreeCores = free
+		view.Nodes[i].PilotEnd = time.Unix(0, n.PilotEnd)
 		if n.PilotEnd == 0 {
 			view.Nodes[i].PilotEnd = time.Unix(0, 1<<62) // no end known
-		}
-		if n.MemMB == 0 { // memory is not accounted on this node
-			view.Nodes[i].TotalMemMB, view.Nodes[i].FreeMemMB = math.MaxInt64, math.MaxInt64
 		}
 	}
 	l.mu.Lock()
@@ -265,4 +256,26 @@ func setBusyUntil(v ledger.View, nodes []sched.Node, learned *sched.Estimator, n
 			nodes[i].BusyUntil = b.last
 		}
 	}
+}
+
+// schedTask is a queued task as the scheduler sees it.
+func schedTask(t *ledger.Task) sched.Task {
+	return sched.Task{
+		ID: t.Spec.ID, Cores: t.Spec.Cores, MemMB: t.Spec.MemMB,
+		Est: time.Duration(t.Spec.EstS * float64(time.Second)), Key: sched.ShapeKey(t.Spec),
+		Since: time.Unix(0, t.IngestedAt), Seq: t.QueueSeq,
+	}
+}
+
+// schedNode is a node as the scheduler sees it, but for its free cores and
+// its pilot's end, which each caller decides.
+func schedNode(n ledger.Node) sched.Node {
+	s := sched.Node{
+		ID: n.ID, Pilot: n.Pilot, TotalCores: n.Cores, Draining: n.Draining,
+		TotalMemMB: n.MemMB, FreeMemMB: n.FreeMemMB(),
+	}
+	if n.MemMB == 0 { // memory is not accounted on this node
+		s.TotalMemMB, s.FreeMemMB = math.MaxInt64, math.MaxInt64
+	}
+	return s
 }

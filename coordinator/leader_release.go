@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
@@ -30,33 +29,24 @@ func (l *Leader) releaseIdle(ctx context.Context) error {
 	nodes := v.Nodes()
 	view := make([]sched.Node, len(nodes))
 	for i, n := range nodes {
-		view[i] = sched.Node{
-			ID: n.ID, Pilot: n.Pilot, TotalCores: n.Cores, FreeCores: n.Cores - n.UsedCores,
-			TotalMemMB: n.MemMB, Draining: n.Draining,
-		}
-		if n.Tasks > 0 {
-			view[i].FreeCores = 0
+		view[i] = schedNode(n)
+		if n.Tasks == 0 {
+			view[i].FreeCores = n.Cores - n.UsedCores
 		}
 		if n.PilotEnd != 0 { // unknown: never released
 			view[i].PilotEnd = time.Unix(0, n.PilotEnd)
 		}
-		if n.MemMB == 0 { // memory is not accounted on this node
-			view[i].TotalMemMB = math.MaxInt64
-		}
 	}
-	queued := v.Queued(maxPlan)
-	pending := make([]sched.Task, len(queued))
-	for i, t := range queued {
-		pending[i] = sched.Task{
-			ID: t.Spec.ID, Cores: t.Spec.Cores, MemMB: t.Spec.MemMB,
-			Est: time.Duration(t.Spec.EstS * float64(time.Second)), Key: sched.ShapeKey(t.Spec),
-		}
-	}
+	var pending []sched.Task
+	v.WalkQueued(func(t *ledger.Task) bool {
+		pending = append(pending, schedTask(t))
+		return len(pending) >= maxPlan
+	})
 	l.mu.Lock()
 	pilots := sched.Releasable(view, pending, l.estimator, l.cfg.Now(), l.cfg.Sched)
 	l.mu.Unlock()
 	for _, p := range pilots {
-		l.log.Info("releasing an idle pilot: upstream is drained and no queued task fits its time left", "pilot", p, "queued", len(queued))
+		l.log.Info("releasing an idle pilot: upstream is drained and no queued task fits its time left", "pilot", p, "queued", len(pending))
 		if _, err := l.propose(ctx, ledger.PilotDraining{At: l.now(), Pilot: p}); err != nil {
 			return fmt.Errorf("release idle pilot %s: %w", p, err)
 		}
