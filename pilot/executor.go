@@ -335,7 +335,7 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint6
 		}
 	}
 	out := runner.Run(runCtx, runner.Request{
-		Spec: run, Attempt: ref.Attempt, Workdir: lease.WorkDir(), CPUs: alloc.CPUs,
+		Spec: run, Attempt: ref.Attempt, Workdir: lease.WorkDir(), Fresh: lease.FreshWorkDir(), CPUs: alloc.CPUs,
 		Env: append(os.Environ(), lease.Env()...), Grace: e.grace, OnStart: onStart,
 	})
 	rec.End = time.Now() // before the cores go to the next attempt

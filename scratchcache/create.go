@@ -25,7 +25,7 @@ func (c *Cache) create(dir, taskID, digest string, attempt int) (*Lease, error) 
 		return nil, infraErr("look up", dir, err)
 	}
 	now := c.cfg.Now().UTC()
-	l := &Lease{c: c, dir: dir, digest: digest, task: taskID, attempt: attempt, owner: c.owner + ":" + token(), acquired: now, created: true}
+	l := &Lease{c: c, dir: dir, digest: digest, task: taskID, attempt: attempt, owner: c.owner + ":" + token(), acquired: now, renewed: now, created: true}
 	rec := leaseRecord{Task: taskID, Attempt: attempt, Owner: l.owner, Acquired: now, Renewed: now}
 	var path string
 	e, pooled := c.takeEntry()

@@ -179,6 +179,9 @@ func TestReleaseKeepsWorkForTheRetry(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(l2.WorkDir(), "ckpt")); string(b) != "3" {
 		t.Fatalf("checkpoint lost on release: %q", b)
 	}
+	if !l.FreshWorkDir() || l2.FreshWorkDir() {
+		t.Fatalf("fresh work directory: first attempt %v, the retry in its work/ %v", l.FreshWorkDir(), l2.FreshWorkDir())
+	}
 	if _, err := l.Seal(context.Background(), nil); !errors.Is(err, ErrFenced) {
 		t.Fatalf("Seal after Release: want ErrFenced, got %v", err)
 	}
@@ -327,4 +330,34 @@ func TestKeepRenewsDuringALongSeal(t *testing.T) {
 			t.Fatalf("Keep: %v", err)
 		}
 	})
+}
+
+// A seal skips the fence check only within half a TTL of the lease's last
+// renewal: past it, a node whose clock runs ahead may already have taken
+// the lease over (here, while the seal was being built), and the seal must
+// find that out.
+func TestSealChecksTheFencePastHalfATTL(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	clkA, clkB := newClock(), newClock()
+	clkB.Advance(40 * time.Second) // B's clock runs 40 s ahead of A's
+	var l2 *Lease
+	nodeB := newTestCache(t, root, clkB, nil)
+	nodeA := newTestCache(t, root, clkA, func(cfg *Config) {
+		cfg.hooks.beforePublish = func() { l2 = mustOpenLease(t, nodeB, "mol-9", specDigest("mol-9"), 2) }
+	})
+	d := specDigest("mol-9")
+
+	l1 := mustOpenLease(t, nodeA, "mol-9", d, 1)
+	clkA.Advance(35 * time.Second) // past half the TTL of A's lease
+	clkB.Advance(35 * time.Second) // B sees it 75 s old: stale
+	if _, err := l1.Seal(ctx, nil); !errors.Is(err, ErrFenced) {
+		t.Fatalf("seal of a lease taken over: want ErrFenced, got %v", err)
+	}
+	if _, err := l2.Seal(ctx, []byte(`"b"`)); err != nil {
+		t.Fatal(err)
+	}
+	if hit := mustHit(t, nodeA, "mol-9", d, 3); hit.Attempt != 2 {
+		t.Fatalf("hit sealed by attempt %d, want 2", hit.Attempt)
+	}
 }

@@ -355,7 +355,7 @@ func (l *Lease) publish(b built) ([]string, error) {
 	if h := c.cfg.hooks.beforePublish; h != nil {
 		h()
 	}
-	names, err := l.checkList()
+	names, err := l.publishCheck()
 	if err != nil {
 		return nil, err
 	}

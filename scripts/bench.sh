@@ -7,7 +7,10 @@
 #      the spawn-rate limit of this machine. The two alternate A B A B
 #      (ROUNDS times each, default 3) and the medians are compared; the
 #      target is a pilot rate of at least 70% of the xargs rate.
-#   2. The ledger's benchmarks with their targets, then the other package
+#   2. The floors under that rate, alternating the same way: xargs, the
+#      agent's runner alone, the runner with the scratch cache, and pilot
+#      local with one agent of two cores (bench-peers' noop setting).
+#   3. The ledger's benchmarks with their targets, then the other package
 #      benchmarks: scheduler, upstream queues, scratch cache, the agent's
 #      runner and RPC (BENCHTIME each, default 1s).
 #
@@ -80,6 +83,39 @@ echo "         A/B = $pct% of the xargs rate (target >= 70%)"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) at the end of the end-to-end runs"
 echo
 
+# The floors: how far the agent's own work per task lets pilot get to the
+# xargs rate. Each step adds one part of what pilot does for a task.
+echo "== the floors under pilot's rate: $tasks tasks of 'true <i>' on 2 cores, $rounds rounds, alternating"
+echo "X: seq 0 $((tasks - 1)) | xargs -P 2 -n 1 true (the fork/exec floor)"
+echo "R: the runner alone, two tasks at a time, each pinned to its core (BenchmarkRunTrueTwoCores, ./pilot/runner)"
+echo "C: R plus each task's scratch cache entry opened and sealed (BenchmarkTaskPathTwoCores, ./pilot)"
+echo "P: $pilot local --nodes 1 --cores-per-node 2 (C plus the ledger, the leader, the reports, the queue)"
+go test -c -o "$work/runner.test" ./pilot/runner
+go test -c -o "$work/pilot.test" ./pilot
+for i in $(seq 0 $((tasks - 1))); do
+  printf '{"id":"t%d","cmd":["true","%d"]}\n' "$i" "$i"
+done > "$work/noop.jsonl"
+gobench() { "$1" -test.run '^$' -test.bench "^$2\$" -test.benchtime "${tasks}x" | sed -n 's/.* \([0-9.]*\) tasks\/s.*/\1/p'; }
+: > "$work/fx"; : > "$work/fr"; : > "$work/fc"; : > "$work/fp"
+for r in $(seq 1 "$rounds"); do
+  s=$(now); seq 0 $((tasks - 1)) | xargs -P 2 -n 1 true; e=$(now)
+  x=$(rate "$tasks" "$s" "$e")
+  rr=$(gobench "$work/runner.test" BenchmarkRunTrueTwoCores)
+  cc=$(gobench "$work/pilot.test" BenchmarkTaskPathTwoCores)
+  cp "$work/noop.jsonl" "$work/noop$r.jsonl"
+  pp=$("$pilot" local --nodes 1 --cores-per-node 2 --queue "$work/noop$r.jsonl" --json 2> "$work/noop$r.err" |
+    sed -n 's/.*"tasks_per_s": *\([0-9.]*\).*/\1/p' | awk '{ printf "%.1f", $1 }')
+  echo "$x" >> "$work/fx"; echo "$rr" >> "$work/fr"; echo "$cc" >> "$work/fc"; echo "$pp" >> "$work/fp"
+  printf 'round %d: X %7s   R %7s   C %7s   P %7s tasks/s   load %s\n' "$r" "$x" "$rr" "$cc" "$pp" "$(cut -d' ' -f1 /proc/loadavg)"
+done
+mx=$(median < "$work/fx")
+for f in r c p; do
+  m=$(median < "$work/f$f")
+  printf 'median:  %s %7s tasks/s = %s of X\n' "$(echo "$f" | tr a-z A-Z)" "$m" "$(awk -v a="$m" -v b="$mx" 'BEGIN { printf "%.2f", a / b }')"
+done
+echo "         X $mx tasks/s"
+echo
+
 if [ -n "${BENCH_SKIP_PKGS:-}" ]; then
   exit 0
 fi
@@ -91,6 +127,6 @@ echo
 
 pkgs=(./coordinator/... ./upstream/... ./scratchcache/... ./pilot/runner/ ./pilot/rpc/)
 echo "== package benchmarks (the ledger's above)"
-echo "go test -run '^\$' -bench . -skip '^BenchmarkLedger' -benchtime $benchtime -benchmem ${pkgs[*]}"
-go test -run '^$' -bench . -skip '^BenchmarkLedger' -benchtime "$benchtime" -benchmem "${pkgs[@]}" 2>&1 |
+echo "go test -run '^\$' -bench . -skip '^BenchmarkLedger|TwoCores\$' -benchtime $benchtime -benchmem ${pkgs[*]}"
+go test -run '^$' -bench . -skip '^BenchmarkLedger|TwoCores$' -benchtime "$benchtime" -benchmem "${pkgs[@]}" 2>&1 |
   grep -Ev '^(PASS|ok |\?|goos:|goarch:|pkg:|cpu:)' || true

@@ -22,12 +22,15 @@ import (
 // that writes nothing leaves no file (creating and, at the seal, deleting
 // two empty files per task was most of the runner's own cost on a busy
 // scratch filesystem). Files a former run of the same attempt left are
-// removed first.
+// removed first (a fresh working directory has none).
 func logFiles(r *Request) (stdout, stderr *lazyFile, err error) {
 	name := func(stream string) string {
 		return filepath.Join(r.Workdir, "attempt-"+strconv.Itoa(r.Attempt)+"."+stream)
 	}
 	stdout, stderr = &lazyFile{path: name("stdout")}, &lazyFile{path: name("stderr")}
+	if r.Fresh {
+		return stdout, stderr, nil
+	}
 	for _, f := range []*lazyFile{stdout, stderr} {
 		if err := removeFile(f.path); err != nil {
 			return nil, nil, err

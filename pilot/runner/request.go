@@ -24,6 +24,10 @@ type Request struct {
 	Attempt int
 	// Workdir is the task's working directory; created if missing.
 	Workdir string
+	// Fresh says Workdir exists, is empty and no attempt ran in it, so
+	// nothing of an earlier run needs clearing (a scratch cache entry the
+	// attempt created).
+	Fresh bool
 	// CPUs are the OS CPU ids to pin the task to (its allocation from the
 	// node's core allocator). Empty: no pinning.
 	CPUs []int

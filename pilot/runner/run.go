@@ -27,11 +27,13 @@ func Run(ctx context.Context, r Request) Outcome {
 	if err := r.check(); err != nil {
 		return fail(TaskFailed, ReasonExec, "%v", err)
 	}
-	if err := os.MkdirAll(r.Workdir, 0o755); err != nil {
-		return fail(InfraFailed, ReasonSetup, "working directory: %v", err)
-	}
-	if err := removeFile(filepath.Join(r.Workdir, ResultFile)); err != nil {
-		return fail(InfraFailed, ReasonSetup, "removing an earlier attempt's %s: %v", ResultFile, err)
+	if !r.Fresh {
+		if err := os.MkdirAll(r.Workdir, 0o755); err != nil {
+			return fail(InfraFailed, ReasonSetup, "working directory: %v", err)
+		}
+		if err := removeFile(filepath.Join(r.Workdir, ResultFile)); err != nil {
+			return fail(InfraFailed, ReasonSetup, "removing an earlier attempt's %s: %v", ResultFile, err)
+		}
 	}
 	stdout, stderr, err := logFiles(&r)
 	if err != nil {
