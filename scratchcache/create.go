@@ -17,13 +17,10 @@ import (
 // the caller then takes the lease of that entry. Without a pool the entry
 // directory is made empty here and the caller takes its lease likewise.
 func (c *Cache) create(dir, taskID, digest string, attempt int) (*Lease, error) {
-	_, err := c.fs.Stat(dir)
-	switch {
-	case err == nil:
-		return nil, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, infraErr("look up", dir, err)
-	}
+	// No look-up first: an entry that exists (a retry's, or one of the same
+	// content running elsewhere, both rare) makes the rename below fail
+	// and the parts go back to the pool; a look-up would cost every miss.
+	var err error
 	now := c.cfg.Now().UTC()
 	l := &Lease{c: c, dir: dir, digest: digest, task: taskID, attempt: attempt, owner: c.owner + ":" + token(), acquired: now, renewed: now, created: true}
 	rec := leaseRecord{Task: taskID, Attempt: attempt, Owner: l.owner, Acquired: now, Renewed: now}
