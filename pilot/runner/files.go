@@ -93,6 +93,11 @@ func (w *lazyFile) Path() string {
 	return w.path
 }
 
+// devNull is the stdin of every task without input: one descriptor the
+// agent opens once and each task inherits (os/exec would open /dev/null
+// for each task, five system calls).
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
+
 // tail returns the last n bytes of a file, starting at a line break when
 // one is near, so the tail does not begin mid-line.
 func tail(path string, n int) string {

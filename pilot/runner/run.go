@@ -61,6 +61,8 @@ func Run(ctx context.Context, r Request) Outcome {
 	}
 	if r.Spec.Input != "" {
 		cmd.Stdin = strings.NewReader(r.Spec.Input)
+	} else if cmd.Stdin, err = devNull(); err != nil {
+		return fail(InfraFailed, ReasonSetup, "stdin: %v", err)
 	}
 
 	if err := ctx.Err(); err != nil {
