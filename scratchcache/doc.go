@@ -56,9 +56,11 @@
 // if it exists, also on NFS and Lustre), and is renewed by rename. A newer
 // attempt takes over only a lease not renewed for LeaseTTL; an attempt
 // that finds a newer attempt's record, or lost its own, is fenced
-// (ErrFenced) at every Renew and right before publishing, and publishing
-// fails onto a seal of any form (a rename onto a directory that holds
-// anything, link(2) onto any name), so one seal wins.
+// (ErrFenced) at every Renew and right before publishing (except where no
+// other record can be there: in an entry the attempt created, within half
+// a LeaseTTL of its last renewal), and publishing fails onto a seal of any
+// form (a rename onto a directory that holds anything, link(2) onto any
+// name), so one seal wins.
 //
 // A hit costs a handful of filesystem calls, not a walk: one open of the
 // seal (then of its manifest for a sealed directory), one open per output

@@ -343,10 +343,10 @@ func (l *Lease) put(ctx context.Context, name string, r io.Reader, size int64, s
 	return out, nil
 }
 
-// publish makes the seal visible after a last fence check, in one step:
-// OutDir renamed to the sealed directory, or, when the task left nothing
-// in it, the manifest (or, for a silent seal, the marker) linked as the
-// sealed file. Each fails if anything is sealed already (a rename onto a
+// publish makes the seal visible after a last fence check (publishCheck),
+// in one step: OutDir renamed to the sealed directory, or, when the task
+// left nothing in it, the manifest (or, for a silent seal, the marker)
+// linked as the sealed file. Each fails if anything is sealed already (a rename onto a
 // directory that holds anything, link(2) onto any name), so one seal
 // wins; a damaged seal in the way is quarantined and the step tried
 // again. It returns the names the entry held at the check.
