@@ -87,10 +87,9 @@ echo
 # xargs rate. Each step adds one part of what pilot does for a task.
 echo "== the floors under pilot's rate: $tasks tasks of 'true <i>' on 2 cores, $rounds rounds, alternating"
 echo "X: seq 0 $((tasks - 1)) | xargs -P 2 -n 1 true (the fork/exec floor)"
-echo "R: the runner alone, two tasks at a time, each pinned to its core (BenchmarkRunTrueTwoCores, ./pilot/runner)"
+echo "R: the runner alone, two tasks at a time, each pinned to its core (BenchmarkRunTrueTwoCores, ./pilot)"
 echo "C: R plus each task's scratch cache entry opened and sealed (BenchmarkTaskPathTwoCores, ./pilot)"
 echo "P: $pilot local --nodes 1 --cores-per-node 2 (C plus the ledger, the leader, the reports, the queue)"
-go test -c -o "$work/runner.test" ./pilot/runner
 go test -c -o "$work/pilot.test" ./pilot
 for i in $(seq 0 $((tasks - 1))); do
   printf '{"id":"t%d","cmd":["true","%d"]}\n' "$i" "$i"
@@ -100,7 +99,7 @@ gobench() { "$1" -test.run '^$' -test.bench "^$2\$" -test.benchtime "${tasks}x" 
 for r in $(seq 1 "$rounds"); do
   s=$(now); seq 0 $((tasks - 1)) | xargs -P 2 -n 1 true; e=$(now)
   x=$(rate "$tasks" "$s" "$e")
-  rr=$(gobench "$work/runner.test" BenchmarkRunTrueTwoCores)
+  rr=$(gobench "$work/pilot.test" BenchmarkRunTrueTwoCores)
   cc=$(gobench "$work/pilot.test" BenchmarkTaskPathTwoCores)
   cp "$work/noop.jsonl" "$work/noop$r.jsonl"
   pp=$("$pilot" local --nodes 1 --cores-per-node 2 --queue "$work/noop$r.jsonl" --json 2> "$work/noop$r.err" |
@@ -127,6 +126,6 @@ echo
 
 pkgs=(./coordinator/... ./upstream/... ./scratchcache/... ./pilot/runner/ ./pilot/rpc/)
 echo "== package benchmarks (the ledger's above)"
-echo "go test -run '^\$' -bench . -skip '^BenchmarkLedger|TwoCores\$' -benchtime $benchtime -benchmem ${pkgs[*]}"
-go test -run '^$' -bench . -skip '^BenchmarkLedger|TwoCores$' -benchtime "$benchtime" -benchmem "${pkgs[@]}" 2>&1 |
+echo "go test -run '^\$' -bench . -skip '^BenchmarkLedger' -benchtime $benchtime -benchmem ${pkgs[*]}"
+go test -run '^$' -bench . -skip '^BenchmarkLedger' -benchtime "$benchtime" -benchmem "${pkgs[@]}" 2>&1 |
   grep -Ev '^(PASS|ok |\?|goos:|goarch:|pkg:|cpu:)' || true

@@ -29,7 +29,7 @@ func req(t *testing.T, id string, cmd []string) Request {
 	}
 }
 
-func allowedCPUs(t testing.TB) []int {
+func allowedCPUs(t *testing.T) []int {
 	t.Helper()
 	var set unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &set); err != nil {
