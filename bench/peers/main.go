@@ -99,11 +99,16 @@ func run(ctx context.Context, cfg Config, out, log io.Writer) error {
 		defer os.RemoveAll(dir)
 		cfg.Work = dir
 	}
+	// Each run's command starts in a directory of its own: relative paths
+	// must not depend on it.
 	helpers, err := filepath.Abs(cfg.Helpers)
 	if err != nil {
 		return err
 	}
 	cfg.Helpers = helpers
+	if cfg.Pilot, err = binaryPath(cfg.Pilot); err != nil {
+		return err
+	}
 	plan := NewPlan(cfg, wls, syss)
 	plan.Print(log)
 	res := NewResults()
@@ -194,4 +199,13 @@ func machineLine(cfg Config) string {
 	load, _ := os.ReadFile("/proc/loadavg")
 	return fmt.Sprintf("%s, %d CPUs, load %s, %s, seed %d, %d round(s)", host, runtime.NumCPU(),
 		strings.Join(strings.Fields(string(load))[:3], " "), time.Now().UTC().Format("2006-01-02 15:04 UTC"), cfg.Seed, cfg.Rounds)
+}
+
+// binaryPath makes a relative path to a program absolute (bin/pilot) and
+// leaves a bare name (pilot) to be looked up in PATH.
+func binaryPath(p string) (string, error) {
+	if !strings.Contains(p, "/") {
+		return p, nil
+	}
+	return filepath.Abs(p)
 }

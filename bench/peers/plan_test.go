@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,5 +64,17 @@ func TestXargsStampsPack(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 2 { // args and stamps; the output files are gone
 		t.Errorf("left in the run's directory: %v", ents)
+	}
+}
+
+// A relative -pilot works from the runs' own directories: make
+// bench-peers passes bin/pilot.
+func TestBinaryPathIsAbsolute(t *testing.T) {
+	got, err := binaryPath("bin/pilot")
+	if err != nil || !filepath.IsAbs(got) || !strings.HasSuffix(got, "/bin/pilot") {
+		t.Fatalf("bin/pilot -> %q, %v", got, err)
+	}
+	if got, _ := binaryPath("pilot"); got != "pilot" {
+		t.Fatalf("a bare name is left to PATH, got %q", got)
 	}
 }
