@@ -76,6 +76,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// Grace between SIGTERM and SIGKILL of a task (0: the runner's default).
 	Grace time.Duration
+	// TaskTimerSlack is the timer slack tasks run with when the agent's
+	// threads have another (0: the agent's).
+	TaskTimerSlack time.Duration
 
 	// Loopback tunes timeouts for a cluster on one machine ('pilot local',
 	// tests): fast failure detection and elections.

@@ -56,6 +56,7 @@ type executor struct {
 	confirm     func(context.Context, coordinator.Report) error // report and wait until the leader applied it
 	attempts    *attemptLog
 	grace       time.Duration
+	slack       time.Duration // tasks' timer slack (0: the agent's)
 	log         *slog.Logger
 
 	mu       sync.Mutex
@@ -336,7 +337,7 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint6
 	}
 	out := runner.Run(runCtx, runner.Request{
 		Spec: run, Attempt: ref.Attempt, Workdir: lease.WorkDir(), Fresh: lease.FreshWorkDir(), CPUs: alloc.CPUs,
-		Env: append(os.Environ(), lease.Env()...), Grace: e.grace, OnStart: onStart,
+		Env: append(os.Environ(), lease.Env()...), Grace: e.grace, TimerSlack: e.slack, OnStart: onStart,
 	})
 	rec.End = time.Now() // before the cores go to the next attempt
 	e.releaseCores(ref)

@@ -36,6 +36,7 @@ func init() {
 		bindIface  string
 		wallMargin time.Duration
 		drainFile  string
+		timerSlack time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --queue FILE|URL [--site FILE]",
@@ -56,6 +57,7 @@ end are read from Slurm.`,
   srun --no-kill --ntasks-per-node=1 pilot agent --site site.toml --queue tasks.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			slackWas, slackErr := withTimerSlack(timerSlack) // may execute the agent again
 			if os.Getenv("GOGC") == "" {
 				// An agent's live heap is a few MB to a few hundred (its
 				// window of the ledger); at Go's default it collects every
@@ -64,6 +66,10 @@ end are read from Slurm.`,
 				debug.SetGCPercent(agentGCPercent)
 			}
 			cfg.Logger = newLogger(logLevel)
+			if slackErr != nil {
+				cfg.Logger.Warn("the agent's threads keep the kernel's timer slack", "err", slackErr)
+			}
+			cfg.TaskTimerSlack = slackWas
 			cfg.Resources = pilot.ResourceOverrides{Cores: cores, MemMB: memMB, CPUs: cpus}
 			if sitePath != "" {
 				sc, err := site.Load(sitePath)
@@ -149,6 +155,7 @@ end are read from Slurm.`,
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 0, "how long upstream keeps a task leased without renewal (default 2m)")
 	f.BoolVar(&cfg.Loopback, "loopback", false, "fast timeouts for a cluster on one machine")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&timerSlack, "timer-slack", agentTimerSlack, "timer slack of the agent's threads (0: the kernel's, 50us); tasks keep the one the agent was started with")
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", 0, "snapshot the Raft log every this many entries, checked every second (crash tests; default raft's)")
 	_ = f.MarkHidden("snapshot-threshold")
 	rootCmd.AddCommand(cmd)

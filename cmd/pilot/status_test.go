@@ -30,6 +30,10 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
+	if os.Getenv(slackHelperEnv) == "1" {
+		slackHelper()
+		return
+	}
 	os.Exit(m.Run())
 }
 

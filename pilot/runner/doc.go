@@ -15,13 +15,14 @@
 // rusage, and the value of $PILOT_WORKDIR/result.json when the task wrote one.
 //
 // Pinning is race-free: the goroutine that starts the child locks itself to
-// its OS thread, sets that thread's affinity with sched_setaffinity and then
-// forks; the child inherits the mask from its first instruction, before it
-// execs the task, so no instruction of the task ever runs outside its CPUs.
+// its OS thread, sets that thread's affinity with sched_setaffinity (and its
+// timer slack, when the agent's threads have another than the task should)
+// and then forks; the child inherits both from its first instruction, before
+// it execs the task, so no instruction of the task ever runs outside its CPUs.
 // The same thread waits for the child, so Pdeathsig (SIGKILL to the task if
 // the agent dies) is tied to a thread that lives at least as long as the
-// task. Once the child has exited the thread gets its own mask back and
-// returns to the runtime (one thread creation less per task); if the mask
+// task. Once the child has exited the thread gets its own mask and slack
+// back and returns to the runtime (one thread creation less per task); if the mask
 // cannot be restored it stays locked and the runtime discards it, so a
 // thread with a narrowed mask never runs other goroutines.
 //

@@ -36,6 +36,9 @@ type Request struct {
 	Env []string
 	// Grace is the time between SIGTERM and SIGKILL; 0 means DefaultGrace.
 	Grace time.Duration
+	// TimerSlack is the timer slack the task's process starts with; 0
+	// leaves it the agent's.
+	TimerSlack time.Duration
 	// TailBytes bounds the stdout and stderr tails kept in the Outcome; 0
 	// means DefaultTailBytes.
 	TailBytes int

@@ -68,7 +68,7 @@ func Run(ctx context.Context, r Request) Outcome {
 	if err := ctx.Err(); err != nil {
 		return fail(InfraFailed, ReasonCancelled, "cancelled before it started: %v", context.Cause(ctx))
 	}
-	started, exited := startPinned(cmd, r.CPUs)
+	started, exited := startPinned(cmd, r.CPUs, r.TimerSlack)
 	if err := <-started; err != nil {
 		var se *setupError
 		switch {

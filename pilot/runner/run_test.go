@@ -138,6 +138,45 @@ func TestPinningLeavesAgentThreadsAlone(t *testing.T) {
 	}
 }
 
+// A task starts with the timer slack it is given (the agent's threads have
+// another), and the thread that started it gets its own back.
+func TestTaskTimerSlack(t *testing.T) {
+	const slack = 123457 * time.Nanosecond
+	for i := range 10 {
+		r := req(t, "slack-"+strconv.Itoa(i), []string{"cat", "/proc/self/timerslack_ns"})
+		r.TimerSlack = slack
+		o := Run(context.Background(), r)
+		if o.Class != OK {
+			t.Fatal(o.Err)
+		}
+		if got := strings.TrimSpace(o.StdoutTail); got != "123457" {
+			t.Fatalf("the task's timer slack is %q ns, want 123457", got)
+		}
+	}
+	runtime.LockOSThread() // twice: restore unlocks once, the checks stay on this thread
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	own, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own == int(slack) {
+		t.Fatal("a thread given back to the runtime kept a task's timer slack")
+	}
+	const other = 234567 * time.Nanosecond
+	th, err := narrow(nil, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns, _ := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0); ns != int(other) {
+		t.Fatalf("narrowed thread's slack %d, want %d", ns, other)
+	}
+	th.restore()
+	if ns, _ := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0); ns != own {
+		t.Fatalf("the thread given back sleeps with slack %d, want its own %d", ns, own)
+	}
+}
+
 func TestFailuresAreClassified(t *testing.T) {
 	noexec := filepath.Join(t.TempDir(), "noexec")
 	if err := os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o644); err != nil {

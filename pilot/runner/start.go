@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,45 +17,77 @@ func (e *setupError) Error() string { return e.err.Error() }
 func (e *setupError) Unwrap() error { return e.err }
 
 // startPinned starts cmd on a goroutine locked to an OS thread whose
-// affinity is cpus (see the package doc for why this is race-free). started
-// receives Start's error; exited is closed once the process has exited but
-// before it is reaped, so its pid stays reserved until cmd.Wait.
-func startPinned(cmd *exec.Cmd, cpus []int) (started chan error, exited chan struct{}) {
+// affinity is cpus and whose timer slack is slack (0: unchanged), both of
+// which the child inherits (see the package doc for why this is
+// race-free). started receives Start's error; exited is closed once the
+// process has exited but before it is reaped, so its pid stays reserved
+// until cmd.Wait.
+func startPinned(cmd *exec.Cmd, cpus []int, slack time.Duration) (started chan error, exited chan struct{}) {
 	started = make(chan error, 1)
 	exited = make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
-		var restore *unix.CPUSet
-		if len(cpus) > 0 {
-			var own unix.CPUSet
-			if err := unix.SchedGetaffinity(0, &own); err == nil {
-				restore = &own
-			}
-			if err := pin(cpus); err != nil {
-				started <- &setupError{err}
-				return // still locked: the runtime discards the thread
-			}
+		th, err := narrow(cpus, slack)
+		if err != nil {
+			started <- &setupError{err}
+			return // still locked: the runtime discards the thread
 		}
 		if err := cmd.Start(); err != nil {
 			started <- err
-			unlock(restore, len(cpus) > 0)
+			th.restore()
 			return
 		}
 		started <- nil
 		waitExited(cmd.Process.Pid)
 		close(exited)
-		unlock(restore, len(cpus) > 0)
+		th.restore()
 	}()
 	return started, exited
 }
 
-// unlock gives the thread back to the runtime once it has its own mask
-// again (restore). A thread whose mask was narrowed and cannot be restored
-// stays locked, and the runtime discards it when the goroutine ends, so a
+// thread is what narrow changed on the locked thread, to be put back.
+type thread struct {
+	mask   *unix.CPUSet // the mask to restore; nil: unknown
+	pinned bool
+	slack  int // the slack to restore, in ns; 0: unchanged
+}
+
+// narrow pins the calling (locked) thread to cpus and sets its timer slack.
+func narrow(cpus []int, slack time.Duration) (thread, error) {
+	var th thread
+	if len(cpus) > 0 {
+		var own unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &own); err == nil {
+			th.mask = &own
+		}
+		if err := pin(cpus); err != nil {
+			return th, err
+		}
+		th.pinned = true
+	}
+	if slack > 0 {
+		cur, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+		if err != nil {
+			return th, fmt.Errorf("read the timer slack: %w", err)
+		}
+		if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(slack.Nanoseconds()), 0, 0, 0); err != nil {
+			return th, fmt.Errorf("set the timer slack to %v: %w", slack, err)
+		}
+		th.slack = cur
+	}
+	return th, nil
+}
+
+// restore gives the thread back to the runtime once it has its own mask
+// and slack again. A thread whose mask or slack cannot be restored stays
+// locked, and the runtime discards it when the goroutine ends, so a
 // narrowed thread never runs other goroutines. Reusing the thread spares
 // the runtime a thread creation per task.
-func unlock(restore *unix.CPUSet, pinned bool) {
-	if pinned && (restore == nil || unix.SchedSetaffinity(0, restore) != nil) {
+func (th thread) restore() {
+	if th.pinned && (th.mask == nil || unix.SchedSetaffinity(0, th.mask) != nil) {
+		return
+	}
+	if th.slack > 0 && unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(th.slack), 0, 0, 0) != nil {
 		return
 	}
 	runtime.UnlockOSThread()
