@@ -65,8 +65,13 @@ func withTimerSlack(d time.Duration) (was time.Duration, err error) {
 	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(d.Nanoseconds()), 0, 0, 0); err != nil {
 		return 0, fmt.Errorf("set the timer slack to %v: %w", d, err)
 	}
-	env := append(os.Environ(), slackWasEnv+"="+strconv.Itoa(cur))
-	err = syscall.Exec("/proc/self/exe", os.Args, env)
+	// The program's own path, not /proc/self/exe, which would name the
+	// process "exe" (top, pgrep).
+	exe, err := os.Executable()
+	if err == nil {
+		env := append(os.Environ(), slackWasEnv+"="+strconv.Itoa(cur))
+		err = syscall.Exec(exe, os.Args, env)
+	}
 	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(cur), 0, 0, 0)
 	return 0, fmt.Errorf("execute the agent again with timer slack %v: %w", d, err)
 }

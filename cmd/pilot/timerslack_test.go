@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +23,7 @@ type slackReport struct {
 	Was     time.Duration
 	Err     string
 	Left    string           // slackWasEnv as the program sees it
+	Comm    string           // the process's name (top, pgrep)
 	Threads map[string]int64 // tid: timer slack in ns
 }
 
@@ -31,6 +33,8 @@ func slackHelper() {
 	if err != nil {
 		rep.Err = err.Error()
 	}
+	comm, _ := os.ReadFile("/proc/self/comm")
+	rep.Comm = strings.TrimSpace(string(comm))
 	ents, _ := os.ReadDir("/proc/self/task")
 	for _, e := range ents {
 		b, err := os.ReadFile("/proc/" + e.Name() + "/timerslack_ns")
@@ -45,8 +49,8 @@ func slackHelper() {
 
 // The agent re-executes itself so that every thread of the process, the Go
 // runtime's monitor first, sleeps with its timer slack; it keeps the slack
-// it was started with for its tasks, and the variable that carried it over
-// the exec is gone.
+// it was started with for its tasks, the variable that carried it over the
+// exec is gone, and the process keeps its name.
 func TestAgentThreadsSleepWithTimerSlack(t *testing.T) {
 	started, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	if err != nil {
@@ -67,6 +71,9 @@ func TestAgentThreadsSleepWithTimerSlack(t *testing.T) {
 	}
 	if rep.Err != "" || rep.Was != time.Duration(started) || rep.Left != "" {
 		t.Fatalf("withTimerSlack: was %v (want %v), err %q, %s=%q left", rep.Was, time.Duration(started), rep.Err, slackWasEnv, rep.Left)
+	}
+	if want := filepath.Base(os.Args[0]); rep.Comm != want[:min(len(want), 15)] {
+		t.Errorf("the process is named %q after its re-execution, want %q", rep.Comm, want)
 	}
 	if len(rep.Threads) < 2 {
 		t.Fatalf("the helper has %d threads: want the runtime's too", len(rep.Threads))
