@@ -208,7 +208,7 @@ func (e *executor) Running() []ledger.AttemptRef {
 // Drain refuses new work, lets attempts that will finish before deadline
 // run on, and stops the others (they are reported as infra failures, which
 // do not spend their retries). It returns when every attempt is gone or
-// ctx ends.
+// ctx ends, and the scratch cache has put away what it kept for the next.
 func (e *executor) Drain(ctx context.Context, deadline time.Time) {
 	e.mu.Lock()
 	e.draining = true
@@ -230,6 +230,7 @@ func (e *executor) Drain(ctx context.Context, deadline time.Time) {
 		e.mu.Unlock()
 		<-done
 	}
+	e.cache.Close() // no scratch entry left parked beside its seal
 }
 
 func ownerKey(r ledger.AttemptRef) string { return r.Task + "#" + strconv.Itoa(r.Attempt) }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // create makes the entry dir for attempt, holding the lease. The entry is
@@ -27,10 +28,12 @@ func (c *Cache) create(dir, taskID, digest string, attempt int) (*Lease, error) 
 	var path string
 	e, pooled := c.takeEntry()
 	if pooled {
-		path, err = c.refit(e, rec)
+		e, l.recordLen, err = c.refit(e, rec)
+		path = c.path(e)
 	}
 	if !pooled || errors.Is(err, fs.ErrNotExist) { // none, or GC took the pool
-		path, err = c.assemble(rec)
+		path, l.recordLen, err = c.assemble(rec)
+		e = pooledEntry{name: filepath.Base(path)}
 	}
 	if errors.Is(err, errNoPool) {
 		return nil, c.mkdirs(dir)
@@ -50,7 +53,12 @@ func (c *Cache) create(dir, taskID, digest string, attempt int) (*Lease, error) 
 	case err == nil:
 		return l, nil
 	case errors.Is(err, fs.ErrExist): // another attempt made it first
-		if c.returnEntry(pooledEntry{name: filepath.Base(path), attempt: attempt, work: true, out: true}) {
+		e.attempt, e.work, e.out, e.recordLen = attempt, true, true, l.recordLen
+		if e.parked != "" { // its record is this attempt's now
+			e.until, e.since = now.Add(c.cfg.LeaseTTL/2), time.Now()
+		}
+		if c.returnEntry(e) {
+			c.scheduleUnpark()
 			return nil, nil
 		}
 	}
@@ -64,12 +72,21 @@ func (c *Cache) create(dir, taskID, digest string, attempt int) (*Lease, error) 
 // errNoPool: this process has no pool directory to put an entry together in.
 var errNoPool = errors.New("no pool directory")
 
-// refit makes a pooled entry directory the new entry of rec's attempt.
-func (c *Cache) refit(e pooledEntry, rec leaseRecord) (string, error) {
-	path := filepath.Join(c.pool.dir, e.name)
-	fail := func(err error) (string, error) {
+// refit makes a pooled or parked entry directory the new entry of rec's
+// attempt, and returns it as it is then; n is the length of the record it
+// wrote. A parked one that cannot be handed on as it is (another attempt
+// number, or past its time) goes through the pool.
+func (c *Cache) refit(e pooledEntry, rec leaseRecord) (_ pooledEntry, n int, err error) {
+	if e.parked != "" && (e.attempt != rec.Attempt || !c.cfg.Now().Before(e.until)) {
+		var ok bool
+		if e, ok = c.unparkOne(e); !ok {
+			return e, 0, fs.ErrNotExist
+		}
+	}
+	path := c.path(e)
+	fail := func(err error) (pooledEntry, int, error) {
 		_ = c.fs.RemoveAll(path)
-		return "", err
+		return e, 0, err
 	}
 	record := leaseFile(path, rec.Attempt)
 	out := filepath.Join(path, outPrefix+strconv.Itoa(rec.Attempt))
@@ -83,7 +100,7 @@ func (c *Cache) refit(e pooledEntry, rec leaseRecord) (string, error) {
 			}
 		}
 	}
-	if err := c.overwriteRecord(record, rec); err != nil {
+	if n, err = c.overwriteRecord(record, rec, e.recordLen); err != nil {
 		return fail(err)
 	}
 	for _, d := range []struct {
@@ -96,25 +113,26 @@ func (c *Cache) refit(e pooledEntry, rec leaseRecord) (string, error) {
 			}
 		}
 	}
-	return path, nil
+	return e, n, nil
 }
 
-// assemble makes a new entry directory of rec's attempt in the pool.
-func (c *Cache) assemble(rec leaseRecord) (string, error) {
+// assemble makes a new entry directory of rec's attempt in the pool; n is
+// the length of the record it wrote.
+func (c *Cache) assemble(rec leaseRecord) (path string, n int, err error) {
 	path, ok := c.poolName("b-")
 	if !ok {
-		return "", errNoPool
+		return "", 0, errNoPool
 	}
 	if _, err := c.mkdir(path); err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			return "", err
+			return "", 0, err
 		}
 		c.poolGone() // GC took it for abandoned: make it again
 		if path, ok = c.poolName("b-"); !ok {
-			return "", errNoPool
+			return "", 0, errNoPool
 		}
 		if _, err := c.mkdir(path); err != nil {
-			return "", err
+			return "", 0, err
 		}
 	}
 	b, err := recordBytes(rec)
@@ -128,9 +146,9 @@ func (c *Cache) assemble(rec leaseRecord) (string, error) {
 	}
 	if err != nil {
 		_ = c.fs.RemoveAll(path)
-		return "", err
+		return "", 0, err
 	}
-	return path, nil
+	return path, len(b), nil
 }
 
 // mkdirs creates an entry directory and its shard directory as needed;

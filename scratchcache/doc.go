@@ -40,9 +40,12 @@
 // with a value creates one, its manifest, which no pool can recycle since
 // every sealed task keeps its seal. Each process keeps a pool
 // (pool/<host>-<pid>-<token>/) of what seals gave back: above all whole
-// entry directories (lease record, empty work/ and out.<attempt>/), so a
-// miss takes its entry with one rename and its seal gives it back with
-// one. A new entry is put together in the pool and renamed into place
+// entry directories (lease record, empty work/ and out.<attempt>/). A
+// sealed entry's directory is first parked where it is, beside its seal
+// and under its live lease, and the next miss takes it with one rename
+// (the parked entry is renamed to the new digest); one not taken within a
+// second, or at Close, goes into the pool, from where a miss takes it
+// with one rename as well. A new entry is put together in the pool and renamed into place
 // whole, never seen without its lease record. Only what no process can
 // still write to is pooled: the entry of an attempt that made it and
 // sealed (no other attempt ran in it), empty output directories and spent

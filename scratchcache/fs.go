@@ -1,6 +1,7 @@
 package scratchcache
 
 import (
+	"io"
 	"io/fs"
 	"os"
 	"syscall"
@@ -40,15 +41,44 @@ func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) 
 // system calls an open that cost more than the open itself; os.NewFile
 // checks the flags once and leaves the descriptor out of the poller.
 func openFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	fd, err := openRaw(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// openRaw is open(2), close-on-exec, retried on EINTR.
+func openRaw(name string, flag int, perm fs.FileMode) (int, error) {
 	for {
 		fd, err := syscall.Open(name, flag|syscall.O_CLOEXEC, uint32(perm.Perm()))
 		switch {
 		case err == nil:
-			return os.NewFile(uintptr(fd), name), nil
+			return fd, nil
 		case err != syscall.EINTR:
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+			return -1, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
 	}
+}
+
+// Overwrite writes b at the start of the existing file name with open,
+// pwrite and close, and no more (see overwriter).
+func (OSFS) Overwrite(name string, b []byte) error {
+	fd, err := openRaw(name, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	n, err := syscall.Pwrite(fd, b, 0)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	if cerr := syscall.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return &fs.PathError{Op: "write", Path: name, Err: err}
+	}
+	return nil
 }
 func (OSFS) Stat(name string) (fs.FileInfo, error)             { return os.Stat(name) }
 func (OSFS) ReadDir(name string) ([]fs.DirEntry, error)        { return os.ReadDir(name) }

@@ -126,6 +126,10 @@ func (c *countingFS) OpenFile(name string, flag int, perm fs.FileMode) (*os.File
 	}
 	return f, err
 }
+func (c *countingFS) Overwrite(name string, b []byte) error {
+	c.count("overwrite")
+	return c.OSFS.Overwrite(name, b)
+}
 func (c *countingFS) Stat(name string) (fs.FileInfo, error) {
 	c.count("stat")
 	return c.OSFS.Stat(name)

@@ -94,22 +94,23 @@ func (c *Cache) live(rec leaseRecord) bool {
 }
 
 // writeLeaseTemp writes rec to a new temporary file in the lease directory.
-func (c *Cache) writeLeaseTemp(dir string, rec leaseRecord) (string, error) {
-	tmp := filepath.Join(dir, leaseTmp+token())
-	return tmp, c.writeRecord(tmp, rec)
+func (c *Cache) writeLeaseTemp(dir string, rec leaseRecord) (tmp string, n int, err error) {
+	tmp = filepath.Join(dir, leaseTmp+token())
+	n, err = c.writeRecord(tmp, rec)
+	return tmp, n, err
 }
 
 // writeRecord writes rec to path, which no one else knows yet: a spent
 // record from the pool renamed there and overwritten, or a new file.
-func (c *Cache) writeRecord(path string, rec leaseRecord) error {
+func (c *Cache) writeRecord(path string, rec leaseRecord) (int, error) {
 	if c.takeFile(path) {
-		return c.overwriteRecord(path, rec)
+		return c.overwriteRecord(path, rec, 0)
 	}
 	b, err := recordBytes(rec)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return c.writeNew(path, b, 0o644)
+	return len(b), c.writeNew(path, b, 0o644)
 }
 
 func recordBytes(rec leaseRecord) ([]byte, error) { return json.Marshal(rec) }
@@ -118,31 +119,52 @@ func recordBytes(rec leaseRecord) ([]byte, error) { return json.Marshal(rec) }
 // else knows: in place, padded with spaces (JSON allows them) to the old
 // record's length. Truncating to zero and writing again makes ext4 flush
 // the file at close (auto_da_alloc), which cost more than all the rest of
-// a miss.
-func (c *Cache) overwriteRecord(path string, rec leaseRecord) error {
+// a miss. oldLen is the old record's length when the caller knows it (a
+// record of its own); 0 makes it look. It returns the length written.
+func (c *Cache) overwriteRecord(path string, rec leaseRecord, oldLen int) (int, error) {
 	b, err := recordBytes(rec)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if oldLen == 0 {
+		fi, err := c.fs.Stat(path)
+		if err != nil {
+			return 0, infraErr("open", path, err)
+		}
+		oldLen = int(fi.Size())
+	}
+	if oldLen > len(b) {
+		b = append(b, bytes.Repeat([]byte{' '}, oldLen-len(b))...)
+	}
+	if err := c.overwrite(path, b); err != nil {
+		_ = c.fs.Remove(path)
+		return 0, infraErr("write", path, err)
+	}
+	return len(b), nil
+}
+
+// overwrite writes b at the start of the existing file path: with
+// three system calls where the FS can (OSFS), else through OpenFile.
+func (c *Cache) overwrite(path string, b []byte) error {
+	if o, ok := c.fs.(overwriter); ok {
+		return o.Overwrite(path, b)
 	}
 	f, err := c.fs.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
-		return infraErr("open", path, err)
+		return err
 	}
-	fi, err := f.Stat()
-	if err == nil && fi.Size() > int64(len(b)) {
-		b = append(b, bytes.Repeat([]byte{' '}, int(fi.Size())-len(b))...)
-	}
-	if err == nil {
-		_, err = f.Write(b)
-	}
+	_, err = f.Write(b)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		_ = c.fs.Remove(path)
-		return infraErr("write", path, err)
-	}
-	return nil
+	return err
+}
+
+// overwriter is an FS that can write over the start of a file without an
+// *os.File (OSFS: os.NewFile checks the descriptor's flags and Stat sizes
+// it, two system calls more than the open, the write and the close).
+type overwriter interface {
+	Overwrite(name string, b []byte) error
 }
 
 // writeNew creates the file path with b in it.
@@ -173,6 +195,9 @@ type Lease struct {
 	owner    string
 	acquired time.Time
 	renewed  time.Time // by this process's clock: the last record it wrote
+	// recordLen is the length of the last record it wrote, so that a
+	// record written over it in place needs no look at its size.
+	recordLen int
 
 	// Quarantined is set when Open found a sealed entry that failed
 	// verification and moved it there; the agent logs it as a warning
@@ -219,10 +244,11 @@ func (c *Cache) acquire(dir, taskID, digest string, attempt int) (*Lease, error)
 	now := c.cfg.Now().UTC()
 	l := &Lease{c: c, dir: dir, digest: digest, task: taskID, attempt: attempt, owner: c.owner + ":" + token(), acquired: now, renewed: now}
 	rec := leaseRecord{Task: taskID, Attempt: attempt, Owner: l.owner, Acquired: now, Renewed: now}
-	tmp, err := c.writeLeaseTemp(dir, rec)
+	tmp, n, err := c.writeLeaseTemp(dir, rec)
 	if err != nil {
 		return nil, err
 	}
+	l.recordLen = n
 	path := leaseFile(dir, attempt)
 	err = c.fs.Link(tmp, path)
 	_ = c.fs.Remove(tmp)
@@ -332,7 +358,7 @@ func (l *Lease) Renew() error {
 		return err
 	}
 	rec := leaseRecord{Task: l.task, Attempt: l.attempt, Owner: l.owner, Acquired: l.acquired, Renewed: l.c.cfg.Now().UTC()}
-	tmp, err := l.c.writeLeaseTemp(l.dir, rec)
+	tmp, n, err := l.c.writeLeaseTemp(l.dir, rec)
 	if err != nil {
 		return err
 	}
@@ -341,7 +367,7 @@ func (l *Lease) Renew() error {
 		_ = l.c.fs.Remove(tmp)
 		return infraErr("renew lease", path, err)
 	}
-	l.renewed = rec.Renewed
+	l.renewed, l.recordLen = rec.Renewed, n
 	return nil
 }
 
@@ -410,7 +436,7 @@ func (l *Lease) Release() error {
 	// older attempts. No new file: a full disk is a common reason to
 	// release.
 	rec.Released = true
-	if err := c.overwriteRecord(path, rec); err != nil {
+	if _, err := c.overwriteRecord(path, rec, l.recordLen); err != nil {
 		c.log.Warn("scratch cache: cannot mark a lease released; it was removed", "digest", l.digest, "attempt", l.attempt, "err", err)
 	}
 	return nil

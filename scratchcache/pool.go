@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // The pool holds what sealed entries gave back, to be renamed into new
@@ -13,7 +14,8 @@ import (
 // than a rename, and freeing one slows every later creation for minutes
 // (ext4 without a journal skips recently freed inodes). Most of all it
 // holds whole entry directories, so a miss takes its entry with one rename
-// and gives it back with one. Only what no process can still write to
+// (most never come here: a sealed entry's directory is parked first, and
+// the next miss takes it from there, see park.go). Only what no process can still write to
 // goes in: the entry directory of an entry whose only attempt sealed (no
 // other attempt ever ran in its work/; its task is gone) with its empty
 // work/, its empty out.<attempt>/ when the manifest alone is the seal, and
@@ -28,17 +30,30 @@ type pool struct {
 	made    bool // dir exists
 	n       int  // names given out
 	entries []pooledEntry
-	dirs    []string // empty directories
-	files   []string // spent lease records (any content)
+	dirs    []string    // empty directories
+	files   []string    // spent lease records (any content)
+	unpark  *time.Timer // moves idle parked entries into the pool
 }
 
-// pooledEntry is an entry directory in the pool: lease.<attempt>, and
-// work/ and out.<attempt>/ (both empty) where says so.
+// pooledEntry is an entry directory in the pool, or parked (see park.go):
+// lease.<attempt>, and work/ and out.<attempt>/ (both empty) where says so.
 type pooledEntry struct {
-	name    string
-	attempt int
-	work    bool
-	out     bool
+	name      string // in the pool directory
+	parked    string // or the sealed entry's directory where it is parked
+	until     time.Time
+	since     time.Time // parked: it may be handed on until, by the cache's clock; parked since
+	attempt   int
+	work      bool
+	out       bool
+	recordLen int // the length of its record, 0 if unknown
+}
+
+// path is where the entry directory e lies.
+func (c *Cache) path(e pooledEntry) string {
+	if e.parked != "" {
+		return e.parked
+	}
+	return filepath.Join(c.pool.dir, e.name)
 }
 
 // poolMax bounds each kind of part a process keeps: one is given back per
@@ -64,10 +79,11 @@ func (c *Cache) poolName(prefix string) (path string, ok bool) {
 	return filepath.Join(p.dir, prefix+strconv.Itoa(p.n)), true
 }
 
-// movePooled renames src into the pool as dst. If the pool directory is
-// gone (GC took it for abandoned), the next name makes it again.
+// movePooled renames src into the pool as dst, a new name (no look at dst
+// first, as os.Rename makes). If the pool directory is gone (GC took it
+// for abandoned), the next name makes it again.
 func (c *Cache) movePooled(src, dst string) error {
-	err := c.fs.Rename(src, dst)
+	err := c.renameNoReplace(src, dst)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := c.fs.Stat(c.pool.dir); serr != nil {
 			c.poolGone()
@@ -83,7 +99,13 @@ func (c *Cache) poolGone() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.made = false
-	p.entries, p.dirs, p.files = nil, nil, nil
+	parked := p.entries[:0]
+	for _, e := range p.entries {
+		if e.parked != "" {
+			parked = append(parked, e)
+		}
+	}
+	p.entries, p.dirs, p.files = parked, nil, nil
 }
 
 func popLast[T any](mu *sync.Mutex, list *[]T) (item T, ok bool) {
@@ -123,19 +145,6 @@ func (c *Cache) takeEntry() (pooledEntry, bool) {
 // returnEntry notes an entry directory that is (still) in the pool.
 func (c *Cache) returnEntry(e pooledEntry) bool {
 	return pushIfRoom(&c.pool.mu, &c.pool.entries, e)
-}
-
-// putEntry moves an entry directory into the pool.
-func (c *Cache) putEntry(dir string, e pooledEntry) bool {
-	if !hasRoom(&c.pool.mu, &c.pool.entries) {
-		return false
-	}
-	path, ok := c.poolName("b-")
-	if !ok || c.movePooled(dir, path) != nil {
-		return false
-	}
-	e.name = filepath.Base(path)
-	return c.returnEntry(e) // full meanwhile: it stays, unknown, until GC
 }
 
 // takeDir renames a pooled empty directory to dst, which must not exist;

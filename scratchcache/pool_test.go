@@ -53,6 +53,7 @@ func TestPooledEntryComesBackClean(t *testing.T) {
 	if _, err := la.Seal(context.Background(), []byte(`"a"`)); err != nil {
 		t.Fatal(err)
 	}
+	c.Close() // the entry is parked beside its seal until then
 	if _, err := os.Stat(c.entryDir(a)); !os.IsNotExist(err) {
 		t.Fatalf("the entry directory of a sealed entry was not given back: %v", err)
 	}
@@ -197,11 +198,13 @@ func TestPoolTakenByGCIsMadeAgain(t *testing.T) {
 		}
 	}
 	seal("before")
+	c.Close() // into the pool: the entry is parked until then
 	if err := os.RemoveAll(c.pool.dir); err != nil {
 		t.Fatal(err)
 	}
 	seal("after") // takes the pooled entry that is gone
-	seal("again") // takes the one "after" gave back to the new pool
+	seal("again") // takes the one "after" gave back
+	c.Close()
 	if ents, err := os.ReadDir(c.pool.dir); err != nil || len(ents) != 1 {
 		t.Fatalf("the new pool holds %v (%v), want one entry", ents, err)
 	}

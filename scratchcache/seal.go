@@ -403,8 +403,9 @@ func (l *Lease) publish(b built) ([]string, error) {
 // alone: the seal is the manifest alone, and OutDir is left empty.
 //
 // Nothing is removed that could be reused. The entry directory of an entry
-// this attempt made, holding nothing of another attempt, goes to the pool
-// whole: the seal beside it is all a hit needs. Otherwise an empty OutDir
+// this attempt made, holding nothing of another attempt, is parked for the
+// next new entry (see park.go), whole: the seal beside it is all a hit
+// needs. Otherwise an empty OutDir
 // and the lease record go to the pool, and an empty work/ stays (an older
 // attempt may still run in it). A work/ with checkpoints or logs goes.
 func (l *Lease) finish(s *Sealed, names []string, alone bool) *Sealed {
@@ -419,7 +420,7 @@ func (l *Lease) finish(s *Sealed, names []string, alone bool) *Sealed {
 		c.removeScratch(l.digest, l.WorkDir())
 	}
 	if published && l.created && l.onlyOwn(names) &&
-		c.putEntry(l.dir, pooledEntry{attempt: l.attempt, work: workEmpty, out: alone}) {
+		c.park(l.dir, pooledEntry{attempt: l.attempt, work: workEmpty, out: alone, recordLen: l.recordLen}, l.renewed) {
 		return s
 	}
 	switch {

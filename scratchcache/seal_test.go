@@ -179,6 +179,7 @@ func TestSealDropsCheckpointsAndRecyclesTheLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Close() // the entry is parked beside its seal until then
 	if _, err := os.Stat(l.WorkDir()); !os.IsNotExist(err) {
 		t.Fatalf("work/ with a checkpoint outlived the seal: %v", err)
 	}
@@ -369,6 +370,7 @@ func TestListCostPerSealedEntry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	c.Close() // parked entries hold live leases until then
 	counter.reset()
 	infos, err := c.List(context.Background())
 	if err != nil || len(infos) != n {

@@ -357,6 +357,7 @@ func TestListAndGCOverSilentSeals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	c.Close() // parked entries hold live leases until then
 	infos, err := c.List(ctx)
 	if err != nil || len(infos) != 5 {
 		t.Fatalf("list: %+v %v", infos, err)
