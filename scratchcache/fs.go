@@ -61,6 +61,38 @@ func openRaw(name string, flag int, perm fs.FileMode) (int, error) {
 	}
 }
 
+// IsEmptyDir says whether the directory name holds nothing, with open,
+// getdents and close only (os.ReadDir allocates a file, a buffer and an
+// entry per name, and sorts them).
+func (OSFS) IsEmptyDir(name string) (bool, error) {
+	fd, err := openRaw(name, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return false, err
+	}
+	defer syscall.Close(fd)
+	var buf [4096]byte
+	for {
+		n, err := syscall.Getdents(fd, buf[:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return false, &fs.PathError{Op: "readdirent", Path: name, Err: err}
+		case n <= 0:
+			return true, nil
+		}
+		if _, found, _ := syscall.ParseDirent(buf[:n], 1, nil); found > 0 {
+			return false, nil // a name other than . and ..
+		}
+	}
+}
+
+// emptier is an FS that can tell an empty directory without listing it
+// (OSFS).
+type emptier interface {
+	IsEmptyDir(name string) (bool, error)
+}
+
 // Overwrite writes b at the start of the existing file name with open,
 // pwrite and close, and no more (see overwriter).
 func (OSFS) Overwrite(name string, b []byte) error {

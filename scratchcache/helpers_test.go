@@ -138,6 +138,10 @@ func (c *countingFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	c.count("readdir")
 	return c.OSFS.ReadDir(name)
 }
+func (c *countingFS) IsEmptyDir(name string) (bool, error) {
+	c.count("readdir")
+	return c.OSFS.IsEmptyDir(name)
+}
 func (c *countingFS) Mkdir(name string, perm fs.FileMode) error {
 	c.count("mkdir")
 	err := c.OSFS.Mkdir(name, perm)

@@ -2,10 +2,12 @@ package scratchcache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"pgregory.net/rapid"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -360,4 +362,49 @@ func TestSealChecksTheFencePastHalfATTL(t *testing.T) {
 	if hit := mustHit(t, nodeA, "mol-9", d, 3); hit.Attempt != 2 {
 		t.Fatalf("hit sealed by attempt %d, want 2", hit.Attempt)
 	}
+}
+
+// A lease record encodes byte for byte as encoding/json encodes it, and
+// reads back whole: plain and odd host names, released or not, zero and
+// far times.
+func TestRecordBytesAreJSON(t *testing.T) {
+	at := time.Date(2026, 11, 29, 8, 0, 0, 123456789, time.UTC)
+	for _, rec := range []leaseRecord{
+		{Task: "t-1.a_b", Attempt: 1, Owner: "node17:4242:00ff00ff00ff00ff", Acquired: at, Renewed: at.Add(time.Minute)},
+		{Task: "x", Attempt: 1234567, Owner: `h<o>s&t"\` + "\u00e9\x01:1:2", Acquired: at.In(time.FixedZone("X", 3600)), Renewed: at, Released: true},
+		{},
+	} {
+		want, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := recordBytes(rec)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("recordBytes(%+v) = %s, %v; encoding/json gives %s", rec, got, err, want)
+		}
+		var back leaseRecord
+		if err := json.Unmarshal(got, &back); err != nil || back.Owner != rec.Owner || !back.Renewed.Equal(rec.Renewed) {
+			t.Fatalf("read back %+v, %v", back, err)
+		}
+	}
+	if _, err := recordBytes(leaseRecord{Renewed: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
+		t.Fatal("a year past 9999 encoded; encoding/json refuses it")
+	}
+}
+
+// Any owner and task string encodes as encoding/json encodes it.
+func TestRecordBytesAreJSONForAnyString(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		rec := leaseRecord{
+			Task:     rapid.String().Draw(rt, "task"),
+			Attempt:  rapid.IntRange(0, 1<<30).Draw(rt, "attempt"),
+			Owner:    rapid.String().Draw(rt, "owner"),
+			Acquired: time.Unix(rapid.Int64Range(0, 1<<34).Draw(rt, "s"), rapid.Int64Range(0, 999999999).Draw(rt, "ns")).UTC(),
+			Released: rapid.Bool().Draw(rt, "released"),
+		}
+		want, _ := json.Marshal(rec)
+		if got, err := recordBytes(rec); err != nil || string(got) != string(want) {
+			rt.Fatalf("recordBytes = %s, %v; encoding/json gives %s", got, err, want)
+		}
+	})
 }

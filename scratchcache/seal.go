@@ -249,6 +249,9 @@ func (l *Lease) removeManifest() {
 // must be content the entry owns; so is a file named like the manifest,
 // which the seal writes beside them.
 func (l *Lease) outputNames() (names []string, alone bool, err error) {
+	if empty, err := l.c.isEmptyDir(l.OutDir()); err == nil && empty {
+		return nil, true, nil // most tasks keep no file
+	}
 	var walk func(rel string) error
 	walk = func(rel string) error {
 		dir := filepath.Join(l.OutDir(), filepath.FromSlash(rel))
@@ -414,8 +417,8 @@ func (l *Lease) finish(s *Sealed, names []string, alone bool) *Sealed {
 	defer l.mu.Unlock()
 	l.done = true
 	published := names != nil
-	ents, err := c.fs.ReadDir(l.WorkDir())
-	workEmpty := err == nil && len(ents) == 0
+	workEmpty, err := c.isEmptyDir(l.WorkDir())
+	workEmpty = err == nil && workEmpty
 	if !workEmpty {
 		c.removeScratch(l.digest, l.WorkDir())
 	}
@@ -448,6 +451,15 @@ func (l *Lease) onlyOwn(names []string) bool {
 		}
 	}
 	return true
+}
+
+// isEmptyDir says whether the directory dir holds nothing.
+func (c *Cache) isEmptyDir(dir string) (bool, error) {
+	if e, ok := c.fs.(emptier); ok {
+		return e.IsEmptyDir(dir)
+	}
+	ents, err := c.fs.ReadDir(dir)
+	return len(ents) == 0, err
 }
 
 // removeScratch removes a directory of an entry that is done with it.
