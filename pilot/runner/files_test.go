@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // A stream the task writes to gets its file; a silent one gets none, and
@@ -75,5 +77,24 @@ func TestLongStreamsArriveWhole(t *testing.T) {
 				t.Fatalf("%s: line %d is %q, want %q", name, i, l, want)
 			}
 		}
+	}
+}
+
+// A process that left the task's group and still holds its stdout does not
+// hold the attempt: once the task has exited the copies get Grace, then
+// the runner closes its ends, keeping what came before.
+func TestEscapedWriterDoesNotHoldTheAttempt(t *testing.T) {
+	r := req(t, "escaped", sh(`echo before; setsid sh -c 'echo $$ > escaped.pid; exec sleep 300' & while [ ! -s escaped.pid ]; do sleep 0.01; done; exit 0`))
+	r.Grace = 100 * time.Millisecond
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(filepath.Join(r.Workdir, "escaped.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	o := Run(context.Background(), r)
+	if o.Class != OK || o.StdoutTail != "before\n" {
+		t.Fatalf("got %v/%q (stdout %q): %v", o.Class, o.Reason, o.StdoutTail, o.Err)
 	}
 }
