@@ -306,14 +306,11 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint6
 	if lease.Quarantined != "" {
 		e.log.Warn("a sealed cache entry failed verification: quarantined, recomputing", "task", ref.Task, "quarantine", lease.Quarantined)
 	}
-	keepCtx, stopKeep := context.WithCancel(ctx)
 	runCtx, stopRun := context.WithCancelCause(ctx)
 	defer stopRun(nil)
-	go func() {
-		if err := lease.Keep(keepCtx); err != nil {
-			stopRun(fmt.Errorf("scratch cache lease lost: %w", err))
-		}
-	}()
+	stopKeep := lease.KeepLazily(ctx, func(err error) {
+		stopRun(fmt.Errorf("scratch cache lease lost: %w", err))
+	})
 	rec.Cores, rec.CPUs, rec.Start = alloc.IDs, alloc.CPUs, time.Now()
 	started := coordinator.Report{Kind: coordinator.ReportStarted, Task: ref.Task, Attempt: ref.Attempt}
 	first := ref.Attempt == 1

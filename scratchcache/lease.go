@@ -428,16 +428,42 @@ var errLeaseDone = errors.New("the lease was already released or sealed")
 // by a newer attempt (ErrFenced), or not renewed for a whole LeaseTTL
 // because the filesystem failed. Run it in a goroutine beside the task and
 // Seal; stop the task when it returns an error.
-func (l *Lease) Keep(ctx context.Context) error {
+func (l *Lease) Keep(ctx context.Context) error { return l.keep(ctx, true) }
+
+// KeepLazily is Keep beside the task on a goroutine that starts only when
+// the first renewal is due (LeaseTTL/3 after the lease was taken), so a
+// short task costs a timer, not a goroutine and its wake-up. lost gets
+// Keep's error, if any; stop ends it (call it before Seal or Release).
+func (l *Lease) KeepLazily(ctx context.Context, lost func(error)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	t := time.AfterFunc(l.c.cfg.LeaseTTL/3, func() {
+		if err := l.keep(ctx, false); err != nil {
+			lost(err)
+		}
+	})
+	return func() {
+		t.Stop()
+		cancel()
+	}
+}
+
+// keep is Keep; wait: wait LeaseTTL/3 before the first renewal too.
+func (l *Lease) keep(ctx context.Context, wait bool) error {
 	ttl := l.c.cfg.LeaseTTL
 	tick := time.NewTicker(ttl / 3)
 	defer tick.Stop()
-	lastOK := l.c.cfg.Now()
-	for {
-		select {
-		case <-ctx.Done():
+	l.mu.Lock()
+	lastOK := l.renewed
+	l.mu.Unlock()
+	for ; ; wait = true {
+		if wait {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		} else if ctx.Err() != nil {
 			return nil
-		case <-tick.C:
 		}
 		err := l.Renew()
 		switch {

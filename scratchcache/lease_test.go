@@ -408,3 +408,50 @@ func TestRecordBytesAreJSONForAnyString(t *testing.T) {
 		}
 	})
 }
+
+// KeepLazily renews like Keep once the first renewal is due, stops when
+// told, and reports a lease lost to a newer attempt.
+func TestKeepLazily(t *testing.T) {
+	root := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{Root: root, Logger: quietLogger(), LeaseTTL: time.Minute}
+		nodeA, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodeB, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := specDigest("lazy")
+		_, l1, err := nodeA.Open("lazy", d, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost := make(chan error, 1)
+		stop := l1.KeepLazily(t.Context(), func(err error) { lost <- err })
+		time.Sleep(10 * time.Minute) // fake time: renewed every 20s
+		if _, _, err := nodeB.Open("lazy", d, 2); !errors.Is(err, ErrHeld) {
+			t.Fatalf("a lease kept lazily was taken over after 10 minutes: %v", err)
+		}
+		stop()
+		time.Sleep(2 * time.Minute)
+		_, l2, err := nodeB.Open("lazy", d, 2)
+		if err != nil {
+			t.Fatalf("a lease no longer kept was not taken over: %v", err)
+		}
+		stop = l1.KeepLazily(t.Context(), func(err error) { lost <- err })
+		defer stop()
+		if err := <-lost; !errors.Is(err, ErrFenced) {
+			t.Fatalf("the fenced attempt's lease: want ErrFenced, got %v", err)
+		}
+		select {
+		case err := <-lost:
+			t.Fatalf("the first KeepLazily reported %v after its stop", err)
+		default:
+		}
+		if err := l2.Release(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
