@@ -104,6 +104,9 @@ type Leader struct {
 	log  *slog.Logger
 	// kickPlace and kickUpstream start a round of each loop now.
 	kickPlace, kickUpstream chan struct{}
+	// pending is place's buffer of queued tasks, reused round after round;
+	// only the placement loop touches it.
+	pending []sched.Task
 
 	mu        sync.Mutex
 	estimator *sched.Estimator

@@ -32,37 +32,32 @@ const (
 // first plan (on idle cores) left waiting, on the room the nodes' backlogs
 // still have once it is at least a quarter of them, leaving out
 // unreachable nodes. It is called with l.mu held
-// (the estimator) and returns the placements.
+// (the estimator) and returns the placements. It filters pending in
+// place: the caller is done with it.
 func (l *Leader) placeBacklogs(v ledger.View, view sched.View, nodes []ledger.Node, unreachable map[string]bool, pending []sched.Task, first sched.Plan) []sched.Placement {
-	skip := make(map[string]bool, len(first.Placements)+len(first.Unschedulable))
+	skip := make(map[string]bool, len(first.Unschedulable))
 	for _, u := range first.Unschedulable {
 		skip[u.Task] = true
 	}
-	byID := make(map[string]sched.Task, len(pending))
-	for _, t := range pending {
-		byID[t.ID] = t
+	placedOn := make(map[string]string, len(first.Placements))
+	for _, p := range first.Placements {
+		placedOn[p.Task] = p.Node
 	}
 	usedCores := map[string]int{}
 	usedMem := map[string]int64{}
-	for _, p := range first.Placements {
-		skip[p.Task] = true
-		usedCores[p.Node] += byID[p.Task].Cores
-		usedMem[p.Node] += byID[p.Task].MemMB
-	}
-	var short []sched.Task
-	estOf := map[string]time.Duration{}
+	short := pending[:0]
 	longest, narrowest := time.Millisecond, 0
 	for _, t := range pending {
+		if node, ok := placedOn[t.ID]; ok {
+			usedCores[node] += t.Cores
+			usedMem[node] += t.MemMB
+			continue
+		}
 		if skip[t.ID] {
 			continue
 		}
-		est, known := t.Est, t.Est > 0
-		if !known {
-			est, known = l.estimator.Estimate(t.Key)
-		}
-		if known && est <= backlogMaxEst {
+		if est, ok := l.backlogEst(t); ok {
 			short = append(short, t)
-			estOf[t.ID] = est
 			longest = max(longest, est)
 			if narrowest == 0 || t.Cores < narrowest {
 				narrowest = t.Cores
@@ -119,9 +114,11 @@ func (l *Leader) placeBacklogs(v ledger.View, view sched.View, nodes []ledger.No
 	// widest first, and backlogs of nothing but wide tasks leave a core
 	// that one frees with nothing to run.
 	fits := short[:0]
+	estOf := map[string]time.Duration{}
 	for _, t := range short {
 		if t.Cores <= smallest && t.Cores <= total {
 			fits = append(fits, t)
+			estOf[t.ID], _ = l.backlogEst(t)
 			total -= t.Cores
 		}
 	}
@@ -133,6 +130,17 @@ func (l *Leader) placeBacklogs(v ledger.View, view sched.View, nodes []ledger.No
 	// long task after the rest (Place orders needs to the second only).
 	slices.SortStableFunc(more, func(a, b sched.Placement) int { return cmp.Compare(estOf[b.Task], estOf[a.Task]) })
 	return more
+}
+
+// backlogEst is a task's expected runtime (its est_s, else the learned
+// one) when it is short enough for a backlog. It is called with l.mu held
+// (the estimator).
+func (l *Leader) backlogEst(t sched.Task) (time.Duration, bool) {
+	est, known := t.Est, t.Est > 0
+	if !known {
+		est, known = l.estimator.Estimate(t.Key)
+	}
+	return est, known && est <= backlogMaxEst
 }
 
 // narrowRefill is the room for one of the narrowest short tasks (narrow

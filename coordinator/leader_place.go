@@ -22,15 +22,15 @@ const dispatchTimeout = 15 * time.Second
 // and sends the committed assignments to their nodes.
 func (l *Leader) place(ctx context.Context) error {
 	v := l.node.Ledger().View()
-	// The queued tasks as the scheduler sees them, and their attempts
-	// (walked, not copied: a round runs on every report).
-	var pending []sched.Task
-	attempt := map[string]int{}
+	// The queued tasks as the scheduler sees them, walked (not copied) into
+	// the last round's buffer: a round runs on every report. Attempts are
+	// looked up below, for the few tasks the plan names.
+	pending := l.pending[:0]
 	v.WalkQueued(func(t *ledger.Task) bool {
 		pending = append(pending, schedTask(t))
-		attempt[t.Spec.ID] = t.Attempt
 		return len(pending) >= maxPlan
 	})
+	l.pending = pending
 	if len(pending) == 0 {
 		l.setWaiting(nil)
 		l.mu.Lock()
@@ -60,6 +60,7 @@ func (l *Leader) place(ctx context.Context) error {
 	setBusyUntil(v, view.Nodes, l.estimator, l.cfg.Now())
 	plan := sched.Place(view, pending, l.cfg.Now(), l.cfg.Sched)
 	l.held = plan.Reservations // a reservation holds across plans
+	// placeBacklogs filters pending in place: nothing reads it after.
 	more := l.placeBacklogs(v, view, nodes, unreachable, pending, plan)
 	l.backlogging = len(more) > 0
 	l.walltimeCores = plan.Unfit()
@@ -75,8 +76,9 @@ func (l *Leader) place(ctx context.Context) error {
 	if len(plan.Unschedulable) > 0 && len(nodes) > 0 {
 		fail := ledger.Fail{At: l.now()}
 		for _, u := range plan.Unschedulable {
+			t, _ := v.Task(u.Task)
 			fail.Items = append(fail.Items, ledger.Failure{
-				Task: u.Task, Attempt: attempt[u.Task], Class: ledger.FailFatal,
+				Task: u.Task, Attempt: t.Attempt, Class: ledger.FailFatal,
 				Error: fmt.Sprintf("unschedulable: %s", u.Detail),
 			})
 		}
@@ -89,7 +91,8 @@ func (l *Leader) place(ctx context.Context) error {
 	}
 	assign := ledger.Assign{At: l.now(), Items: make([]ledger.Assignment, len(plan.Placements))}
 	for i, p := range plan.Placements {
-		assign.Items[i] = ledger.Assignment{Task: p.Task, Node: p.Node, Attempt: attempt[p.Task] + 1}
+		t, _ := v.Task(p.Task)
+		assign.Items[i] = ledger.Assignment{Task: p.Task, Node: p.Node, Attempt: t.Attempt + 1}
 	}
 	out, err := l.propose(ctx, assign)
 	if err != nil {
@@ -99,7 +102,7 @@ func (l *Leader) place(ctx context.Context) error {
 	for _, r := range out.Refused {
 		refused[r.Task] = true
 	}
-	var committed []ledger.Task
+	committed := make([]ledger.Task, 0, len(assign.Items))
 	v = l.node.Ledger().View()
 	for _, a := range assign.Items {
 		if refused[a.Task] {

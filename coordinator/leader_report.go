@@ -39,9 +39,15 @@ func (l *Leader) Report(ctx context.Context, reports []Report) error {
 		return nil
 	}
 	at := l.now()
-	var started ledger.Started
-	var complete ledger.Complete
-	var fail ledger.Fail
+	var n [ReportFailed + 1]int // reports of each kind, to size the commands
+	for _, r := range reports {
+		if r.Kind <= ReportFailed {
+			n[r.Kind]++
+		}
+	}
+	started := ledger.Started{Items: make([]ledger.AttemptRef, 0, n[ReportStarted])}
+	complete := ledger.Complete{Items: make([]ledger.Completion, 0, n[ReportCompleted])}
+	fail := ledger.Fail{Items: make([]ledger.Failure, 0, n[ReportFailed])}
 	for _, r := range reports {
 		switch r.Kind {
 		case ReportStarted:
@@ -55,7 +61,7 @@ func (l *Leader) Report(ctx context.Context, reports []Report) error {
 			return fmt.Errorf("report for task %s: unknown kind %d", r.Task, r.Kind)
 		}
 	}
-	var batch ledger.Batch
+	batch := ledger.Batch{Cmds: make([]ledger.Command, 0, 3)}
 	if len(started.Items) > 0 {
 		started.At = at
 		batch.Cmds = append(batch.Cmds, started)

@@ -122,19 +122,9 @@ func (l *Leader) release(leased []upstream.Leased) {
 // dies between the two steps only makes its successor send it again.
 func (l *Leader) ack(ctx context.Context) error {
 	v := l.node.Ledger().View()
-	var results []task.Result
-	var ids []string
-	for _, s := range []ledger.State{ledger.Done, ledger.Failed} {
-		v.Walk(s, func(t *ledger.Task) bool {
-			if len(results) == ackChunk {
-				return true
-			}
-			results = append(results, *t.Result)
-			ids = append(ids, t.Spec.ID)
-			return false
-		})
-	}
-	if len(results) == 0 {
+	c := v.Counts()
+	n := min(c.Done+c.Failed, ackChunk) // the results this round may write
+	if n == 0 {
 		return nil
 	}
 	// Write results in batches: each write costs upstream a durable
@@ -142,12 +132,25 @@ func (l *Leader) ack(ctx context.Context) error {
 	// Interval in the ledger (it is committed there already), and none
 	// once no other task is live: the last results of a campaign are
 	// written at once (a run ended up to an Interval late).
-	c := v.Counts()
 	l.mu.Lock()
-	early := len(results) < ackChunk/8 && l.cfg.Now().Sub(l.ackedAt) < l.cfg.Interval && c.Queued+c.Assigned+c.Running > 0
+	early := n < ackChunk/8 && l.cfg.Now().Sub(l.ackedAt) < l.cfg.Interval && c.Queued+c.Assigned+c.Running > 0
 	l.mu.Unlock()
 	if early || !l.upstreamReady() {
 		return nil
+	}
+	// Copied only now they go: a round runs on every report, and most
+	// rounds wait for more results.
+	results := make([]task.Result, 0, n)
+	ids := make([]string, 0, n)
+	for _, s := range []ledger.State{ledger.Done, ledger.Failed} {
+		v.Walk(s, func(t *ledger.Task) bool {
+			if len(results) == n {
+				return true
+			}
+			results = append(results, *t.Result)
+			ids = append(ids, t.Spec.ID)
+			return false
+		})
 	}
 	rep, err := l.cfg.Queue.Complete(ctx, l.cfg.Cluster, results)
 	if l.upstreamAnswered(err) != nil {

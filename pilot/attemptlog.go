@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/pilot-hpc/pilot/coordinator"
+	"github.com/pilot-hpc/pilot/internal/jsonappend"
 )
 
 // attemptRecord is one line of a node's attempt log: what ran where, on
@@ -58,6 +60,7 @@ type attemptLog struct {
 	mu     sync.Mutex
 	f      *os.File
 	starts *os.File
+	buf    []byte // the last line's array, for the next one
 	log    *slog.Logger
 }
 
@@ -78,23 +81,83 @@ func (l *attemptLog) write(rec attemptRecord) {
 	if l == nil {
 		return
 	}
-	l.append(l.f, rec)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, err := rec.appendJSON(l.buf[:0])
+	if err != nil {
+		b, _ = json.Marshal(rec) // it fails too: the line is empty, as it always was
+	}
+	l.appendLine(l.f, b)
 }
 
 func (l *attemptLog) started(rec startRecord) {
 	if l == nil {
 		return
 	}
-	l.append(l.starts, rec)
-}
-
-func (l *attemptLog) append(f *os.File, rec any) {
-	b, _ := json.Marshal(rec)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, err := f.Write(append(b, '\n')); err != nil {
+	b, err := rec.appendJSON(l.buf[:0])
+	if err != nil {
+		b, _ = json.Marshal(rec) // it fails too: the line is empty, as it always was
+	}
+	l.appendLine(l.starts, b)
+}
+
+// appendLine writes b and a newline to f with one write, so that a line
+// is whole or missing after a crash, and keeps the array for the next
+// line. l.mu is held.
+func (l *attemptLog) appendLine(f *os.File, b []byte) {
+	l.buf = append(b, '\n')
+	if _, err := f.Write(l.buf); err != nil {
 		l.log.Warn("attempt log", "file", f.Name(), "err", err)
 	}
+}
+
+// appendJSON appends the record as json.Marshal encodes it (without its
+// reflection: a line per task), or fails where json.Marshal fails (a time
+// RFC 3339 cannot say). The checker reads these lines;
+// TestAttemptLogJSON and FuzzAttemptLogJSON hold the two equal.
+func (r *attemptRecord) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"task":`...)
+	b = jsonappend.String(b, r.Task)
+	b = append(b, `,"attempt":`...)
+	b = strconv.AppendInt(b, int64(r.Attempt), 10)
+	b = append(b, `,"node":`...)
+	b = jsonappend.String(b, r.Node)
+	b = append(b, `,"pilot":`...)
+	b = jsonappend.String(b, r.Pilot)
+	b = append(b, `,"cores":`...)
+	b = jsonappend.Ints(b, r.Cores)
+	if len(r.CPUs) > 0 {
+		b = append(b, `,"cpus":`...)
+		b = jsonappend.Ints(b, r.CPUs)
+	}
+	var errStart, errEnd error
+	b = append(b, `,"start":`...)
+	b, errStart = jsonappend.Time(b, r.Start)
+	b = append(b, `,"end":`...)
+	b, errEnd = jsonappend.Time(b, r.End)
+	if r.Cache != "" {
+		b = append(b, `,"cache":`...)
+		b = jsonappend.String(b, r.Cache)
+	}
+	b = append(b, `,"outcome":`...)
+	b = jsonappend.String(b, r.Outcome)
+	return append(b, '}'), errors.Join(errStart, errEnd)
+}
+
+// appendJSON appends the record as json.Marshal encodes it, or fails
+// where json.Marshal fails (see attemptRecord.appendJSON).
+func (r *startRecord) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"task":`...)
+	b = jsonappend.String(b, r.Task)
+	b = append(b, `,"attempt":`...)
+	b = strconv.AppendInt(b, int64(r.Attempt), 10)
+	b = append(b, `,"node":`...)
+	b = jsonappend.String(b, r.Node)
+	b = append(b, `,"start":`...)
+	b, err := jsonappend.Time(b, r.Start)
+	return append(b, '}'), err
 }
 
 func (l *attemptLog) Close() error {

@@ -25,7 +25,9 @@ import (
 // and log entry instead of one (its backlog covers the delay; a result of
 // a long task arrives 10 ms later, which nobody notices).
 type reporter struct {
-	node      string
+	node string
+	// send delivers a batch. It must not keep req once it returns: the
+	// array of req.Reports takes later reports.
 	send      func(ctx context.Context, req *rpc.ReportRequest) (rpc.ReportReply, error)
 	running   func() []rpc.TaskRef
 	cancel    func([]rpc.TaskRef)
@@ -34,6 +36,9 @@ type reporter struct {
 
 	mu      sync.Mutex
 	pending []rpc.Report
+	// spare is the cleared array of the last batch delivered; pending
+	// takes it when it starts again, so reports on the way reuse two arrays.
+	spare []rpc.Report
 	// added counts the reports ever added; the first delivered of them the
 	// leader has applied. Batches go in order and a failed one goes back in
 	// front, so the delivered ones are always the first ones.
@@ -79,6 +84,9 @@ func (r *reporter) confirm(ctx context.Context, rep coordinator.Report) error {
 // push queues a report, wakes the loop and returns the report's number.
 func (r *reporter) push(rep coordinator.Report) uint64 {
 	r.mu.Lock()
+	if r.pending == nil {
+		r.pending, r.spare = r.spare, nil
+	}
 	r.pending = append(r.pending, toRPCReport(rep))
 	r.added++
 	seq := r.added
@@ -191,7 +199,9 @@ func (r *reporter) flush(ctx context.Context, heartbeat bool) error {
 		r.mu.Unlock()
 		return err
 	}
+	clear(batch) // the spare holds on to no result
 	r.mu.Lock()
+	r.spare = batch[:0]
 	r.delivered = max(r.delivered, upto)
 	r.changed.Broadcast()
 	r.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pilot-hpc/pilot/coordinator"
 	"github.com/pilot-hpc/pilot/pilot/rpc"
+	"github.com/pilot-hpc/pilot/task"
 )
 
 // call is one send the reporter made; the test answers it.
@@ -93,6 +94,35 @@ func TestReporterConfirmGivesUpWithItsContext(t *testing.T) {
 		t.Fatalf("the report was dropped: %+v", c.req.Reports)
 	}
 	c.reply <- nil
+	if err := r.waitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReporterBatchesFollowOneAnother: reports added while a batch is on
+// its way go whole in the next batch, batch after batch (a delivered
+// batch's array takes later reports).
+func TestReporterBatchesFollowOneAnother(t *testing.T) {
+	r, calls := fakeLeader(t)
+	done := func(id string) coordinator.Report {
+		return coordinator.Report{Kind: coordinator.ReportCompleted, Task: id, Attempt: 1, Result: task.Result{ID: id, Node: "n1"}}
+	}
+	ids := []string{"a", "b", "c", "d", "e"}
+	r.add(done(ids[0]))
+	for i, id := range ids {
+		c := <-calls
+		check := func(when string) {
+			if got := c.req.Reports; len(got) != 1 || got[0].TaskID != id || got[0].Result.ID != id || got[0].Result.Node != "n1" {
+				t.Fatalf("batch %d %s: %+v, want the report of %s alone", i, when, got, id)
+			}
+		}
+		check("as sent")
+		if i+1 < len(ids) {
+			r.add(done(ids[i+1]))
+			check("once the next report is added")
+		}
+		c.reply <- nil
+	}
 	if err := r.waitIdle(context.Background()); err != nil {
 		t.Fatal(err)
 	}

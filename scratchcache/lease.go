@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pilot-hpc/pilot/internal/jsonappend"
 )
 
 // leaseRecord is the file lease.<attempt> of an entry. It is created once
@@ -118,18 +120,18 @@ func (c *Cache) writeRecord(path string, rec leaseRecord) (int, error) {
 func recordBytes(rec leaseRecord) ([]byte, error) {
 	b := make([]byte, 0, 192)
 	b = append(b, `{"task":`...)
-	b = appendJSONString(b, rec.Task)
+	b = jsonappend.String(b, rec.Task)
 	b = append(b, `,"attempt":`...)
 	b = strconv.AppendInt(b, int64(rec.Attempt), 10)
 	b = append(b, `,"owner":`...)
-	b = appendJSONString(b, rec.Owner)
+	b = jsonappend.String(b, rec.Owner)
 	var err error
 	for _, t := range []struct {
 		key string
 		t   time.Time
 	}{{`,"acquired":`, rec.Acquired}, {`,"renewed":`, rec.Renewed}} {
 		b = append(b, t.key...)
-		if b, err = appendJSONTime(b, t.t); err != nil {
+		if b, err = jsonappend.Time(b, t.t); err != nil {
 			return nil, err
 		}
 	}
@@ -137,31 +139,6 @@ func recordBytes(rec leaseRecord) ([]byte, error) {
 		b = append(b, `,"released":true`...)
 	}
 	return append(b, '}'), nil
-}
-
-// appendJSONString appends s as a JSON string: as it is when it needs no
-// escape (task ids, host names, tokens), else through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// appendJSONTime appends t as time.Time's MarshalJSON does.
-func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		q, err := t.MarshalJSON() // its error
-		return append(b, q...), err
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), nil
 }
 
 // overwriteRecord writes rec over the spent record at path, which no one

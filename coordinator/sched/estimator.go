@@ -5,6 +5,7 @@ import (
 	"math"
 	"path"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/pilot-hpc/pilot/task"
@@ -87,5 +88,5 @@ func ShapeKey(s task.Spec) string {
 	if name == "" && len(s.Cmd) > 0 {
 		name = path.Base(s.Cmd[0])
 	}
-	return fmt.Sprintf("%s/%d", name, s.Cores)
+	return name + "/" + strconv.Itoa(s.Cores) // not fmt: the leader keys every queued task each round
 }

@@ -55,6 +55,8 @@ func TestShapeKey(t *testing.T) {
 	}{
 		{task.Spec{Fn: "nmr-shift", Cores: 8}, "nmr-shift/8"},
 		{task.Spec{Cmd: []string{"/opt/bin/orca", "in.inp"}, Cores: 1}, "orca/1"},
+		{task.Spec{Cmd: []string{"true"}, Cores: 128}, "true/128"},
+		{task.Spec{Cores: 2}, "/2"},
 	} {
 		if got := ShapeKey(c.spec); got != c.want {
 			t.Errorf("ShapeKey(%+v) = %q, want %q", c.spec, got, c.want)
