@@ -81,7 +81,10 @@ func (r *reporter) confirm(ctx context.Context, rep coordinator.Report) error {
 	return nil
 }
 
-// push queues a report, wakes the loop and returns the report's number.
+// push queues a report, wakes the loop when it has something new to do
+// (a first report to linger with, a full batch, a confirm waiting) and
+// returns the report's number. A report that joins a lingering batch
+// wakes nobody: the linger's timer sends it.
 func (r *reporter) push(rep coordinator.Report) uint64 {
 	r.mu.Lock()
 	if r.pending == nil {
@@ -90,10 +93,13 @@ func (r *reporter) push(rep coordinator.Report) uint64 {
 	r.pending = append(r.pending, toRPCReport(rep))
 	r.added++
 	seq := r.added
+	wake := len(r.pending) == 1 || len(r.pending) >= lingerBatch || r.confirming > 0
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	if wake {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
 	}
 	return seq
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pilot-hpc/pilot/coordinator"
@@ -126,4 +128,40 @@ func TestReporterBatchesFollowOneAnother(t *testing.T) {
 	if err := r.waitIdle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Reports that join a lingering batch go with it when the linger ends,
+// and a full batch goes at once: none waits for a later report to wake
+// the loop.
+func TestReporterLingeringBatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, calls := fakeLeader(t)
+		done := func(i int) coordinator.Report {
+			id := "t" + strconv.Itoa(i)
+			return coordinator.Report{Kind: coordinator.ReportCompleted, Task: id, Attempt: 1, Result: task.Result{ID: id}}
+		}
+		start := time.Now()
+		for i := range 5 {
+			r.add(done(i))
+		}
+		c := <-calls
+		if n, waited := len(c.req.Reports), time.Since(start); n != 5 || waited != reportLinger {
+			t.Fatalf("a batch of %d after %v, want the 5 reports after the linger (%v)", n, waited, reportLinger)
+		}
+		c.reply <- nil
+		synctest.Wait()
+
+		start = time.Now()
+		for i := range lingerBatch {
+			r.add(done(100 + i))
+		}
+		c = <-calls
+		if n, waited := len(c.req.Reports), time.Since(start); n != lingerBatch || waited != 0 {
+			t.Fatalf("a batch of %d after %v, want all %d at once", n, waited, lingerBatch)
+		}
+		c.reply <- nil
+		if err := r.waitIdle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
