@@ -84,6 +84,9 @@ func TestRunOK(t *testing.T) {
 			t.Errorf("env lacks %s", kv)
 		}
 	}
+	if strings.Contains(string(env), "forged") {
+		t.Errorf("the task's PILOT_TASK_ID reached it beside the runner's:\n%s", env)
+	}
 	if o.MaxRSSKB <= 0 || o.Wall <= 0 {
 		t.Errorf("rusage not recorded: rss %d KiB, wall %s", o.MaxRSSKB, o.Wall)
 	}
