@@ -18,6 +18,7 @@ import (
 	"github.com/pilot-hpc/pilot/coordinator/ledger"
 	"github.com/pilot-hpc/pilot/pilot/member"
 	"github.com/pilot-hpc/pilot/pilot/rpc"
+	"github.com/pilot-hpc/pilot/pilot/runner"
 	"github.com/pilot-hpc/pilot/scratchcache"
 	"github.com/pilot-hpc/pilot/scratchcache/stage"
 	"github.com/pilot-hpc/pilot/upstream"
@@ -114,7 +115,7 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 	}
 	a.reports = newReporter(cfg.Name, heartbeat, a.log)
 	a.exec = &executor{
-		node: cfg.Name, pilot: cfg.Pilot, cores: cores, queue: &coreQueue{cores: cores}, prefetch: prefetchCores(res.Cores), cache: cache, resolve: cfg.Resolve,
+		node: cfg.Name, pilot: cfg.Pilot, cores: cores, queue: &coreQueue{cores: cores}, prefetch: prefetchCores(res.Cores), cache: cache, spools: runner.NewSpools(cache.SpoolDir()), resolve: cfg.Resolve,
 		report: a.reports.add, confirm: a.reports.confirm, attempts: attempts, grace: cfg.Grace, slack: cfg.TaskTimerSlack, log: a.log,
 		running: map[ledger.AttemptRef]*attempt{},
 	}

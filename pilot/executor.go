@@ -51,6 +51,8 @@ type executor struct {
 	queue       *coreQueue // hands out cores
 	prefetch    int        // cores of attempts that may wait for cores here
 	cache       *scratchcache.Cache
+	spools      *runner.Spools // the tasks' stdout and stderr files
+	spoolsOff   sync.Once      // the warning that they are off
 	resolve     Resolver
 	report      func(coordinator.Report)
 	confirm     func(context.Context, coordinator.Report) error // report and wait until the leader applied it
@@ -335,9 +337,12 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint6
 	}
 	out := runner.Run(runCtx, runner.Request{
 		Spec: run, Attempt: ref.Attempt, Workdir: lease.WorkDir(), Fresh: lease.FreshWorkDir(), CPUs: alloc.CPUs,
-		Env: append(os.Environ(), lease.Env()...), Grace: e.grace, TimerSlack: e.slack, OnStart: onStart,
+		Env: append(os.Environ(), lease.Env()...), Grace: e.grace, TimerSlack: e.slack, OnStart: onStart, Spools: e.spools,
 	})
 	rec.End = time.Now() // before the cores go to the next attempt
+	if err := e.spools.Off(); err != nil {
+		e.spoolsOff.Do(func() { e.log.Warn("spools of task output are off", "err", err) })
+	}
 	e.releaseCores(ref)
 	stopKeep()
 	rec.Cache = task.CacheMiss

@@ -25,12 +25,13 @@ import (
 // leader, the reports and the queue.
 
 // BenchmarkRunTrueTwoCores is the runner alone, in one working directory
-// per core.
+// per core, with its stdout and stderr on spools as the agent runs it.
 func BenchmarkRunTrueTwoCores(b *testing.B) {
 	dir := b.TempDir()
+	spools := runner.NewSpools(filepath.Join(dir, "spools"))
 	onTwoCores(b, func(id string, cpu int) error {
 		out := runner.Run(context.Background(), runner.Request{Spec: noop(id), Attempt: 1,
-			Workdir: filepath.Join(dir, strconv.Itoa(cpu)), CPUs: []int{cpu}})
+			Workdir: filepath.Join(dir, strconv.Itoa(cpu)), CPUs: []int{cpu}, Spools: spools})
 		return out.Err
 	})
 }
@@ -44,6 +45,7 @@ func BenchmarkTaskPathTwoCores(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
+	spools := runner.NewSpools(cache.SpoolDir())
 	var seals sync.WaitGroup
 	defer seals.Wait()
 	onTwoCores(b, func(id string, cpu int) error {
@@ -53,7 +55,7 @@ func BenchmarkTaskPathTwoCores(b *testing.B) {
 			return err
 		}
 		out := runner.Run(ctx, runner.Request{Spec: spec, Attempt: 1, Workdir: lease.WorkDir(), Fresh: lease.FreshWorkDir(),
-			CPUs: []int{cpu}, Env: append(os.Environ(), lease.Env()...)})
+			CPUs: []int{cpu}, Env: append(os.Environ(), lease.Env()...), Spools: spools})
 		if out.Err != nil {
 			return out.Err
 		}

@@ -125,6 +125,12 @@ func New(cfg Config) (*Cache, error) {
 // Root is the cache's absolute root directory.
 func (c *Cache) Root() string { return c.root }
 
+// SpoolDir is a directory of this process's own on the cache's
+// filesystem, for the files its tasks write their output to (see
+// runner.Spools): in its pool directory, which GC removes once the
+// process has ended.
+func (c *Cache) SpoolDir() string { return filepath.Join(c.pool.dir, "spool") }
+
 // The layout under Root:
 //
 //	entries/ab/<digest>/             an entry's scratch, sharded by the digest's first 2 hex digits

@@ -16,9 +16,17 @@ import (
 // process alone (not of the tasks): steadier than the rate on a noisy
 // machine.
 func BenchmarkRunTrue(b *testing.B) {
+	benchRunTrue(b, NewSpools(filepath.Join(b.TempDir(), "spools")))
+}
+
+// BenchmarkRunTruePipes is BenchmarkRunTrue with stdout and stderr through
+// pipes (no Spools), beside it.
+func BenchmarkRunTruePipes(b *testing.B) { benchRunTrue(b, nil) }
+
+func benchRunTrue(b *testing.B, spools *Spools) {
 	dir := b.TempDir()
 	cpus := []int{0}
-	r := Request{Spec: task.Spec{ID: "b", Cmd: []string{"true"}, Cores: 1}, Attempt: 1, Workdir: filepath.Join(dir, "b"), CPUs: cpus}
+	r := Request{Spec: task.Spec{ID: "b", Cmd: []string{"true"}, Cores: 1}, Attempt: 1, Workdir: filepath.Join(dir, "b"), CPUs: cpus, Spools: spools}
 	reportRate(b, func() {
 		for b.Loop() {
 			if o := Run(context.Background(), r); o.Class != OK {

@@ -8,9 +8,12 @@
 // task's input, the agent's environment plus the task's env and PILOT_TASK_ID,
 // PILOT_ATTEMPT, PILOT_WORKDIR, PILOT_CORES and OMP_NUM_THREADS, in a process
 // group of its own, pinned to the CPU ids the caller allocated. stdout and
-// stderr go through pipes to files in the working directory, each created
-// at its stream's first byte (a task that prints nothing costs no file and
-// no inode); their tails come
+// stderr end in files in the working directory (attempt-N.stdout and
+// .stderr), only for a stream the task wrote to (a task that prints
+// nothing costs no file and no inode): written straight to a spool file
+// that becomes the log with a rename, linked there after a second so a
+// long task can be followed (see Spools), or, without spools, through
+// pipes to files created at their first byte; their tails come
 // back in the Outcome with the CPU time and peak RSS from the kernel's
 // rusage, and the value of $PILOT_WORKDIR/result.json when the task wrote one.
 //

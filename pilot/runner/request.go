@@ -45,6 +45,10 @@ type Request struct {
 	// OnStart, if set, is called once the task's process runs (for the
 	// agent's Started report). It must not block.
 	OnStart func(pid int)
+	// Spools, if set, gives the task files for stdout and stderr instead
+	// of pipes (see Spools); its directory must be on Workdir's
+	// filesystem.
+	Spools *Spools
 }
 
 func (r *Request) check() error {

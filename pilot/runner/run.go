@@ -46,6 +46,7 @@ func Run(ctx context.Context, r Request) Outcome {
 	if err != nil {
 		return fail(TaskFailed, ReasonExec, "%v", err)
 	}
+	spooled := spoolStreams(r.Spools, stdout, stderr)
 	cmd := &exec.Cmd{
 		Path:   path,
 		Args:   r.Spec.Cmd,
@@ -58,6 +59,14 @@ func Run(ctx context.Context, r Request) Outcome {
 			Pdeathsig: syscall.SIGKILL,
 		},
 		WaitDelay: r.grace(),
+	}
+	if spooled != nil {
+		cmd.Stdout, cmd.Stderr = spooled[0].w, spooled[1].w
+		defer func() {
+			if spooled != nil { // not settled: the task never ran
+				r.Spools.giveBack(spooled)
+			}
+		}()
 	}
 	if r.Spec.Input != "" {
 		cmd.Stdin = strings.NewReader(r.Spec.Input)
@@ -82,6 +91,15 @@ func Run(ctx context.Context, r Request) Outcome {
 	}
 	o.PID = cmd.Process.Pid
 	o.Started = time.Now()
+	if spooled != nil {
+		closeWriters(spooled)
+		show := time.AfterFunc(showAfter, func() {
+			for _, t := range spooled {
+				t.show()
+			}
+		})
+		defer show.Stop()
+	}
 	// The process cannot be reaped before cmd.Wait below, so its mask is
 	// readable even if it has already exited.
 	o.Affinity, _ = affinity(o.PID)
@@ -112,6 +130,15 @@ func Run(ctx context.Context, r Request) Outcome {
 	o.Ended = time.Now()
 	o.Wall = o.Ended.Sub(o.Started)
 	o.StdoutPath, o.StderrPath = stdout.Path(), stderr.Path()
+	if spooled != nil {
+		var errOut, errErr error
+		o.StdoutPath, errOut = r.Spools.settle(spooled[0])
+		o.StderrPath, errErr = r.Spools.settle(spooled[1])
+		spooled = nil // settled
+		if err := errors.Join(errOut, errErr); err != nil {
+			return fail(InfraFailed, ReasonSetup, "log files: %v", err)
+		}
+	}
 	o.StdoutTail = tail(o.StdoutPath, r.tailBytes())
 	o.StderrTail = tail(o.StderrPath, r.tailBytes())
 	for _, f := range []*lazyFile{stdout, stderr} {
