@@ -139,9 +139,14 @@ func (s *Spools) turnOff(err error) {
 // child, forked while this task's spool was open for its start, holds
 // every descriptor of the agent until its exec closes them.
 func (s *Spools) takeReleased() *spool {
-	for i, sp := range s.held {
-		if s.unheld(sp) {
+	for i := 0; i < len(s.held); i++ {
+		sp := s.held[i]
+		free := s.unheld(sp)
+		if free || sp.f == nil { // taken, or retired
 			s.held = append(s.held[:i], s.held[i+1:]...)
+			i--
+		}
+		if free {
 			return sp
 		}
 	}
@@ -151,6 +156,9 @@ func (s *Spools) takeReleased() *spool {
 // hold keeps a spool that something still holds open for writing, to be
 // looked at again when a task needs one; s.mu is not held.
 func (s *Spools) hold(sp *spool) {
+	if sp.f == nil {
+		return // retired
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.held = append(s.held, sp)
@@ -282,16 +290,18 @@ func (s *Spools) settle(t *spooled) (string, error) {
 
 // unheld says whether nothing holds sp open for writing any more, by
 // taking and dropping a read lease, which the kernel grants on a file no
-// one has open for writing. An error other than "held" turns spools off;
-// s.mu is held.
-func (s *Spools) unheld(sp *spool) bool {
+// one has open for writing. An error other than "held" turns spools off,
+// and a lease that cannot be dropped (the next task's open would wait for
+// it) retires the spool: held is then false too. s.mu is held.
+func (s *Spools) unheld(sp *spool) (free bool) {
 	fd := int(sp.f.Fd())
 	_, err := unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_RDLCK)
 	if err == nil {
-		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_UNLCK)
-		if err == nil {
+		if _, err = unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_UNLCK); err == nil {
 			return true
 		}
+		retire(sp) // closing it drops the lease
+		sp.f = nil
 	}
 	if !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EBUSY) {
 		s.turnOff(fmt.Errorf("cannot tell whether a spool is still open elsewhere: %w", err))
@@ -302,7 +312,9 @@ func (s *Spools) unheld(sp *spool) bool {
 // retire drops a spool that must not serve another task.
 func retire(sp *spool) {
 	_ = removeFile(sp.path)
-	sp.f.Close()
+	if sp.f != nil {
+		sp.f.Close()
+	}
 }
 
 // copyOut copies the spool f into a new file at log.
