@@ -31,7 +31,9 @@ type GCReport struct {
 // GC evicts sealed entries, least recently used first, until the cache fits
 // opt.Quota, and removes idle entries older than opt.IdleAge and the pools
 // of processes that ended a day ago. It never touches an entry a live
-// attempt holds. Results staged to the results store are the campaign's
+// attempt holds (nor, for up to a second, one just sealed by a running
+// process, whose directory waits beside the seal under its live lease for
+// that process's next entry; see park.go). Results staged to the results store are the campaign's
 // outputs and are not deleted.
 func (c *Cache) GC(ctx context.Context, opt GCOptions) (GCReport, error) {
 	var rep GCReport

@@ -50,6 +50,7 @@ func TestCacheCommands(t *testing.T) {
 		}
 		sealed = append(sealed, s)
 	}
+	c.Close() // the sealed entries' directories leave their seals' side
 
 	out, code := runCachePilot(t, "cache", "ls", "--root", root, "--json")
 	var infos []scratchcache.EntryInfo
