@@ -574,7 +574,7 @@ func (a *agent) successor(ctx context.Context) (id, addr string) {
 	}
 	staying := map[string]bool{}
 	for _, m := range a.members.Members() {
-		staying[m.Name] = m.MetaErr == nil && !m.Meta.Draining && !m.Meta.Leaving
+		staying[m.Name] = m.MetaErr == nil && !m.Meta.Draining && !m.Meta.Leaving && !a.markedDraining(m.Name)
 	}
 	for _, srv := range servers {
 		if srv.Voter && srv.ID != a.cfg.Name && staying[srv.ID] {
@@ -619,7 +619,7 @@ func (a *agent) waitDemoted(ctx context.Context) {
 				others++
 			}
 		}
-		if !voter || others == 0 || !a.leaderStays() {
+		if !voter || others == 0 || !a.someoneStays() {
 			return
 		}
 		select {
@@ -629,19 +629,28 @@ func (a *agent) waitDemoted(ctx context.Context) {
 	}
 }
 
-// leaderStays says whether a leader is known that is not draining itself
-// (when the whole cluster stops at once, nobody is left to demote anyone).
-func (a *agent) leaderStays() bool {
-	id, _ := a.raft.Leader()
-	if id == "" || id == a.cfg.Name {
-		return false
-	}
+// someoneStays says whether a member other than this one stays (not
+// draining by gossip or by the ledger, not leaving): a leader then is or
+// will be there to demote this voter, which must not leave before (the
+// pilots released together would take the quorum of the one that keeps
+// running). When the whole cluster stops at once nobody is left to
+// demote anyone.
+func (a *agent) someoneStays() bool {
 	for _, m := range a.members.Members() {
-		if m.Name == id {
-			return !m.Meta.Draining && !m.Meta.Leaving
+		if m.Name != a.cfg.Name && m.MetaErr == nil && !m.Meta.Draining && !m.Meta.Leaving && !a.markedDraining(m.Name) {
+			return true
 		}
 	}
 	return false
+}
+
+// markedDraining says whether the ledger marks node id draining: the
+// pilots the leader releases are marked there before their agents drain
+// and say so by gossip, so agents released together do not hand
+// leadership to one another.
+func (a *agent) markedDraining(id string) bool {
+	n, ok := a.raft.Ledger().View().Node(id)
+	return ok && n.Draining
 }
 
 func (a *agent) close() {

@@ -196,10 +196,20 @@ func (s *steward) reconcileVoters(ctx context.Context, live map[string]member.No
 		inConfig[name] = coordinator.Server{ID: name, Addr: addr, Voter: srv.Voter}
 	}
 
-	// Voters: the live, non-draining members, the longest-lived pilots first.
+	// Voters: the live, non-draining members, the longest-lived pilots
+	// first. A member drains when gossip says so or, earlier, when the
+	// ledger marks its pilot draining (its agents are released at once,
+	// before their gossip says so).
+	v := s.raft.Ledger().View()
 	eligible := func(name string) bool {
 		m, ok := live[name]
-		return ok && !m.Meta.Draining
+		n, known := v.Node(name)
+		return ok && !m.Meta.Draining && !(known && n.Draining)
+	}
+	// leaving: a draining member with nothing left to run, about to go.
+	leaving := func(name string) bool {
+		n, known := v.Node(name)
+		return !eligible(name) && (!known || n.Tasks == 0)
 	}
 	var voters, candidates []string
 	for name, srv := range inConfig {
@@ -226,15 +236,17 @@ func (s *steward) reconcileVoters(ctx context.Context, live map[string]member.No
 		s.log.Info("promoted to raft voter", "member", name)
 		voters = append(voters, name)
 	}
-	// A draining voter steps down once enough others vote.
-	if len(voters) >= s.voters || len(voters) >= 3 {
-		for _, name := range sortedServerNames(inConfig) {
-			if srv := inConfig[name]; srv.Voter && !eligible(name) && name != self {
-				if err := s.raft.DemoteVoter(ctx, name); err != nil {
-					return fmt.Errorf("demote draining voter %s: %w", name, err)
-				}
-				s.log.Info("demoted a draining raft voter", "member", name)
+	// A draining voter steps down once enough others vote, or once it has
+	// nothing left to run: it waits for that before it leaves, and voters
+	// that left undemoted could take the quorum with them (all but one
+	// pilot released at once, the last one still running tasks).
+	enough := len(voters) >= s.voters || len(voters) >= 3
+	for _, name := range sortedServerNames(inConfig) {
+		if srv := inConfig[name]; srv.Voter && !eligible(name) && name != self && (enough || leaving(name)) {
+			if err := s.raft.DemoteVoter(ctx, name); err != nil {
+				return fmt.Errorf("demote draining voter %s: %w", name, err)
 			}
+			s.log.Info("demoted a draining raft voter", "member", name)
 		}
 	}
 	return nil
