@@ -118,12 +118,7 @@ func (l *attemptLog) appendLine(f *os.File, b []byte) {
 // RFC 3339 cannot say). The checker reads these lines;
 // TestAttemptLogJSON and FuzzAttemptLogJSON hold the two equal.
 func (r *attemptRecord) appendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"task":`...)
-	b = jsonappend.String(b, r.Task)
-	b = append(b, `,"attempt":`...)
-	b = strconv.AppendInt(b, int64(r.Attempt), 10)
-	b = append(b, `,"node":`...)
-	b = jsonappend.String(b, r.Node)
+	b = appendJSONHead(b, r.Task, r.Attempt, r.Node)
 	b = append(b, `,"pilot":`...)
 	b = jsonappend.String(b, r.Pilot)
 	b = append(b, `,"cores":`...)
@@ -149,15 +144,20 @@ func (r *attemptRecord) appendJSON(b []byte) ([]byte, error) {
 // appendJSON appends the record as json.Marshal encodes it, or fails
 // where json.Marshal fails (see attemptRecord.appendJSON).
 func (r *startRecord) appendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"task":`...)
-	b = jsonappend.String(b, r.Task)
-	b = append(b, `,"attempt":`...)
-	b = strconv.AppendInt(b, int64(r.Attempt), 10)
-	b = append(b, `,"node":`...)
-	b = jsonappend.String(b, r.Node)
+	b = appendJSONHead(b, r.Task, r.Attempt, r.Node)
 	b = append(b, `,"start":`...)
 	b, err := jsonappend.Time(b, r.Start)
 	return append(b, '}'), err
+}
+
+// appendJSONHead opens a record with the fields both kinds start with.
+func appendJSONHead(b []byte, task string, attempt int, node string) []byte {
+	b = append(b, `{"task":`...)
+	b = jsonappend.String(b, task)
+	b = append(b, `,"attempt":`...)
+	b = strconv.AppendInt(b, int64(attempt), 10)
+	b = append(b, `,"node":`...)
+	return jsonappend.String(b, node)
 }
 
 func (l *attemptLog) Close() error {

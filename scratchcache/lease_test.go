@@ -203,20 +203,7 @@ func TestReleaseKeepsWorkForTheRetry(t *testing.T) {
 func TestKeepRenewsUntilFenced(t *testing.T) {
 	root := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
-		cfg := Config{Root: root, Logger: quietLogger(), LeaseTTL: time.Minute}
-		nodeA, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodeB, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := specDigest("keep")
-		_, l1, err := nodeA.Open("keep", d, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		nodeB, d, l1 := twoNodes(t, root, "keep")
 		ctx, stop := context.WithCancel(t.Context())
 		kept := make(chan error, 1)
 		go func() { kept <- l1.Keep(ctx) }()
@@ -414,20 +401,7 @@ func TestRecordBytesAreJSONForAnyString(t *testing.T) {
 func TestKeepLazily(t *testing.T) {
 	root := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
-		cfg := Config{Root: root, Logger: quietLogger(), LeaseTTL: time.Minute}
-		nodeA, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodeB, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := specDigest("lazy")
-		_, l1, err := nodeA.Open("lazy", d, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		nodeB, d, l1 := twoNodes(t, root, "lazy")
 		lost := make(chan error, 1)
 		stop := l1.KeepLazily(t.Context(), func(err error) { lost <- err })
 		time.Sleep(10 * time.Minute) // fake time: renewed every 20s
@@ -454,4 +428,26 @@ func TestKeepLazily(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// twoNodes makes two caches on root with a one-minute LeaseTTL (call it in
+// a synctest bubble) and opens id's entry for attempt 1 on the first; it
+// returns the second, the digest and the lease.
+func twoNodes(t *testing.T, root, id string) (*Cache, string, *Lease) {
+	t.Helper()
+	cfg := Config{Root: root, Logger: quietLogger(), LeaseTTL: time.Minute}
+	nodeA, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeB, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := specDigest(id)
+	_, l, err := nodeA.Open(id, d, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nodeB, d, l
 }
