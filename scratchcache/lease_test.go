@@ -282,20 +282,7 @@ func TestKeepRenewsDuringALongSeal(t *testing.T) {
 			t.Fatal(err)
 		}
 		slow := &slowStore{Store: files, entered: make(chan struct{}), release: make(chan struct{})}
-		cfg := Config{Root: root, Store: slow, Logger: quietLogger(), LeaseTTL: time.Minute}
-		nodeA, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodeB, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := specDigest("long")
-		_, l, err := nodeA.Open("long", d, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		nodeB, d, l := twoNodesWith(t, Config{Root: root, Store: slow, Logger: quietLogger(), LeaseTTL: time.Minute}, "long")
 		writeFile(t, filepath.Join(l.OutDir(), "big.out"), make([]byte, 200<<10))
 		ctx, stop := context.WithCancel(t.Context())
 		defer stop()
@@ -435,7 +422,12 @@ func TestKeepLazily(t *testing.T) {
 // returns the second, the digest and the lease.
 func twoNodes(t *testing.T, root, id string) (*Cache, string, *Lease) {
 	t.Helper()
-	cfg := Config{Root: root, Logger: quietLogger(), LeaseTTL: time.Minute}
+	return twoNodesWith(t, Config{Root: root, Logger: quietLogger(), LeaseTTL: time.Minute}, id)
+}
+
+// twoNodesWith is twoNodes with caches made from cfg.
+func twoNodesWith(t *testing.T, cfg Config, id string) (*Cache, string, *Lease) {
+	t.Helper()
 	nodeA, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
