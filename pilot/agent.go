@@ -121,6 +121,7 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 	}
 	a.reports.running = func() []rpc.TaskRef { return toRefs(a.exec.Running()) }
 	a.reports.cancel = func(refs []rpc.TaskRef) { a.exec.Cancel(fromRefs(refs)) }
+	a.reports.covered = a.exec.queue.hasWaiting
 	a.reports.send = a.sendReports
 
 	addrs := &raftAddrs{}

@@ -66,6 +66,13 @@ func (q *coreQueue) acquire(ctx context.Context, owner string, seq uint64, k int
 	return Allocation{}, context.Cause(ctx)
 }
 
+// hasWaiting says whether an attempt waits for cores.
+func (q *coreQueue) hasWaiting() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiting) > 0
+}
+
 // release gives the owner's cores back and grants them on; it says
 // whether the owner held any.
 func (q *coreQueue) release(owner string) bool {

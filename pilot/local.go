@@ -41,8 +41,10 @@ type LocalConfig struct {
 	// Progress receives the progress line; nil: none.
 	Progress io.Writer
 	// Poll is how often progress is read from upstream (default 250ms);
-	// ten times as often once few tasks remain, so the run ends (and its
-	// summary's wall time) within milliseconds of the last result.
+	// ten times as often once few tasks remain, and for a queue file then
+	// also whenever its results file grows (looked at every few
+	// milliseconds), so the run ends (and its summary's wall time) within
+	// milliseconds of the last result.
 	Poll time.Duration
 }
 
@@ -135,20 +137,28 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (LocalSummary, error) {
 	poll := time.NewTicker(cfg.Poll)
 	defer poll.Stop()
 	fast := false
+	grew := resultsGrowth(queue, cfg.StateDir)
 	var st upstream.Status
+	var read time.Time
 	for {
-		st, err = q.Status(ctx)
-		if err == nil {
-			finished := !cfg.Follow && st.Pending == 0 && st.Leased == 0
-			prog.show(st, time.Since(start), finished)
-			if finished {
-				break
-			}
-			// A status read walks every line of the queue: read often
-			// only near the end.
-			if !fast && st.Pending+st.Leased <= fewLeft {
-				fast = true
-				poll.Reset(cfg.Poll / 10)
+		// A status read walks every line of the queue: read often only
+		// near the end, and then as soon as results arrive.
+		if !fast || grew() || time.Since(read) >= cfg.Poll/10 {
+			read = time.Now()
+			st, err = q.Status(ctx)
+			if err == nil {
+				finished := !cfg.Follow && st.Pending == 0 && st.Leased == 0
+				prog.show(st, time.Since(start), finished)
+				if finished {
+					break
+				}
+				if !fast && st.Pending+st.Leased <= fewLeft {
+					fast = true
+					poll.Reset(cfg.Poll / 10)
+					if !isURL(queue) {
+						poll.Reset(resultsLook)
+					}
+				}
 			}
 		}
 		select {
@@ -187,8 +197,32 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (LocalSummary, error) {
 	return sum, nil
 }
 
-// fewLeft is how many unfinished tasks make the end near.
-const fewLeft = 1000
+// fewLeft is how many unfinished tasks make the end near; then the
+// results file of a queue file is looked at every resultsLook.
+const (
+	fewLeft     = 1000
+	resultsLook = 2 * time.Millisecond
+)
+
+// resultsGrowth returns a function that says whether the results file of
+// a queue file grew since it last looked (a stat); for a queue URL it
+// always says no.
+func resultsGrowth(queue, stateDir string) func() bool {
+	if isURL(queue) {
+		return func() bool { return false }
+	}
+	path := filepath.Join(stateDir, "results.jsonl")
+	var size int64 = -1
+	return func() bool {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return false
+		}
+		grew := fi.Size() != size
+		size = fi.Size()
+		return grew
+	}
+}
 
 // localAgent is one agent process.
 type localAgent struct {

@@ -20,10 +20,14 @@ import (
 // attempts the node runs, and cancels what the leader says it should not run.
 //
 // A batch nobody waits on lingers up to reportLinger for company, unless
-// it is already large: a short task's Complete then travels with its
-// Started, and a node of short tasks sends a few tasks' reports per RPC
-// and log entry instead of one (its backlog covers the delay; a result of
-// a long task arrives 10 ms later, which nobody notices).
+// it is already large or nothing covers the delay: a short task's Complete
+// then travels with its Started, and a node of short tasks sends a few
+// tasks' reports per RPC and log entry instead of one. Lingering is free
+// only while attempts wait for cores here (covered): the node's backlog
+// keeps its cores busy meanwhile. Without one (a campaign's first tasks,
+// before the leader knows they are short; its last ones; long tasks) a
+// free core waits for the leader's next placement, so the batch goes at
+// once and the leader's round trip is not 10 ms longer.
 type reporter struct {
 	node string
 	// send delivers a batch. It must not keep req once it returns: the
@@ -33,6 +37,9 @@ type reporter struct {
 	cancel    func([]rpc.TaskRef)
 	heartbeat time.Duration
 	log       *slog.Logger
+	// covered says whether attempts wait for cores on this node, so a
+	// lingering batch delays no start; nil: always.
+	covered func() bool
 
 	mu      sync.Mutex
 	pending []rpc.Report
@@ -82,9 +89,10 @@ func (r *reporter) confirm(ctx context.Context, rep coordinator.Report) error {
 }
 
 // push queues a report, wakes the loop when it has something new to do
-// (a first report to linger with, a full batch, a confirm waiting) and
-// returns the report's number. A report that joins a lingering batch
-// wakes nobody: the linger's timer sends it.
+// (a first report to linger with, a full batch, a confirm waiting, a
+// batch nothing covers any more) and returns the report's number. A
+// report that joins a covered lingering batch wakes nobody: the linger's
+// timer sends it.
 func (r *reporter) push(rep coordinator.Report) uint64 {
 	r.mu.Lock()
 	if r.pending == nil {
@@ -95,7 +103,7 @@ func (r *reporter) push(rep coordinator.Report) uint64 {
 	seq := r.added
 	wake := len(r.pending) == 1 || len(r.pending) >= lingerBatch || r.confirming > 0
 	r.mu.Unlock()
-	if wake {
+	if wake || !r.isCovered() {
 		select {
 		case r.wake <- struct{}{}:
 		default:
@@ -171,12 +179,18 @@ func (r *reporter) linger(ctx context.Context) {
 	}
 }
 
-// lingering: something is pending, less than lingerBatch of it, and no
-// confirm waits.
+// lingering: something is pending, less than lingerBatch of it, no
+// confirm waits, and attempts waiting for cores cover the delay.
 func (r *reporter) lingering() bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.confirming == 0 && len(r.pending) > 0 && len(r.pending) < lingerBatch
+	small := r.confirming == 0 && len(r.pending) > 0 && len(r.pending) < lingerBatch
+	r.mu.Unlock()
+	return small && r.isCovered()
+}
+
+// isCovered calls covered without r.mu held: it takes the core queue's lock.
+func (r *reporter) isCovered() bool {
+	return r.covered == nil || r.covered()
 }
 
 // flush sends what is pending (and a heartbeat when asked).

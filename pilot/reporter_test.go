@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -22,10 +23,13 @@ type call struct {
 }
 
 // fakeLeader starts a reporter whose sends the test answers one by one.
-func fakeLeader(t *testing.T) (*reporter, chan call) {
+func fakeLeader(t *testing.T, setup ...func(*reporter)) (*reporter, chan call) {
 	t.Helper()
 	calls := make(chan call)
 	r := newReporter("n1", time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, f := range setup {
+		f(r)
+	}
 	r.send = func(ctx context.Context, req *rpc.ReportRequest) (rpc.ReportReply, error) {
 		c := call{req: req, reply: make(chan error)}
 		select {
@@ -158,6 +162,43 @@ func TestReporterLingeringBatches(t *testing.T) {
 		c = <-calls
 		if n, waited := len(c.req.Reports), time.Since(start); n != lingerBatch || waited != 0 {
 			t.Fatalf("a batch of %d after %v, want all %d at once", n, waited, lingerBatch)
+		}
+		c.reply <- nil
+		if err := r.waitIdle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestReporterUncoveredBatchesGoAtOnce: with no attempt waiting for cores
+// (the start and the end of a campaign) a report does not linger, and one
+// that joins a lingering batch once nothing covers it any more sends it.
+func TestReporterUncoveredBatchesGoAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var covered atomic.Bool
+		r, calls := fakeLeader(t, func(r *reporter) { r.covered = covered.Load })
+		done := func(i int) coordinator.Report {
+			id := "t" + strconv.Itoa(i)
+			return coordinator.Report{Kind: coordinator.ReportCompleted, Task: id, Attempt: 1, Result: task.Result{ID: id}}
+		}
+		start := time.Now()
+		r.add(done(0))
+		c := <-calls
+		if n, waited := len(c.req.Reports), time.Since(start); n != 1 || waited != 0 {
+			t.Fatalf("a batch of %d after %v, want the report at once", n, waited)
+		}
+		c.reply <- nil
+		synctest.Wait()
+
+		covered.Store(true) // a backlog: the next reports linger
+		r.add(done(1))
+		time.Sleep(reportLinger / 2)
+		synctest.Wait()
+		covered.Store(false) // the backlog ran dry
+		r.add(done(2))
+		c = <-calls
+		if n, waited := len(c.req.Reports), time.Since(start); n != 2 || waited != reportLinger/2 {
+			t.Fatalf("a batch of %d after %v, want both reports when the second came (%v)", n, waited, reportLinger/2)
 		}
 		c.reply <- nil
 		if err := r.waitIdle(context.Background()); err != nil {

@@ -113,7 +113,8 @@ func (x *index) refresh(path string) error {
 // maybeCache writes the index cache when the index has grown enough past
 // it. Failing to is only worth a warning: the cache saves time, no more.
 func (x *index) maybeCache() {
-	if x.cache != "" && (len(x.lines)-x.cached >= x.cacheLines || x.end-x.cachedEnd >= indexCacheBytes) {
+	ahead := len(x.lines) - x.cached
+	if x.cache != "" && (ahead >= max(x.cacheLines, x.cached/4) || x.end-x.cachedEnd >= indexCacheBytes) {
 		if err := x.saveCache(x.cache); err != nil {
 			x.log.Warn("index cache not written", "err", err)
 		}

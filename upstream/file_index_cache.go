@@ -20,8 +20,12 @@ import (
 const (
 	indexCacheFile  = "index.cache"
 	indexCacheMagic = "pilot-index-1\n"
-	// An index this far ahead of the cache is worth writing again.
-	indexCacheLines = 20_000
+	// An index this many lines ahead of the cache, and a quarter of the
+	// cache's lines ahead at least, is worth writing again: the first full
+	// index of a queue is cached at once (the agents 'pilot local' starts
+	// right after indexing it read the cache), and a queue that keeps
+	// growing is written out a geometric number of times.
+	indexCacheLines = 1024
 	indexCacheBytes = 32 << 20
 )
 

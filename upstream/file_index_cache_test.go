@@ -61,3 +61,36 @@ func TestFileIndexCache(t *testing.T) {
 		t.Fatalf("lease after rewriting: %v %v", specIDs(ls), err)
 	}
 }
+
+// TestFileIndexCacheWrittenOnFirstIndex: the first full index of a queue of
+// a few thousand lines is cached at once (the agents 'pilot local' starts
+// read it instead of parsing the queue again); a queue that then grows is
+// cached again only once it grew by a quarter.
+func TestFileIndexCacheWrittenOnFirstIndex(t *testing.T) {
+	c := newClock()
+	const n = 8 * indexCacheLines // a quarter of it is more than indexCacheLines
+	q, path := newQ(t, n, c)
+	cache := filepath.Join(q.StateDir(), indexCacheFile)
+	st, err := os.Stat(cache)
+	if err != nil {
+		t.Fatalf("no index cache after indexing %d lines: %v", n, err)
+	}
+	var w bufWriter
+	for i := n; i < n+n/4-1; i++ {
+		w.line(taskLine(i))
+	}
+	appendRaw(t, path, string(w.b))
+	if _, err := openQ(t, path, c).Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := os.Stat(cache); err != nil || again.ModTime() != st.ModTime() || again.Size() != st.Size() {
+		t.Fatalf("the cache was rewritten (or lost: %v) after the queue grew by less than a quarter", err)
+	}
+	appendRaw(t, path, taskLine(n+n/4)+"\n")
+	if _, err := openQ(t, path, c).Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := os.Stat(cache); err != nil || again.Size() <= st.Size() {
+		t.Fatalf("the cache was not rewritten (%v) after the queue grew by a quarter", err)
+	}
+}
