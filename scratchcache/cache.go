@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -161,13 +160,24 @@ const (
 	outPrefix     = "out."
 )
 
-var digestPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 func checkDigest(digest string) error {
-	if !digestPattern.MatchString(digest) {
+	if !isDigest(digest) {
 		return fmt.Errorf("%w: digest %q must be 64 lowercase hex digits (task.Spec.Digest)", ErrInvalid, digest)
 	}
 	return nil
+}
+
+// isDigest says whether digest is 64 lowercase hex digits.
+func isDigest(digest string) bool {
+	if len(digest) != 64 {
+		return false
+	}
+	for i := 0; i < len(digest); i++ {
+		if c := digest[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Cache) entryDir(digest string) string {
