@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pilot-hpc/pilot/internal/timerslack"
 	"github.com/pilot-hpc/pilot/task"
 	"github.com/pilot-hpc/pilot/upstream"
 )
@@ -38,6 +39,10 @@ type LocalConfig struct {
 	Binary string
 	// AgentArgs are extra flags for every agent.
 	AgentArgs []string
+	// AgentTimerSlack is the timer slack the agents' threads sleep with:
+	// they start with it, so need not execute themselves again for it
+	// (see internal/timerslack); 0: this process's.
+	AgentTimerSlack time.Duration
 	// Progress receives the progress line; nil: none.
 	Progress io.Writer
 	// Poll is how often progress is read from upstream (default 250ms);
@@ -260,7 +265,7 @@ func startAgents(cfg LocalConfig, queue, dataRoot, logDir string, cores int) ([]
 		c.Stdout, c.Stderr = log, log
 		// An agent dies with 'pilot local', even when that is killed.
 		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-		err = c.Start()
+		err = timerslack.Start(c, cfg.AgentTimerSlack)
 		log.Close()
 		if err != nil {
 			return agents, fmt.Errorf("start agent %s: %w", name, err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pilot-hpc/pilot/batch"
 	"github.com/pilot-hpc/pilot/coordinator/sched"
+	"github.com/pilot-hpc/pilot/internal/timerslack"
 	"github.com/pilot-hpc/pilot/pilot"
 	"github.com/pilot-hpc/pilot/scratchcache/stage"
 	"github.com/pilot-hpc/pilot/site"
@@ -57,7 +58,7 @@ end are read from Slurm.`,
   srun --no-kill --ntasks-per-node=1 pilot agent --site site.toml --queue tasks.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			slackWas, slackErr := withTimerSlack(timerSlack) // may execute the agent again
+			slackWas, slackErr := timerslack.Ensure(timerSlack) // may execute the agent again
 			if os.Getenv("GOGC") == "" {
 				// An agent's live heap is a few MB to a few hundred (its
 				// window of the ledger); at Go's default it collects every

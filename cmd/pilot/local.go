@@ -39,6 +39,7 @@ stays up for lines appended to the queue later, until Ctrl-C.`,
 			}
 			cfg.Binary = exe
 			cfg.AgentArgs = agentArgs
+			cfg.AgentTimerSlack = agentTimerSlack
 			cfg.Progress = os.Stderr
 			sum, err := pilot.RunLocal(cmd.Context(), cfg)
 			if err != nil {

@@ -30,10 +30,6 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	if os.Getenv(slackHelperEnv) == "1" {
-		slackHelper()
-		return
-	}
 	os.Exit(m.Run())
 }
 
