@@ -182,10 +182,16 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (LocalSummary, error) {
 	}
 	prog.done()
 	sum.WallS = time.Since(start).Seconds()
+	// Every result is written: read them while the agents drain.
+	resultsRead := make(chan error, 1)
+	var results []task.Result
+	go func() {
+		var err error
+		results, err = readResults(ctx, q, cursor)
+		resultsRead <- err
+	}()
 	stopAgents(agents)
-
-	results, err := readResults(ctx, q, cursor)
-	if err != nil {
+	if err := <-resultsRead; err != nil {
 		return sum, err
 	}
 	sum.Nodes, sum.Cores, sum.Logs = cfg.Nodes, cores*cfg.Nodes, logDir

@@ -70,7 +70,9 @@ func (OSFS) IsEmptyDir(name string) (bool, error) {
 		return false, err
 	}
 	defer syscall.Close(fd)
-	var buf [4096]byte
+	// Room for a few entries (one is at most 280 bytes): a bigger array
+	// would grow the stack of every attempt's goroutine that calls this.
+	var buf [512]byte
 	for {
 		n, err := syscall.Getdents(fd, buf[:])
 		switch {
