@@ -159,10 +159,11 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (LocalSummary, error) {
 				}
 				if !fast && st.Pending+st.Leased <= fewLeft {
 					fast = true
-					poll.Reset(cfg.Poll / 10)
+					look := cfg.Poll / 10
 					if !isURL(queue) {
-						poll.Reset(resultsLook)
+						look = resultsLook
 					}
+					poll.Reset(look)
 				}
 			}
 		}
