@@ -23,6 +23,9 @@ var allSystems = []System{pilotSystem, xargsSystem, wqSystem, daskSystem, tspSys
 type Config struct {
 	Rounds     int
 	DeepRounds int // deep runs in the first DeepRounds rounds only
+	// FloorRounds more rounds of noop for pilot and xargs alone, after the
+	// others: the noop target is their ratio, and they run it in seconds.
+	FloorRounds int
 	Quick      bool
 	Systems    []string
 	Workloads  []string
@@ -41,6 +44,7 @@ func main() {
 	var systems, workloads string
 	flag.IntVar(&cfg.Rounds, "rounds", 2, "rounds; each runs every system on every workload, systems alternating")
 	flag.IntVar(&cfg.DeepRounds, "deep-rounds", 1, "rounds that include deep (its 50,000 tasks take minutes per system)")
+	flag.IntVar(&cfg.FloorRounds, "floor-rounds", 8, "more rounds of noop for pilot and xargs alone, alternating (the noop target is their ratio; each round takes seconds)")
 	flag.BoolVar(&cfg.Quick, "quick", false, "small workloads (noop 1,000, pack 100, deep 5,000), one round, short limits")
 	flag.StringVar(&systems, "systems", "pilot,xargs,workqueue,dask,tsp,parallel", "systems to run, comma-separated")
 	flag.StringVar(&workloads, "workloads", "noop,pack,pack1c,deep", "workloads to run, comma-separated")
@@ -56,7 +60,7 @@ func main() {
 	cfg.Systems = strings.Split(systems, ",")
 	cfg.Workloads = strings.Split(workloads, ",")
 	if cfg.Quick {
-		cfg.Rounds = 1
+		cfg.Rounds, cfg.FloorRounds = 1, min(cfg.FloorRounds, 2)
 		cfg.Limit = min(cfg.Limit, 20*time.Second)
 		cfg.Budget = min(cfg.Budget, 5*time.Minute)
 	}
@@ -197,8 +201,8 @@ func pilotVersion(bin string) string {
 func machineLine(cfg Config) string {
 	host, _ := os.Hostname()
 	load, _ := os.ReadFile("/proc/loadavg")
-	return fmt.Sprintf("%s, %d CPUs, load %s, %s, seed %d, %d round(s)", host, runtime.NumCPU(),
-		strings.Join(strings.Fields(string(load))[:3], " "), time.Now().UTC().Format("2006-01-02 15:04 UTC"), cfg.Seed, cfg.Rounds)
+	return fmt.Sprintf("%s, %d CPUs, load %s, %s, seed %d, %d round(s) and %d floor round(s) of noop for pilot and xargs", host, runtime.NumCPU(),
+		strings.Join(strings.Fields(string(load))[:3], " "), time.Now().UTC().Format("2006-01-02 15:04 UTC"), cfg.Seed, cfg.Rounds, cfg.FloorRounds)
 }
 
 // binaryPath makes a relative path to a program absolute (bin/pilot) and

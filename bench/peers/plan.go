@@ -16,7 +16,8 @@ type Run struct {
 
 // Plan is every run in the order they go: round by round, workload by
 // workload, the systems in an order that rotates each round (A B C, B C A, …)
-// so none always runs first or right after another.
+// so none always runs first or right after another; then the floor rounds,
+// noop for pilot and xargs alone, alternating.
 type Plan struct {
 	Runs    []Run
 	Skipped []string
@@ -52,6 +53,24 @@ func NewPlan(cfg Config, wls []Workload, syss []System) Plan {
 				if s.Skip(w) != "" {
 					continue
 				}
+				p.Runs = append(p.Runs, Run{Round: round, W: w, S: s})
+				p.Est += p.estimate(w, s)
+			}
+		}
+	}
+	var floor []System
+	for _, s := range syss {
+		if s.Name == "pilot" || s.Name == "xargs" {
+			floor = append(floor, s)
+		}
+	}
+	for _, w := range wls {
+		if w.Name != "noop" || len(floor) == 0 {
+			continue
+		}
+		for round := cfg.Rounds + 1; round <= cfg.Rounds+cfg.FloorRounds; round++ {
+			for i := range floor {
+				s := floor[(i+round-1)%len(floor)]
 				p.Runs = append(p.Runs, Run{Round: round, W: w, S: s})
 				p.Est += p.estimate(w, s)
 			}
@@ -95,6 +114,9 @@ func (p Plan) Print(w io.Writer) {
 			lb = fmt.Sprintf(", lower bound %.2fs (a zero-overhead greedy backfill: %.3f×)", r.W.LowerBound(), r.W.GreedyMakespan()/r.W.LowerBound())
 		}
 		fmt.Fprintf(w, "  %-7s %6d tasks on %d slots%s: %s\n", r.W.Name, len(r.W.Tasks), r.W.Slots, lb, strings.Join(names, " "))
+	}
+	if p.cfg.FloorRounds > 0 {
+		fmt.Fprintf(w, "  then %d more rounds of noop for pilot and xargs alone, alternating\n", p.cfg.FloorRounds)
 	}
 	for _, s := range p.Skipped {
 		fmt.Fprintf(w, "  skipped: %s\n", s)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,27 @@ func TestPlanAlternatesAndSkips(t *testing.T) {
 	}
 	if len(p.Skipped) != 2 {
 		t.Errorf("skipped %v, want xargs on pack and tsp on deep", p.Skipped)
+	}
+}
+
+// TestPlanFloorRounds: after the rounds, noop again for pilot and xargs
+// alone, alternating, and for no other system or workload.
+func TestPlanFloorRounds(t *testing.T) {
+	sz := Sizes{Noop: 3, Pack: 5}
+	noop, _ := Generate("noop", 1, sz)
+	pack1c, _ := Generate("pack1c", 1, sz)
+	syss := []System{pilotSystem, tspSystem, xargsSystem}
+	p := NewPlan(Config{Rounds: 1, FloorRounds: 2, Limit: time.Minute, FloorLimit: time.Minute}, []Workload{noop, pack1c}, syss)
+	var got []string
+	for _, r := range p.Runs {
+		got = append(got, fmt.Sprintf("%d:%s/%s", r.Round, r.W.Name, r.S.Name))
+	}
+	want := []string{
+		"1:noop/pilot", "1:noop/tsp", "1:noop/xargs", "1:pack1c/pilot", "1:pack1c/tsp", "1:pack1c/xargs",
+		"2:noop/xargs", "2:noop/pilot", "3:noop/pilot", "3:noop/xargs",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("runs %v, want %v", got, want)
 	}
 }
 
