@@ -26,17 +26,17 @@ type Config struct {
 	// FloorRounds more rounds of noop for pilot and xargs alone, after the
 	// others: the noop target is their ratio, and they run it in seconds.
 	FloorRounds int
-	Quick      bool
-	Systems    []string
-	Workloads  []string
-	Seed       uint64
-	Limit      time.Duration // a peer's run is stopped after this
-	FloorLimit time.Duration // pilot's and xargs's runs are stopped after this
-	Budget     time.Duration // no run starts after this
-	Pilot      string
-	Helpers    string
-	Python     string
-	Work       string
+	Quick       bool
+	Systems     []string
+	Workloads   []string
+	Seed        uint64
+	Limit       time.Duration // a peer's run is stopped after this
+	FloorLimit  time.Duration // pilot's and xargs's runs are stopped after this
+	Budget      time.Duration // no run starts after this
+	Pilot       string
+	Helpers     string
+	Python      string
+	Work        string
 }
 
 func main() {

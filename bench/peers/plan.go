@@ -26,11 +26,11 @@ type Plan struct {
 }
 
 // prior is a rough guess of a system's rate on `true` and its start-up (as
-// seen on a loaded 2-CPU machine), for the plan's time estimate only;
+// seen on a quiet 2-CPU machine), for the plan's time estimate only;
 // nothing is measured from it.
 var prior = map[string]struct{ rate, startup float64 }{
-	"pilot": {130, 1}, "xargs": {600, 0}, "workqueue": {70, 1},
-	"dask": {120, 5}, "tsp": {300, 0}, "parallel": {60, 0},
+	"pilot": {1500, 0.1}, "xargs": {2000, 0}, "workqueue": {70, 1},
+	"dask": {450, 5}, "tsp": {800, 0}, "parallel": {400, 0},
 }
 
 // NewPlan lays out the runs and estimates how long they take.
