@@ -17,17 +17,20 @@
 // back in the Outcome with the CPU time and peak RSS from the kernel's
 // rusage, and the value of $PILOT_WORKDIR/result.json when the task wrote one.
 //
-// Pinning is race-free: the goroutine that starts the child locks itself to
-// its OS thread, sets that thread's affinity with sched_setaffinity (and its
-// timer slack, when the agent's threads have another than the task should)
-// and then forks; the child inherits both from its first instruction, before
-// it execs the task, so no instruction of the task ever runs outside its CPUs.
-// The same thread waits for the child, so Pdeathsig (SIGKILL to the task if
-// the agent dies) is tied to a thread that lives at least as long as the
-// task. Once the child has exited the thread gets its own mask and slack
-// back and returns to the runtime (one thread creation less per task); if the mask
-// cannot be restored it stays locked and the runtime discards it, so a
-// thread with a narrowed mask never runs other goroutines.
+// Pinning is race-free: the goroutine that calls Run locks itself to its OS
+// thread, sets that thread's affinity with sched_setaffinity (and its timer
+// slack, when the agent's threads have another than the task should) and
+// then forks; the child inherits both from its first instruction, before it
+// execs the task, so no instruction of the task ever runs outside its CPUs.
+// The thread gets its own mask and slack back as soon as the task runs, but
+// the goroutine stays on it and waits for the child there, so Pdeathsig
+// (SIGKILL to the task if the agent dies) is tied to a thread that lives at
+// least as long as the task; then it returns to the runtime (one thread
+// creation less per task). If the mask cannot be restored the goroutine
+// stays locked and the runtime discards the thread when it exits, so a
+// thread with a narrowed mask never runs other goroutines. No goroutine is
+// started per task: a cancel or a timeout stops the task's group from a
+// timer's goroutine while Run waits.
 //
 // Ending a task (its timeout_s, or ctx cancelled by a drain or a Cancel from
 // the leader) sends SIGTERM to its whole process group, waits a grace period

@@ -77,8 +77,8 @@ func Run(ctx context.Context, r Request) Outcome {
 	if err := ctx.Err(); err != nil {
 		return fail(InfraFailed, ReasonCancelled, "cancelled before it started: %v", context.Cause(ctx))
 	}
-	started, exited := startPinned(cmd, r.CPUs, r.TimerSlack)
-	if err := <-started; err != nil {
+	unlock, err := startPinned(cmd, r.CPUs, r.TimerSlack)
+	if err != nil {
 		var se *setupError
 		switch {
 		case errors.As(err, &se):
@@ -107,22 +107,18 @@ func Run(ctx context.Context, r Request) Outcome {
 		r.OnStart(o.PID)
 	}
 
-	var timeout <-chan time.Time
+	// Ending ctx or the timeout stops the task's group from another
+	// goroutine; this one waits for its main process to exit.
+	stop := &groupStop{pgid: o.PID, grace: r.grace()}
+	stopOnCancel := context.AfterFunc(ctx, func() { stop.begin(ReasonCancelled) })
 	if d := r.timeout(); d > 0 {
-		t := time.NewTimer(d)
+		t := time.AfterFunc(d, func() { stop.begin(ReasonTimeout) })
 		defer t.Stop()
-		timeout = t.C
 	}
-	var ended Reason
-	select {
-	case <-exited:
-	case <-ctx.Done():
-		ended = ReasonCancelled
-		stopGroup(o.PID, exited, r.grace())
-	case <-timeout:
-		ended = ReasonTimeout
-		stopGroup(o.PID, exited, r.grace())
-	}
+	waitExited(o.PID)
+	unlock()
+	stopOnCancel()
+	ended := stop.exited()
 	// The main process is a zombie now, so its pid (the group id) cannot be
 	// reused: sweep whatever it left running in its group, then reap it.
 	_ = syscall.Kill(-o.PID, syscall.SIGKILL)
@@ -181,18 +177,4 @@ func Run(ctx context.Context, r Request) Outcome {
 	o.Value = v
 	o.Class, o.Reason = OK, ReasonNone
 	return o
-}
-
-// stopGroup ends a process group: SIGTERM, up to grace for the main
-// process to exit, then SIGKILL. It returns once the main process exited.
-func stopGroup(pgid int, exited <-chan struct{}, grace time.Duration) {
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-exited:
-	case <-t.C:
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-exited
-	}
 }

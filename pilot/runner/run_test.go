@@ -156,8 +156,7 @@ func TestTaskTimerSlack(t *testing.T) {
 			t.Fatalf("the task's timer slack is %q ns, want 123457", got)
 		}
 	}
-	runtime.LockOSThread() // twice: restore unlocks once, the checks stay on this thread
-	runtime.LockOSThread()
+	runtime.LockOSThread() // the checks stay on this thread
 	defer runtime.UnlockOSThread()
 	own, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	if err != nil {
@@ -174,7 +173,9 @@ func TestTaskTimerSlack(t *testing.T) {
 	if ns, _ := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0); ns != int(other) {
 		t.Fatalf("narrowed thread's slack %d, want %d", ns, other)
 	}
-	th.restore()
+	if !th.restore() {
+		t.Fatal("the thread's own slack could not be restored")
+	}
 	if ns, _ := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0); ns != own {
 		t.Fatalf("the thread given back sleeps with slack %d, want its own %d", ns, own)
 	}

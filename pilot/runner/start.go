@@ -16,33 +16,33 @@ type setupError struct{ err error }
 func (e *setupError) Error() string { return e.err.Error() }
 func (e *setupError) Unwrap() error { return e.err }
 
-// startPinned starts cmd on a goroutine locked to an OS thread whose
-// affinity is cpus and whose timer slack is slack (0: unchanged), both of
-// which the child inherits (see the package doc for why this is
-// race-free). started receives Start's error; exited is closed once the
-// process has exited but before it is reaped, so its pid stays reserved
-// until cmd.Wait.
-func startPinned(cmd *exec.Cmd, cpus []int, slack time.Duration) (started chan error, exited chan struct{}) {
-	started = make(chan error, 1)
-	exited = make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		th, err := narrow(cpus, slack)
-		if err != nil {
-			started <- &setupError{err}
-			return // still locked: the runtime discards the thread
-		}
-		if err := cmd.Start(); err != nil {
-			started <- err
-			th.restore()
-			return
-		}
-		started <- nil
-		waitExited(cmd.Process.Pid)
-		close(exited)
-		th.restore()
-	}()
-	return started, exited
+// startPinned starts cmd from the calling goroutine's OS thread, with
+// the thread's affinity narrowed to cpus and its timer slack set to slack
+// (0: unchanged) for the child to inherit (see the package doc for why
+// this is race-free), then gives the thread its own mask and slack back.
+// The goroutine stays locked to the thread that forked the child: the
+// caller calls the returned unlock once the child has exited (Pdeathsig
+// is tied to that thread, which must outlive the child). A thread whose
+// mask or slack could not be restored stays locked for good and the
+// runtime discards it when the goroutine exits, so a narrowed thread
+// never runs other goroutines. Starting here, and not on a goroutine of
+// its own, spares each task two hand-offs between threads.
+func startPinned(cmd *exec.Cmd, cpus []int, slack time.Duration) (unlock func(), err error) {
+	runtime.LockOSThread()
+	th, err := narrow(cpus, slack)
+	if err != nil {
+		err = &setupError{err}
+	} else {
+		err = cmd.Start()
+	}
+	if !th.restore() {
+		return func() {}, err
+	}
+	if err != nil {
+		runtime.UnlockOSThread()
+		return func() {}, err
+	}
+	return runtime.UnlockOSThread, nil
 }
 
 // thread is what narrow changed on the locked thread, to be put back.
@@ -78,19 +78,13 @@ func narrow(cpus []int, slack time.Duration) (thread, error) {
 	return th, nil
 }
 
-// restore gives the thread back to the runtime once it has its own mask
-// and slack again. A thread whose mask or slack cannot be restored stays
-// locked, and the runtime discards it when the goroutine ends, so a
-// narrowed thread never runs other goroutines. Reusing the thread spares
-// the runtime a thread creation per task.
-func (th thread) restore() {
+// restore gives the thread its own mask and slack back and says whether
+// it could.
+func (th thread) restore() bool {
 	if th.pinned && (th.mask == nil || unix.SchedSetaffinity(0, th.mask) != nil) {
-		return
+		return false
 	}
-	if th.slack > 0 && unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(th.slack), 0, 0, 0) != nil {
-		return
-	}
-	runtime.UnlockOSThread()
+	return th.slack <= 0 || unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(th.slack), 0, 0, 0) == nil
 }
 
 // pin sets the calling thread's CPU affinity.
