@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -40,6 +41,27 @@ func BenchmarkExecTrue(b *testing.B) {
 	reportRate(b, func() {
 		for b.Loop() {
 			if err := exec.Command("true").Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkForkExecTrue is the floor under both: syscall.ForkExec and
+// wait4, which Run uses, with none of os/exec's Cmd around them.
+func BenchmarkForkExecTrue(b *testing.B) {
+	path, err := exec.LookPath("true")
+	if err != nil {
+		b.Skip(err)
+	}
+	attr := &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}}
+	reportRate(b, func() {
+		for b.Loop() {
+			pid, err := syscall.ForkExec(path, []string{"true"}, attr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := reap(pid); err != nil {
 				b.Fatal(err)
 			}
 		}

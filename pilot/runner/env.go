@@ -14,8 +14,8 @@ import (
 
 // environ builds the task's environment: the base, OMP_NUM_THREADS, the
 // task's own env (which may override OMP_NUM_THREADS), then the PILOT_
-// variables, which the task cannot override. os/exec keeps the last value
-// of a duplicated name.
+// variables, which the task cannot override: of a name given twice the
+// last value is kept (a C program's getenv would find the first).
 func environ(r *Request) []string {
 	base := r.Env
 	if base == nil {
@@ -32,12 +32,29 @@ func environ(r *Request) []string {
 	for _, k := range keys {
 		env = append(env, k+"="+r.Spec.Env[k])
 	}
-	return append(env,
+	return lastOfEach(append(env,
 		"PILOT_TASK_ID="+r.Spec.ID,
 		"PILOT_ATTEMPT="+strconv.Itoa(r.Attempt),
 		"PILOT_WORKDIR="+r.Workdir,
 		"PILOT_CORES="+cores,
-	)
+	))
+}
+
+// lastOfEach drops every NAME=value of env whose NAME comes again later,
+// in place, keeping the order of the rest.
+func lastOfEach(env []string) []string {
+	seen := make(map[string]struct{}, len(env))
+	keep := len(env)
+	for i := len(env) - 1; i >= 0; i-- {
+		name, _, _ := strings.Cut(env[i], "=")
+		if _, dup := seen[name]; dup {
+			continue
+		}
+		seen[name] = struct{}{}
+		keep--
+		env[keep] = env[i]
+	}
+	return env[keep:]
 }
 
 // errNotFound marks an executable that is missing or not executable: the

@@ -65,7 +65,9 @@ func (w *lazyFile) Write(p []byte) (int, error) {
 func (w *lazyFile) ReadFrom(r io.Reader) (int64, error) {
 	buf := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buf)
-	return io.CopyBuffer(struct{ io.Writer }{w}, r, *buf)
+	// Both wrapped: an *os.File's WriteTo would copy through a buffer of
+	// its own.
+	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{r}, *buf)
 }
 
 var copyBuffers = sync.Pool{New: func() any {

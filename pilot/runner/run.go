@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -46,39 +44,43 @@ func Run(ctx context.Context, r Request) Outcome {
 	if err != nil {
 		return fail(TaskFailed, ReasonExec, "%v", err)
 	}
+	var p proc
 	spooled := spoolStreams(r.Spools, stdout, stderr)
-	cmd := &exec.Cmd{
-		Path:   path,
-		Args:   r.Spec.Cmd,
-		Env:    env,
-		Dir:    r.Workdir,
-		Stdout: stdout,
-		Stderr: stderr,
-		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:   true,
-			Pdeathsig: syscall.SIGKILL,
-		},
-		WaitDelay: r.grace(),
-	}
 	if spooled != nil {
-		cmd.Stdout, cmd.Stderr = spooled[0].w, spooled[1].w
+		p.fds[1], p.fds[2] = uintptr(spooled[0].w), uintptr(spooled[1].w)
 		defer func() {
 			if spooled != nil { // not settled: the task never ran
 				r.Spools.giveBack(spooled)
 			}
 		}()
+	} else if err := errors.Join(p.drain(1, stdout), p.drain(2, stderr)); err != nil {
+		p.finish(0)
+		return fail(InfraFailed, ReasonSetup, "stdout and stderr pipes: %v", err)
 	}
 	if r.Spec.Input != "" {
-		cmd.Stdin = strings.NewReader(r.Spec.Input)
-	} else if cmd.Stdin, err = devNull(); err != nil {
+		err = p.feed(r.Spec.Input)
+	} else {
+		var null *os.File
+		if null, err = devNull(); err == nil {
+			p.fds[0] = null.Fd()
+		}
+	}
+	if err != nil {
+		p.finish(0)
 		return fail(InfraFailed, ReasonSetup, "stdin: %v", err)
 	}
 
 	if err := ctx.Err(); err != nil {
+		p.finish(0)
 		return fail(InfraFailed, ReasonCancelled, "cancelled before it started: %v", context.Cause(ctx))
 	}
-	unlock, err := startPinned(cmd, r.CPUs, r.TimerSlack)
+	var pid int
+	unlock, err := startPinned(r.CPUs, r.TimerSlack, func() (err error) {
+		pid, err = p.start(path, r.Spec.Cmd, env, r.Workdir)
+		return err
+	})
 	if err != nil {
+		p.finish(0)
 		var se *setupError
 		switch {
 		case errors.As(err, &se):
@@ -89,7 +91,7 @@ func Run(ctx context.Context, r Request) Outcome {
 			return fail(InfraFailed, ReasonStart, "starting %s: %v", r.Spec.Cmd[0], err)
 		}
 	}
-	o.PID = cmd.Process.Pid
+	o.PID = pid
 	o.Started = time.Now()
 	if spooled != nil {
 		closeWriters(spooled)
@@ -100,7 +102,7 @@ func Run(ctx context.Context, r Request) Outcome {
 		})
 		defer show.Stop()
 	}
-	// The process cannot be reaped before cmd.Wait below, so its mask is
+	// The process cannot be reaped before reap below, so its mask is
 	// readable even if it has already exited.
 	o.Affinity, _ = affinity(o.PID)
 	if r.OnStart != nil {
@@ -122,7 +124,8 @@ func Run(ctx context.Context, r Request) Outcome {
 	// The main process is a zombie now, so its pid (the group id) cannot be
 	// reused: sweep whatever it left running in its group, then reap it.
 	_ = syscall.Kill(-o.PID, syscall.SIGKILL)
-	waitErr := cmd.Wait() // after the copies of stdout and stderr end
+	ws, ru, waitErr := reap(o.PID)
+	p.finish(r.grace())
 	o.Ended = time.Now()
 	o.Wall = o.Ended.Sub(o.Started)
 	o.StdoutPath, o.StderrPath = stdout.Path(), stderr.Path()
@@ -142,16 +145,12 @@ func Run(ctx context.Context, r Request) Outcome {
 			return fail(InfraFailed, ReasonSetup, "log file %s: %v", f.path, err)
 		}
 	}
-	ps := cmd.ProcessState
-	if ps == nil {
+	if waitErr != nil {
 		return fail(InfraFailed, ReasonStart, "waiting for pid %d: %v", o.PID, waitErr)
 	}
-	o.ExitCode = ps.ExitCode()
-	o.CPUTime = ps.UserTime() + ps.SystemTime()
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		o.MaxRSSKB = ru.Maxrss
-	}
-	ws, _ := ps.Sys().(syscall.WaitStatus)
+	o.ExitCode = ws.ExitStatus() // -1 when a signal ended it
+	o.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	o.MaxRSSKB = ru.Maxrss
 	if ws.Signaled() {
 		o.Signal = ws.Signal()
 	}

@@ -47,7 +47,7 @@ func allowedCPUs(t *testing.T) []int {
 func TestRunOK(t *testing.T) {
 	cpus := allowedCPUs(t)
 	pin := cpus[len(cpus)-1]
-	r := req(t, "ok-1", sh(`cat > in.txt; env > env.txt; grep Cpus_allowed_list /proc/self/status; echo oops >&2; printf '{"shift": 42.5}\n' > result.json`))
+	r := req(t, "ok-1", sh(`cat > in.txt; tr '\0' '\n' < /proc/$$/environ > env.txt; grep Cpus_allowed_list /proc/self/status; echo oops >&2; printf '{"shift": 42.5}\n' > result.json`))
 	r.Spec.Input = "CCO\n"
 	r.Spec.Cores = 2
 	r.Spec.Env = map[string]string{"MY_VAR": "x y", "PILOT_TASK_ID": "forged"}

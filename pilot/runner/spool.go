@@ -69,15 +69,16 @@ type spool struct {
 	f    *os.File
 }
 
-// writer opens the spool for one task to write.
-func (sp *spool) writer() (*os.File, error) {
+// writer opens the spool for one task to write: a bare descriptor, which
+// the fork hands on as it is.
+func (sp *spool) writer() (int, error) {
 	for {
 		fd, err := syscall.Open(sp.path, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CLOEXEC, 0)
 		switch {
 		case err == nil:
-			return os.NewFile(uintptr(fd), sp.path), nil
+			return fd, nil
 		case err != syscall.EINTR:
-			return nil, &os.PathError{Op: "open", Path: sp.path, Err: err}
+			return -1, &os.PathError{Op: "open", Path: sp.path, Err: err}
 		}
 	}
 }
@@ -185,7 +186,7 @@ func spoolStreams(s *Spools, out, errs *lazyFile) []*spooled {
 	if pair == nil {
 		return nil
 	}
-	t := []*spooled{{sp: pair[0], log: out.path}, {sp: pair[1], log: errs.path}}
+	t := []*spooled{{sp: pair[0], w: -1, log: out.path}, {sp: pair[1], w: -1, log: errs.path}}
 	for _, st := range t {
 		w, err := st.sp.writer()
 		if err != nil {
@@ -204,9 +205,9 @@ func spoolStreams(s *Spools, out, errs *lazyFile) []*spooled {
 // has its own.
 func closeWriters(spooled []*spooled) {
 	for _, t := range spooled {
-		if t.w != nil {
-			t.w.Close()
-			t.w = nil
+		if t.w >= 0 {
+			_ = syscall.Close(t.w)
+			t.w = -1
 		}
 	}
 }
@@ -223,8 +224,8 @@ func (s *Spools) giveBack(spooled []*spooled) {
 // spooled is one stream of one task on a spool.
 type spooled struct {
 	sp  *spool
-	w   *os.File // the task's writer, until it started
-	log string   // the attempt's log file for the stream
+	w   int    // the task's writer (a descriptor) until it started; -1 then
+	log string // the attempt's log file for the stream
 
 	mu    sync.Mutex
 	shown bool // linked at log while the task runs

@@ -3,7 +3,6 @@ package runner
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"runtime"
 	"time"
 
@@ -16,7 +15,7 @@ type setupError struct{ err error }
 func (e *setupError) Error() string { return e.err.Error() }
 func (e *setupError) Unwrap() error { return e.err }
 
-// startPinned starts cmd from the calling goroutine's OS thread, with
+// startPinned calls start (a fork) from the calling goroutine's OS thread, with
 // the thread's affinity narrowed to cpus and its timer slack set to slack
 // (0: unchanged) for the child to inherit (see the package doc for why
 // this is race-free), then gives the thread its own mask and slack back.
@@ -27,13 +26,13 @@ func (e *setupError) Unwrap() error { return e.err }
 // runtime discards it when the goroutine exits, so a narrowed thread
 // never runs other goroutines. Starting here, and not on a goroutine of
 // its own, spares each task two hand-offs between threads.
-func startPinned(cmd *exec.Cmd, cpus []int, slack time.Duration) (unlock func(), err error) {
+func startPinned(cpus []int, slack time.Duration, start func() error) (unlock func(), err error) {
 	runtime.LockOSThread()
 	th, err := narrow(cpus, slack)
 	if err != nil {
 		err = &setupError{err}
 	} else {
-		err = cmd.Start()
+		err = start()
 	}
 	if !th.restore() {
 		return func() {}, err
