@@ -60,6 +60,7 @@ type executor struct {
 	grace       time.Duration
 	slack       time.Duration // tasks' timer slack (0: the agent's)
 	log         *slog.Logger
+	workers     *workers // the goroutines attempts run on
 
 	mu       sync.Mutex
 	running  map[ledger.AttemptRef]*attempt // running or waiting for cores
@@ -174,7 +175,7 @@ func (e *executor) Accept(work []coordinator.Work) []refusal {
 		a.end = expectedEnd(w.Spec, time.Now())
 		e.running[ref] = a
 		e.wg.Add(1)
-		go e.run(ctx, ref, a)
+		e.workers.run(func() { e.run(ctx, ref, a) })
 	}
 	return refused
 }

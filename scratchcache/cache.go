@@ -181,8 +181,13 @@ func isDigest(digest string) bool {
 }
 
 func (c *Cache) entryDir(digest string) string {
-	return filepath.Join(c.root, entriesDir, digest[0:2], digest)
+	return c.root + "/" + entriesDir + "/" + digest[0:2] + "/" + digest
 }
+
+// join is filepath.Join for a directory the cache made (clean: from its
+// clean root) and a name of one element: on every attempt's path,
+// filepath.Join's cleaning was a few per cent of an agent's CPU.
+func join(dir, name string) string { return dir + "/" + name }
 
 // sealedPath is where the seal of digest lies, beside its entry directory
 // (which a seal by the entry's only attempt gives back to the pool).

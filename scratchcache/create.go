@@ -89,13 +89,13 @@ func (c *Cache) refit(e pooledEntry, rec leaseRecord) (_ pooledEntry, n int, err
 		return e, 0, err
 	}
 	record := leaseFile(path, rec.Attempt)
-	out := filepath.Join(path, outPrefix+strconv.Itoa(rec.Attempt))
+	out := join(path, outPrefix+strconv.Itoa(rec.Attempt))
 	if e.attempt != rec.Attempt {
 		if err := c.fs.Rename(leaseFile(path, e.attempt), record); err != nil {
 			return fail(infraErr("rename", record, err))
 		}
 		if e.out {
-			if err := c.fs.Rename(filepath.Join(path, outPrefix+strconv.Itoa(e.attempt)), out); err != nil {
+			if err := c.fs.Rename(join(path, outPrefix+strconv.Itoa(e.attempt)), out); err != nil {
 				return fail(infraErr("rename", out, err))
 			}
 		}
@@ -106,7 +106,7 @@ func (c *Cache) refit(e pooledEntry, rec leaseRecord) (_ pooledEntry, n int, err
 	for _, d := range []struct {
 		path string
 		ok   bool
-	}{{filepath.Join(path, workName), e.work}, {out, e.out}} {
+	}{{join(path, workName), e.work}, {out, e.out}} {
 		if !d.ok {
 			if err := c.makeDir(d.path); err != nil {
 				return fail(err)
@@ -141,7 +141,7 @@ func (c *Cache) assemble(rec leaseRecord) (path string, n int, err error) {
 	}
 	for _, d := range []string{workName, outPrefix + strconv.Itoa(rec.Attempt)} {
 		if err == nil {
-			err = c.makeDir(filepath.Join(path, d))
+			err = c.makeDir(join(path, d))
 		}
 	}
 	if err != nil {

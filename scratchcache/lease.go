@@ -34,7 +34,11 @@ type leaseRecord struct {
 }
 
 func leaseFile(dir string, attempt int) string {
-	return filepath.Join(dir, fmt.Sprintf("%s%010d", leasePrefix, attempt))
+	n := strconv.Itoa(attempt)
+	if len(n) < 10 {
+		n = "0000000000"[len(n):] + n
+	}
+	return join(dir, leasePrefix+n)
 }
 
 // readLeases reads every lease record of an entry, sorted by attempt. A
@@ -356,12 +360,12 @@ func (l *Lease) FreshWorkDir() bool { return l.created }
 
 // WorkDir is the entry's work directory, kept across attempts: the task
 // reads and writes its checkpoints there ($PILOT_WORKDIR).
-func (l *Lease) WorkDir() string { return filepath.Join(l.dir, workName) }
+func (l *Lease) WorkDir() string { return join(l.dir, workName) }
 
 // OutDir is where the task writes its output files ($PILOT_OUTDIR); Seal
 // takes them from there. Each attempt has its own, so a fenced attempt that
 // still runs cannot slip files into a newer attempt's seal.
-func (l *Lease) OutDir() string { return filepath.Join(l.dir, outPrefix+strconv.Itoa(l.attempt)) }
+func (l *Lease) OutDir() string { return join(l.dir, outPrefix+strconv.Itoa(l.attempt)) }
 
 // Env is the environment a task of this lease runs with, to add to its own:
 // PILOT_WORKDIR and PILOT_OUTDIR.

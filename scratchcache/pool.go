@@ -53,7 +53,7 @@ func (c *Cache) path(e pooledEntry) string {
 	if e.parked != "" {
 		return e.parked
 	}
-	return filepath.Join(c.pool.dir, e.name)
+	return join(c.pool.dir, e.name)
 }
 
 // poolMax bounds each kind of part a process keeps: one is given back per
@@ -76,7 +76,7 @@ func (c *Cache) poolName(prefix string) (path string, ok bool) {
 		p.made = true
 	}
 	p.n++
-	return filepath.Join(p.dir, prefix+strconv.Itoa(p.n)), true
+	return join(p.dir, prefix+strconv.Itoa(p.n)), true
 }
 
 // movePooled renames src into the pool as dst, a new name (no look at dst
@@ -160,7 +160,7 @@ func (c *Cache) take(list *[]string, dst string) bool {
 	if !ok {
 		return false
 	}
-	err := c.renameNoReplace(filepath.Join(c.pool.dir, name), dst)
+	err := c.renameNoReplace(join(c.pool.dir, name), dst)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		pushIfRoom(&c.pool.mu, list, name) // dst exists: the part stays pooled
 	}
