@@ -116,7 +116,7 @@ func start(ctx context.Context, cfg Config) (a *agent, err error) {
 	a.reports = newReporter(cfg.Name, heartbeat, a.log)
 	a.exec = &executor{
 		node: cfg.Name, pilot: cfg.Pilot, cores: cores, queue: &coreQueue{cores: cores}, prefetch: prefetchCores(res.Cores), cache: cache, spools: runner.NewSpools(cache.SpoolDir()), resolve: cfg.Resolve,
-		report: a.reports.add, confirm: a.reports.confirm, attempts: attempts, grace: cfg.Grace, slack: cfg.TaskTimerSlack, log: a.log, workers: newWorkers(),
+		report: a.reports.add, confirm: a.reports.confirm, attempts: attempts, grace: cfg.Grace, slack: cfg.TaskTimerSlack, log: a.log, workers: newWorkers(), env: runner.LastOfEach(os.Environ()),
 		running: map[ledger.AttemptRef]*attempt{},
 	}
 	a.reports.running = func() []rpc.TaskRef { return toRefs(a.exec.Running()) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -61,6 +60,7 @@ type executor struct {
 	slack       time.Duration // tasks' timer slack (0: the agent's)
 	log         *slog.Logger
 	workers     *workers // the goroutines attempts run on
+	env         []string // the agent's environment, each name once (runner.Request.Env)
 
 	mu       sync.Mutex
 	running  map[ledger.AttemptRef]*attempt // running or waiting for cores
@@ -338,7 +338,7 @@ func (e *executor) execute(ctx context.Context, ref ledger.AttemptRef, seq uint6
 	}
 	out := runner.Run(runCtx, runner.Request{
 		Spec: run, Attempt: ref.Attempt, Workdir: lease.WorkDir(), Fresh: lease.FreshWorkDir(), CPUs: alloc.CPUs,
-		Env: append(os.Environ(), lease.Env()...), Grace: e.grace, TimerSlack: e.slack, OnStart: onStart, Spools: e.spools,
+		Env: e.env, Extra: lease.Env(), Grace: e.grace, TimerSlack: e.slack, OnStart: onStart, Spools: e.spools,
 	})
 	rec.End = time.Now() // before the cores go to the next attempt
 	if err := e.spools.Off(); err != nil {

@@ -12,37 +12,76 @@ import (
 	"sync"
 )
 
-// environ builds the task's environment: the base, OMP_NUM_THREADS, the
-// task's own env (which may override OMP_NUM_THREADS), then the PILOT_
-// variables, which the task cannot override: of a name given twice the
-// last value is kept (a C program's getenv would find the first).
+// environ builds the task's environment: the base, then Extra, then
+// OMP_NUM_THREADS, then the task's own env, then the PILOT_ variables,
+// each name once, from the last of these that sets it (a C program's
+// getenv would find the first of a name given twice), except that the
+// task cannot set the PILOT_ variables.
 func environ(r *Request) []string {
 	base := r.Env
 	if base == nil {
-		base = os.Environ()
+		base = LastOfEach(os.Environ())
+	}
+	later := func(name string) bool {
+		_, own := r.Spec.Env[name]
+		return own || isSetHere(name)
 	}
 	cores := strconv.Itoa(max(r.Spec.Cores, 1))
-	env := append([]string{}, base...)
-	env = append(env, "OMP_NUM_THREADS="+cores)
+	env := make([]string, 0, len(base)+len(r.Extra)+len(r.Spec.Env)+5)
+	for _, kv := range base {
+		if name, _, _ := strings.Cut(kv, "="); !later(name) && !hasName(r.Extra, name) {
+			env = append(env, kv)
+		}
+	}
+	for _, kv := range r.Extra {
+		if name, _, _ := strings.Cut(kv, "="); !later(name) {
+			env = append(env, kv)
+		}
+	}
+	if _, own := r.Spec.Env["OMP_NUM_THREADS"]; !own {
+		env = append(env, "OMP_NUM_THREADS="+cores)
+	}
 	keys := make([]string, 0, len(r.Spec.Env))
 	for k := range r.Spec.Env {
-		keys = append(keys, k)
+		if !isSetHere(k) || k == "OMP_NUM_THREADS" {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		env = append(env, k+"="+r.Spec.Env[k])
 	}
-	return lastOfEach(append(env,
+	return append(env,
 		"PILOT_TASK_ID="+r.Spec.ID,
 		"PILOT_ATTEMPT="+strconv.Itoa(r.Attempt),
 		"PILOT_WORKDIR="+r.Workdir,
 		"PILOT_CORES="+cores,
-	))
+	)
 }
 
-// lastOfEach drops every NAME=value of env whose NAME comes again later,
-// in place, keeping the order of the rest.
-func lastOfEach(env []string) []string {
+// hasName says whether env sets name.
+func hasName(env []string, name string) bool {
+	for _, kv := range env {
+		if n, _, _ := strings.Cut(kv, "="); n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// isSetHere says whether environ sets name itself.
+func isSetHere(name string) bool {
+	switch name {
+	case "OMP_NUM_THREADS", "PILOT_TASK_ID", "PILOT_ATTEMPT", "PILOT_WORKDIR", "PILOT_CORES":
+		return true
+	}
+	return false
+}
+
+// LastOfEach drops every NAME=value of env whose NAME comes again later,
+// in place, keeping the order of the rest: a base environment for
+// Request.Env.
+func LastOfEach(env []string) []string {
 	seen := make(map[string]struct{}, len(env))
 	keep := len(env)
 	for i := len(env) - 1; i >= 0; i-- {

@@ -31,9 +31,12 @@ type Request struct {
 	// CPUs are the OS CPU ids to pin the task to (its allocation from the
 	// node's core allocator). Empty: no pinning.
 	CPUs []int
-	// Env is the base environment; nil means the agent's own (os.Environ),
-	// so a task sees the modules and paths its pilot was started with.
+	// Env is the base environment, each name once (see LastOfEach); nil
+	// means the agent's own (os.Environ), so a task sees the modules and
+	// paths its pilot was started with.
 	Env []string
+	// Extra are NAME=value pairs set over Env (the scratch cache's paths).
+	Extra []string
 	// Grace is the time between SIGTERM and SIGKILL; 0 means DefaultGrace.
 	Grace time.Duration
 	// TimerSlack is the timer slack the task's process starts with; 0
