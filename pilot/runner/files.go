@@ -132,13 +132,17 @@ func tail(path string, n int) string {
 // task.MaxValueBytes or not valid JSON is the task's error.
 func readValue(workdir string) (json.RawMessage, error) {
 	path := filepath.Join(workdir, ResultFile)
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	for err == syscall.EINTR {
+		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	}
+	if err == syscall.ENOENT {
+		return nil, nil // most tasks: no value, and no error to allocate
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
+	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, task.MaxValueBytes+1))
 	if err != nil {

@@ -39,7 +39,8 @@ type Spools struct {
 	free []*spool
 	held []*spool // still open for writing somewhere when last looked at
 	n    int
-	off  error // why spools are not used, once they are not
+	dirf *os.File // dir, opened once: each task's writers open spools relative to it
+	off  error    // why spools are not used, once they are not
 }
 
 // maxHeld bounds the spools kept while something holds them open: past
@@ -60,12 +61,15 @@ func (s *Spools) Off() error {
 	return s.off
 }
 
-// spool is one file of a spool: its name in dir and this process's
-// descriptor, read-only (for the lease, see unheld). Each task writes it
-// through a description of its own (opened for it, append), which a
-// process that escaped the task's group would keep open.
+// spool is one file of a spool: its path and this process's descriptor,
+// read-only (for the lease, see unheld). Each task writes it through a
+// description of its own (opened for it, append, relative to the spools'
+// directory: no walk of the long path per task), which a process that
+// escaped the task's group would keep open.
 type spool struct {
 	path string
+	name string   // its name in dirf
+	dirf *os.File // the spools' directory
 	f    *os.File
 }
 
@@ -73,7 +77,7 @@ type spool struct {
 // the fork hands on as it is.
 func (sp *spool) writer() (int, error) {
 	for {
-		fd, err := syscall.Open(sp.path, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CLOEXEC, 0)
+		fd, err := syscall.Openat(int(sp.dirf.Fd()), sp.name, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CLOEXEC, 0)
 		switch {
 		case err == nil:
 			return fd, nil
@@ -114,18 +118,24 @@ func (s *Spools) take() []*spool {
 
 // make creates a new spool; s.mu is held.
 func (s *Spools) make() (*spool, error) {
-	if s.n == 0 {
+	if s.dirf == nil {
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return nil, err
 		}
+		d, err := os.Open(s.dir)
+		if err != nil {
+			return nil, err
+		}
+		s.dirf = d
 	}
 	s.n++
-	path := filepath.Join(s.dir, "spool-"+strconv.Itoa(s.n))
+	name := "spool-" + strconv.Itoa(s.n)
+	path := filepath.Join(s.dir, name)
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &spool{path: path, f: f}, nil
+	return &spool{path: path, name: name, dirf: s.dirf, f: f}, nil
 }
 
 // turnOff stops handing out spools; s.mu is held.
