@@ -59,7 +59,7 @@ func (w *lazyFile) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// ReadFrom copies a stream of the task (exec.Cmd's copying goroutine
+// ReadFrom copies a stream of the task (proc's copying goroutine
 // calls it) through a pooled buffer: io.Copy would allocate 32 KB per
 // stream and task, most of an agent's garbage on short tasks.
 func (w *lazyFile) ReadFrom(r io.Reader) (int64, error) {
