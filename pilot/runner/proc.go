@@ -14,11 +14,11 @@ import (
 // more (BenchmarkExecTrue beside BenchmarkForkExecTrue; the agent's own
 // CPU per task of `true` fell by 18 µs, 7%): an os.Process with a pidfd
 // and a cleanup, an os.File per descriptor, a check of each descriptor's
-// flags. What a Cmd does beyond the fork is here: stdin
-// fed from the task's input through a pipe, stdout and stderr copied
-// through pipes to their writers when they are not files of their own,
-// and those pipes closed once the task is gone plus a grace, so a
-// grandchild that keeps one open cannot hold the attempt.
+// flags. What a Cmd does beyond the fork is here: stdin fed from the
+// task's input through a pipe, stdout and stderr copied through pipes to
+// their writers when they are not files of their own, and those pipes
+// closed once the task is gone plus a grace, so a grandchild that keeps
+// one open cannot hold the attempt.
 type proc struct {
 	// fds are the task's stdin, stdout and stderr, as the child gets them.
 	fds [3]uintptr

@@ -45,6 +45,12 @@ func Run(ctx context.Context, r Request) Outcome {
 		return fail(TaskFailed, ReasonExec, "%v", err)
 	}
 	var p proc
+	started := false
+	defer func() {
+		if !started { // the pipes of a task that never ran
+			p.finish(0)
+		}
+	}()
 	spooled := spoolStreams(r.Spools, stdout, stderr)
 	if spooled != nil {
 		p.fds[1], p.fds[2] = uintptr(spooled[0].w), uintptr(spooled[1].w)
@@ -54,7 +60,6 @@ func Run(ctx context.Context, r Request) Outcome {
 			}
 		}()
 	} else if err := errors.Join(p.drain(1, stdout), p.drain(2, stderr)); err != nil {
-		p.finish(0)
 		return fail(InfraFailed, ReasonSetup, "stdout and stderr pipes: %v", err)
 	}
 	if r.Spec.Input != "" {
@@ -66,12 +71,10 @@ func Run(ctx context.Context, r Request) Outcome {
 		}
 	}
 	if err != nil {
-		p.finish(0)
 		return fail(InfraFailed, ReasonSetup, "stdin: %v", err)
 	}
 
 	if err := ctx.Err(); err != nil {
-		p.finish(0)
 		return fail(InfraFailed, ReasonCancelled, "cancelled before it started: %v", context.Cause(ctx))
 	}
 	var pid int
@@ -80,7 +83,6 @@ func Run(ctx context.Context, r Request) Outcome {
 		return err
 	})
 	if err != nil {
-		p.finish(0)
 		var se *setupError
 		switch {
 		case errors.As(err, &se):
@@ -91,6 +93,7 @@ func Run(ctx context.Context, r Request) Outcome {
 			return fail(InfraFailed, ReasonStart, "starting %s: %v", r.Spec.Cmd[0], err)
 		}
 	}
+	started = true
 	o.PID = pid
 	o.Started = time.Now()
 	if spooled != nil {

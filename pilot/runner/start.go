@@ -15,10 +15,11 @@ type setupError struct{ err error }
 func (e *setupError) Error() string { return e.err.Error() }
 func (e *setupError) Unwrap() error { return e.err }
 
-// startPinned calls start (a fork) from the calling goroutine's OS thread, with
-// the thread's affinity narrowed to cpus and its timer slack set to slack
-// (0: unchanged) for the child to inherit (see the package doc for why
-// this is race-free), then gives the thread its own mask and slack back.
+// startPinned calls start (a fork) from the calling goroutine's OS
+// thread, with the thread's affinity narrowed to cpus and its timer slack
+// set to slack (0: unchanged) for the child to inherit (see the package
+// doc for why this is race-free), then gives the thread its own mask and
+// slack back.
 // The goroutine stays locked to the thread that forked the child: the
 // caller calls the returned unlock once the child has exited (Pdeathsig
 // is tied to that thread, which must outlive the child). A thread whose
