@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,22 +18,13 @@ func TestPlanAlternatesAndSkips(t *testing.T) {
 	deep, _ := Generate("deep", 1, sz)
 	syss := []System{pilotSystem, xargsSystem, tspSystem}
 	p := NewPlan(Config{Rounds: 3, DeepRounds: 2, Limit: time.Minute, FloorLimit: time.Minute}, []Workload{pack, deep}, syss)
-	var got []string
-	for _, r := range p.Runs {
-		got = append(got, r.W.Name+"/"+r.S.Name)
-	}
 	want := []string{
-		"pack/pilot", "pack/tsp", "deep/pilot", "deep/xargs", // round 1: pilot xargs tsp
-		"pack/tsp", "pack/pilot", "deep/xargs", "deep/pilot", // round 2: xargs tsp pilot
-		"pack/tsp", "pack/pilot", // round 3: tsp pilot xargs; no deep
+		"1:pack/pilot", "1:pack/tsp", "1:deep/pilot", "1:deep/xargs", // round 1: pilot xargs tsp
+		"2:pack/tsp", "2:pack/pilot", "2:deep/xargs", "2:deep/pilot", // round 2: xargs tsp pilot
+		"3:pack/tsp", "3:pack/pilot", // round 3: tsp pilot xargs; no deep
 	}
-	if len(got) != len(want) {
+	if got := runNames(p); !slices.Equal(got, want) {
 		t.Fatalf("runs %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("runs %v, want %v", got, want)
-		}
 	}
 	if len(p.Skipped) != 2 {
 		t.Errorf("skipped %v, want xargs on pack and tsp on deep", p.Skipped)
@@ -47,17 +39,22 @@ func TestPlanFloorRounds(t *testing.T) {
 	pack1c, _ := Generate("pack1c", 1, sz)
 	syss := []System{pilotSystem, tspSystem, xargsSystem}
 	p := NewPlan(Config{Rounds: 1, FloorRounds: 2, Limit: time.Minute, FloorLimit: time.Minute}, []Workload{noop, pack1c}, syss)
-	var got []string
-	for _, r := range p.Runs {
-		got = append(got, fmt.Sprintf("%d:%s/%s", r.Round, r.W.Name, r.S.Name))
-	}
 	want := []string{
 		"1:noop/pilot", "1:noop/tsp", "1:noop/xargs", "1:pack1c/pilot", "1:pack1c/tsp", "1:pack1c/xargs",
 		"2:noop/xargs", "2:noop/pilot", "3:noop/pilot", "3:noop/xargs",
 	}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := runNames(p); !slices.Equal(got, want) {
 		t.Fatalf("runs %v, want %v", got, want)
 	}
+}
+
+// runNames lists a plan's runs as "round:workload/system".
+func runNames(p Plan) []string {
+	var names []string
+	for _, r := range p.Runs {
+		names = append(names, fmt.Sprintf("%d:%s/%s", r.Round, r.W.Name, r.S.Name))
+	}
+	return names
 }
 
 // TestXargsStampsPack runs a small pack1c through xargs -P with the real
